@@ -1,0 +1,1 @@
+/* placeholder until the layer lands */ typedef int cairn_chunkstore_placeholder;

@@ -1,0 +1,1 @@
+/* placeholder until the layer lands */ typedef int cairn_gateway_placeholder;
