@@ -1,0 +1,334 @@
+/*
+ * metadata/meta.h - bucket, object, version, upload, chunk and user
+ * metadata.  The only header other layers include from metadata/.
+ *
+ * Storage is LMDB (schema in docs/on-disk-format.md).  Every mutation is a
+ * command record: the public mutators below encode a command and hand it to
+ * the store's command log (struct meta_log); the log applies it to LMDB
+ * with meta_apply().  A single-node store applies at once (meta_open);
+ * a Raft-replicated store will agree on the log first, then apply the same
+ * commands on every replica.  Everything an apply needs (times, version
+ * ids, upload ids) is decided by the caller and carried in the command, so
+ * apply is deterministic.  Reads go straight to the local LMDB.
+ *
+ * Keys: S3 keys are up to 1024 bytes, LMDB keys at most 511.  Object and
+ * upload keys are stored through an order-preserving long-key map
+ * (metadata/lkv.c) so that listing order is exactly byte order of the full
+ * key, whatever its length.
+ *
+ * Calling sequence: meta_open() -> any calls, from any thread -> meta_close().
+ *
+ * Ownership: every struct a getter fills is a deep copy owned by the
+ * caller (release with the matching _release function); nothing points
+ * into LMDB after a call returns.  Inputs are borrowed.
+ *
+ * Errors: 0 or a negative code: errno values passed through, or enum
+ * meta_error.  meta_strerror() names both.
+ */
+#ifndef CAIRN_META_H
+#define CAIRN_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum meta_error {
+    META_ENOTFOUND = -31000,   /* object / version / user / chunk absent */
+    META_ENOBUCKET = -31001,   /* bucket absent */
+    META_EEXISTS = -31002,     /* bucket (or user, key) exists, other owner */
+    META_EOWNED = -31003,      /* bucket exists and belongs to the caller */
+    META_ENOTEMPTY = -31004,   /* bucket still has objects or uploads */
+    META_EPRECOND = -31005,    /* a precondition of the command failed */
+    META_ENOUPLOAD = -31006,   /* multipart upload absent */
+    META_ENOCHUNK = -31007,    /* a referenced chunk has no record (collected):
+                                  the caller writes the chunk again and retries */
+    META_EINVAL = -31008,      /* malformed argument */
+    META_ECORRUPT = -31009,    /* a stored record does not decode */
+    META_EFULL = -31010,       /* LMDB map full */
+    META_ENOPART = -31011,     /* complete: a named part is absent or its ETag differs */
+};
+
+const char *meta_strerror(int err);
+
+#define META_NAME_MAX 64      /* user and bucket names (bucket <= 63 chars) */
+#define META_KEY_MAX 1024     /* S3 object key, bytes */
+#define META_ETAG_MAX 48      /* "<32 hex>-<parts>" without quotes */
+#define META_VERSION_MAX 40   /* version id text ("null" or 32 hex) */
+#define META_UPLOAD_ID_MAX 40
+#define META_PLACEMENT_MAX 96 /* opaque shard placement blob */
+
+struct meta;
+
+/* Open (creating if needed) a single-node metadata store in directory dir
+ * (LMDB environment, map size grows as needed).  *out is owned. */
+int meta_open(const char *dir, struct meta **out);
+void meta_close(struct meta *m); /* NULL ok */
+
+/* ------------------------------------------------------------------ */
+/* Users                                                               */
+
+struct meta_user {
+    char name[META_NAME_MAX];
+    char access_key[129];
+    char secret_key[129];
+    int64_t created_ms;
+};
+
+/* META_EEXISTS if the name or the access key is taken. */
+int meta_user_add(struct meta *m, const struct meta_user *u);
+int meta_user_get_by_key(struct meta *m, const char *access_key, struct meta_user *out);
+int meta_user_remove(struct meta *m, const char *name);
+/* *out is a malloc'd array of *n users (free()). */
+int meta_user_list(struct meta *m, struct meta_user **out, size_t *n);
+
+/* ------------------------------------------------------------------ */
+/* Buckets                                                             */
+
+enum meta_versioning { META_VERSIONING_OFF = 0, META_VERSIONING_ENABLED, META_VERSIONING_SUSPENDED };
+
+struct meta_bucket {
+    char name[META_NAME_MAX];
+    char owner[META_NAME_MAX]; /* user name */
+    int64_t created_ms;
+    uint8_t versioning;        /* enum meta_versioning */
+    char region[32];
+};
+
+/* META_EOWNED if it exists with the same owner, META_EEXISTS otherwise. */
+int meta_bucket_create(struct meta *m, const struct meta_bucket *b);
+int meta_bucket_get(struct meta *m, const char *name, struct meta_bucket *out);
+/* META_ENOTEMPTY while any object version or multipart upload remains. */
+int meta_bucket_delete(struct meta *m, const char *name);
+/* Buckets of owner (NULL: all), sorted by name.  *out malloc'd, free(). */
+int meta_bucket_list(struct meta *m, const char *owner, struct meta_bucket **out, size_t *n);
+
+/* ------------------------------------------------------------------ */
+/* Chunks                                                              */
+
+#define META_CHUNK_ID_LEN 32
+
+struct meta_chunk_ref {
+    uint8_t id[META_CHUNK_ID_LEN];
+    uint32_t len;
+};
+
+struct meta_chunk {
+    uint8_t id[META_CHUNK_ID_LEN];
+    uint32_t len;
+    uint64_t refcount;
+    int64_t zero_since_ms;     /* when refcount last became 0 (or creation) */
+    uint16_t placement_len;
+    uint8_t placement[META_PLACEMENT_MAX]; /* opaque to this layer */
+};
+
+int meta_chunk_get(struct meta *m, const uint8_t id[META_CHUNK_ID_LEN], struct meta_chunk *out);
+/* Record a chunk whose shards are durable, with refcount 0 and
+ * zero_since_ms = c->zero_since_ms.  If the chunk already has a record,
+ * nothing changes and 0 is returned. */
+int meta_chunk_add(struct meta *m, const struct meta_chunk *c);
+/* Replace the placement of an existing chunk (after repair moved shards). */
+int meta_chunk_set_placement(struct meta *m, const uint8_t id[META_CHUNK_ID_LEN],
+                             const uint8_t *placement, uint16_t len);
+/* Up to max chunks with refcount 0 and zero_since_ms <= cutoff_ms, whose id
+ * sorts after *after (NULL: from the start).  *out malloc'd, free(). */
+int meta_chunk_unused(struct meta *m, int64_t cutoff_ms, const uint8_t *after,
+                      size_t max, struct meta_chunk **out, size_t *n);
+/* In one transaction: if the chunk still has refcount 0 and
+ * zero_since_ms <= cutoff_ms, delete its record (0); else META_EPRECOND.
+ * The collector deletes the shards only after this succeeded. */
+int meta_chunk_remove_unused(struct meta *m, const uint8_t id[META_CHUNK_ID_LEN], int64_t cutoff_ms);
+/* Visit every chunk record in id order, in batches: no transaction is held
+ * while fn runs, so fn may do disk or network I/O.  fn returns 0 to go on. */
+int meta_chunk_foreach(struct meta *m, int (*fn)(void *arg, const struct meta_chunk *c), void *arg);
+
+/* ------------------------------------------------------------------ */
+/* Objects                                                             */
+
+#define META_OBJ_DELETE_MARKER 0x1
+
+/* One version of one object.  As an output it is a deep copy: release with
+ * meta_object_release().  As an input every pointer is borrowed. */
+struct meta_object {
+    char *key;                        /* NUL-terminated, <= META_KEY_MAX bytes */
+    char version_id[META_VERSION_MAX];/* "null" when versioning never enabled */
+    int64_t mtime_ms;
+    uint64_t size;
+    char etag[META_ETAG_MAX];         /* without quotes */
+    uint32_t flags;                   /* META_OBJ_* */
+    uint8_t *attrs;                   /* opaque header blob from the gateway */
+    uint32_t attrs_len;
+    uint8_t *inline_data;             /* small objects: the bytes themselves */
+    uint32_t inline_len;
+    struct meta_chunk_ref *chunks;    /* large objects: ordered chunk list */
+    uint32_t nchunks;
+};
+
+void meta_object_release(struct meta_object *o);
+
+/* Preconditions checked inside the write transaction against the key's
+ * current (latest, non-delete-marker) version.  Failure: META_EPRECOND. */
+struct meta_precond {
+    int if_none_match_star;      /* fail if the key exists */
+    const char *if_match_etag;   /* fail unless it exists with this ETag */
+    const char *if_version_id;   /* fail unless the latest version has this id
+                                    ("" means: fail unless the key is absent) */
+};
+
+/*
+ * Create a version of o->key in bucket, in one transaction: check the
+ * bucket exists and the preconditions hold, check every chunk in o->chunks
+ * has a record (META_ENOCHUNK otherwise) and add one reference per list
+ * entry, replace the key's "null" version if the bucket is not versioning
+ * (dropping the old version's references), store the record, append a
+ * change.  The stored version id is o->version_id when the bucket has
+ * versioning enabled, "null" otherwise.  replaced (may be NULL) receives a
+ * copy of the version it overwrote (key NULL if none).
+ */
+int meta_object_put(struct meta *m, const char *bucket, const struct meta_object *o,
+                    const struct meta_precond *pc, struct meta_object *replaced);
+
+/* Latest version (version_id NULL) or a given one.  A latest version that is
+ * a delete marker is returned as such (flags) - the caller maps it to 404. */
+int meta_object_get(struct meta *m, const char *bucket, const char *key,
+                    const char *version_id, struct meta_object *out);
+
+/*
+ * Delete: with version_id NULL on a bucket without versioning, remove the
+ * "null" version (META_ENOTFOUND if absent - S3 answers 204 anyway).  With
+ * a version_id, remove exactly that version.  On a versioning bucket and
+ * version_id NULL, add a delete marker with id marker_version_id.
+ * Chunk references of a removed version are dropped in the same
+ * transaction.  removed (may be NULL) receives what was removed/added.
+ */
+int meta_object_delete(struct meta *m, const char *bucket, const char *key,
+                       const char *version_id, const char *marker_version_id,
+                       int64_t now_ms, struct meta_object *removed);
+
+struct meta_list_req {
+    const char *bucket;
+    const char *prefix;      /* NULL or "" for none */
+    const char *delimiter;   /* NULL or "" for none */
+    const char *start_after; /* emit only keys/prefixes strictly greater */
+    size_t max_keys;         /* entries (keys + common prefixes), >= 1 */
+};
+
+struct meta_list_entry {
+    char *key;               /* the key, or the common prefix */
+    int is_prefix;
+    uint64_t size;
+    int64_t mtime_ms;
+    char etag[META_ETAG_MAX];
+};
+
+struct meta_list_res {
+    struct meta_list_entry *entries; /* in key order, keys and prefixes mixed */
+    size_t n;
+    int truncated;           /* more entries exist after the last one */
+};
+
+/*
+ * List the current versions (delete markers hidden).  With a delimiter,
+ * keys sharing prefix+...+delimiter roll up into one common prefix and the
+ * cursor seeks past them (cost follows the page, not the bucket).
+ * *out is owned: meta_list_res_release().
+ */
+int meta_object_list(struct meta *m, const struct meta_list_req *req, struct meta_list_res *out);
+void meta_list_res_release(struct meta_list_res *r);
+
+/* ------------------------------------------------------------------ */
+/* Multipart uploads                                                   */
+
+struct meta_upload {
+    char upload_id[META_UPLOAD_ID_MAX];
+    char *key;
+    int64_t initiated_ms;
+    uint8_t *attrs;          /* headers for the final object (opaque) */
+    uint32_t attrs_len;
+};
+
+struct meta_part {
+    uint32_t part_number;    /* 1..10000 */
+    uint64_t size;
+    char etag[META_ETAG_MAX];
+    int64_t mtime_ms;
+    uint8_t *attrs;          /* per-part checksums (opaque) */
+    uint32_t attrs_len;
+    struct meta_chunk_ref *chunks;
+    uint32_t nchunks;
+};
+
+void meta_upload_release(struct meta_upload *u);
+void meta_part_release(struct meta_part *p);
+/* Release n uploads / parts and free the array. */
+void meta_upload_array_free(struct meta_upload *u, size_t n);
+void meta_part_array_free(struct meta_part *p, size_t n);
+
+int meta_upload_create(struct meta *m, const char *bucket, const struct meta_upload *u);
+int meta_upload_get(struct meta *m, const char *bucket, const char *key,
+                    const char *upload_id, struct meta_upload *out);
+/* Store a part (chunk references added, META_ENOCHUNK as for objects); an
+ * existing part with the same number is replaced and its references dropped. */
+int meta_part_put(struct meta *m, const char *bucket, const char *key,
+                  const char *upload_id, const struct meta_part *p);
+/* Parts with number > after, ascending, at most max. *out: free with
+ * meta_part_array_free. */
+int meta_part_list(struct meta *m, const char *bucket, const char *key,
+                   const char *upload_id, uint32_t after, size_t max,
+                   struct meta_part **out, size_t *n, int *truncated);
+
+/*
+ * Complete: in one transaction check each (part_numbers[i], part_etags[i])
+ * still matches a stored part (META_ENOPART otherwise), build the object's
+ * chunk list by concatenating those parts' lists, drop the references of
+ * parts not named, delete the upload, and store obj (its chunks/inline
+ * fields are ignored; size and etag are the caller's) exactly as
+ * meta_object_put does, including preconditions.
+ */
+int meta_upload_complete(struct meta *m, const char *bucket, const char *key,
+                         const char *upload_id, const uint32_t *part_numbers,
+                         const char *const *part_etags, size_t nparts,
+                         const struct meta_object *obj, const struct meta_precond *pc,
+                         struct meta_object *replaced);
+/* Delete the upload and drop all its parts' references. */
+int meta_upload_abort(struct meta *m, const char *bucket, const char *key, const char *upload_id);
+
+struct meta_upload_list_req {
+    const char *bucket;
+    const char *prefix;
+    const char *key_marker;       /* uploads with key > marker, or key == marker */
+    const char *upload_id_marker; /*   and upload id > this one */
+    size_t max;
+};
+/* Uploads in (key, upload id) order. *out: meta_upload_array_free. */
+int meta_upload_list(struct meta *m, const struct meta_upload_list_req *req,
+                     struct meta_upload **out, size_t *n, int *truncated);
+
+/* ------------------------------------------------------------------ */
+/* Change feed (for sync clients)                                      */
+
+enum meta_change_op { META_CHANGE_PUT = 1, META_CHANGE_DELETE = 2 };
+
+struct meta_change {
+    uint64_t seq;            /* per bucket, strictly increasing from 1 */
+    uint8_t op;
+    char *key;
+    char version_id[META_VERSION_MAX];
+    char etag[META_ETAG_MAX];
+    uint64_t size;
+    int64_t mtime_ms;
+};
+
+/* Changes of bucket with seq > after, at most max.  *out: free each key
+ * and the array (meta_change_array_free). */
+int meta_change_list(struct meta *m, const char *bucket, uint64_t after, size_t max,
+                     struct meta_change **out, size_t *n);
+void meta_change_array_free(struct meta_change *c, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Statistics                                                          */
+
+struct meta_stats {
+    uint64_t buckets, objects, versions, uploads, chunks, chunk_bytes, unused_chunks;
+};
+int meta_stats(struct meta *m, struct meta_stats *out);
+
+#endif
