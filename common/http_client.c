@@ -1,0 +1,111 @@
+/* common/http_client.c - see http_client.h. */
+#include "common/http_client.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "common/hash.h"
+#include "common/sigv4.h"
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+    struct http_response *resp = arg;
+    return buf_append(&resp->body, p, size * n) == 0 ? size * n : 0;
+}
+
+int http_request(const struct http_client *c, const char *method, const char *path,
+                 const char *query, const void *body, size_t body_len, const char *content_type,
+                 struct http_response *resp)
+{
+    CURL *curl = NULL;
+    struct curl_slist *hdrs = NULL;
+    struct buf url, authz, h;
+    char amz_date[17], payload_hash[65], host[256];
+    uint8_t sum[32];
+    int rc = -1;
+
+    memset(resp, 0, sizeof *resp);
+    buf_init(&resp->body, 64u << 20);
+    buf_init(&url, 16384);
+    buf_init(&authz, 4096);
+    buf_init(&h, 4096);
+
+    /* host[:port] from the endpoint */
+    const char *hs = strstr(c->endpoint, "://");
+    hs = hs ? hs + 3 : c->endpoint;
+    snprintf(host, sizeof host, "%.*s", (int)strcspn(hs, "/"), hs);
+
+    time_t now = time(NULL);
+    sigv4_format_amz_date(now, amz_date);
+    sha256(body ? body : "", body_len, sum);
+    hex_encode(sum, 32, payload_hash);
+    struct sigv4_header sh[] = {
+        {"host", host},
+        {"x-amz-content-sha256", payload_hash},
+        {"x-amz-date", amz_date},
+    };
+    struct sigv4_credentials cred = {c->access_key, c->secret_key, c->region ? c->region : "us-east-1", "s3"};
+    char sig[65];
+    if (sigv4_sign_headers(&cred, method, path, query, sh, 3, payload_hash, now, &authz, sig) != 0) {
+        snprintf(resp->error, sizeof resp->error, "could not sign the request");
+        goto out;
+    }
+    buf_printf(&url, "%s%s%s%s", c->endpoint, path, query && *query ? "?" : "", query ? query : "");
+
+    curl = curl_easy_init();
+    if (!curl) {
+        snprintf(resp->error, sizeof resp->error, "curl_easy_init failed");
+        goto out;
+    }
+    buf_printf(&h, "Authorization: %s", authz.data);
+    hdrs = curl_slist_append(hdrs, h.data);
+    buf_reset(&h);
+    buf_printf(&h, "x-amz-content-sha256: %s", payload_hash);
+    hdrs = curl_slist_append(hdrs, h.data);
+    buf_reset(&h);
+    buf_printf(&h, "x-amz-date: %s", amz_date);
+    hdrs = curl_slist_append(hdrs, h.data);
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    if (content_type) {
+        buf_reset(&h);
+        buf_printf(&h, "Content-Type: %s", content_type);
+        hdrs = curl_slist_append(hdrs, h.data);
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, url.data);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    if (body || strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    if (c->timeout_seconds > 0)
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT, c->timeout_seconds);
+    CURLcode cc = curl_easy_perform(curl);
+    if (cc != CURLE_OK) {
+        snprintf(resp->error, sizeof resp->error, "%s", curl_easy_strerror(cc));
+        goto out;
+    }
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+    rc = 0;
+out:
+    curl_slist_free_all(hdrs);
+    if (curl)
+        curl_easy_cleanup(curl);
+    buf_release(&url);
+    buf_release(&authz);
+    buf_release(&h);
+    return rc;
+}
+
+void http_response_release(struct http_response *resp)
+{
+    buf_release(&resp->body);
+}

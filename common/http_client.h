@@ -1,0 +1,45 @@
+/*
+ * common/http_client.h - signed requests to an S3 endpoint (libcurl +
+ * SigV4), for cairn's own tools: the admin CLI, the bench tool, the sync
+ * client.
+ *
+ * Calling sequence: fill a struct http_client (endpoint and credentials,
+ * borrowed), then call http_request() as often as needed.  Each call makes
+ * its own curl handle: simple and thread-safe; the bench tool, which needs
+ * connection reuse, drives libcurl itself and only borrows the signing.
+ */
+#ifndef CAIRN_COMMON_HTTP_CLIENT_H
+#define CAIRN_COMMON_HTTP_CLIENT_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+
+struct http_client {
+    const char *endpoint;    /* "http://127.0.0.1:9000" (no trailing slash) */
+    const char *access_key;
+    const char *secret_key;
+    const char *region;      /* "us-east-1" if NULL */
+    long timeout_seconds;    /* whole request; 0: none */
+};
+
+struct http_response {
+    long status;             /* HTTP status, 0 if no response */
+    struct buf body;         /* response body (capped at 64 MiB) */
+    char error[256];         /* transport error text when status is 0 */
+};
+
+/*
+ * Send method path?query with body (may be NULL/0), signed with SigV4
+ * (payload hash over body).  path must already be URI-encoded; query is
+ * the raw query string or NULL.  content_type may be NULL.
+ * Returns 0 when a response arrived (any status: see resp->status), or -1
+ * on a transport failure (resp->error says why).  resp is set up by this
+ * call; release it with http_response_release().
+ */
+int http_request(const struct http_client *c, const char *method, const char *path,
+                 const char *query, const void *body, size_t body_len, const char *content_type,
+                 struct http_response *resp);
+void http_response_release(struct http_response *resp);
+
+#endif

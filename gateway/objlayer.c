@@ -1,0 +1,558 @@
+/*
+ * gateway/objlayer.c - objects made of chunks; see objlayer.h.
+ *
+ * The order of a PUT is the durability argument: every chunk is durable in
+ * the chunkstore and recorded in the chunks table (refcount 0) before the
+ * one metadata transaction that makes the version visible adds the
+ * references.  A crash at any point leaves either the old state or the new
+ * one, plus unreferenced chunks the collector removes after the grace
+ * period.  The collector in turn removes a chunk's record (re-checking it is
+ * still unreferenced, in one transaction) before its shards, and a commit
+ * re-checks every referenced chunk still has a record: a chunk can never be
+ * referenced and collected at once.
+ */
+#include "gateway/objlayer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/fastcdc.h"
+#include "common/log.h"
+
+struct objlayer {
+    struct meta *meta;
+    struct chunkstore *cs;
+    struct ol_config cfg;
+    struct cdc_params cdc;
+};
+
+const char *ol_strerror(int err)
+{
+    switch (err) {
+    case OL_EBADDIGEST: return "Content-MD5 mismatch";
+    case OL_ECHECKSUM: return "checksum mismatch";
+    case OL_ETOOLARGE: return "body too large";
+    case OL_EINCOMPLETE: return "body incomplete";
+    case OL_EINVALIDPART: return "invalid part";
+    case OL_EPARTORDER: return "parts out of order";
+    case OL_ETOOSMALL: return "part too small";
+    case OL_ERANGE: return "range not satisfiable";
+    }
+    if (err <= -31000 && err > -32000)
+        return meta_strerror(err);
+    return cs_strerror(err);
+}
+
+int64_t ol_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ol_open(struct meta *m, struct chunkstore *cs, const struct ol_config *cfg,
+            struct objlayer **out)
+{
+    struct objlayer *ol = calloc(1, sizeof *ol);
+    if (!ol)
+        return -ENOMEM;
+    ol->meta = m;
+    ol->cs = cs;
+    ol->cfg = *cfg;
+    cdc_params_default(&ol->cdc);
+    *out = ol;
+    return 0;
+}
+
+void ol_close(struct objlayer *ol)
+{
+    free(ol);
+}
+
+struct meta *ol_meta(struct objlayer *ol)
+{
+    return ol->meta;
+}
+
+struct chunkstore *ol_chunkstore(struct objlayer *ol)
+{
+    return ol->cs;
+}
+
+int64_t ol_gc_grace_ms(const struct objlayer *ol)
+{
+    return ol->cfg.gc_grace_ms;
+}
+
+uint16_t ol_placement_encode(const struct cs_placement *pl, uint8_t *out)
+{
+    int n = pl->k + pl->m;
+    out[0] = pl->k;
+    out[1] = pl->m;
+    for (int i = 0; i < n; i++) {
+        out[2 + 2 * i] = (uint8_t)(pl->drive[i] >> 8);
+        out[3 + 2 * i] = (uint8_t)pl->drive[i];
+    }
+    return (uint16_t)(2 + 2 * n);
+}
+
+int ol_placement_decode(const uint8_t *in, uint16_t len, struct cs_placement *pl)
+{
+    if (len < 2)
+        return META_ECORRUPT;
+    int n = in[0] + in[1];
+    if (in[0] == 0 || n > CS_MAX_SHARDS || len != 2 + 2 * n)
+        return META_ECORRUPT;
+    pl->k = in[0];
+    pl->m = in[1];
+    for (int i = 0; i < n; i++)
+        pl->drive[i] = (uint16_t)(in[2 + 2 * i] << 8 | in[3 + 2 * i]);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writer                                                              */
+
+struct ol_writer {
+    struct objlayer *ol;
+    struct ol_writer_opts opts;
+    struct cdc_stream cdc;
+    struct cksum md5, checksum;
+    uint8_t md5_out[CKSUM_MAX_LEN], checksum_out[CKSUM_MAX_LEN];
+    size_t checksum_len;
+    uint64_t size;
+    /* The first inline_max bytes are kept here too, so that a small body
+     * can be stored inline without ever becoming a chunk. */
+    uint8_t *inline_buf;
+    int chunked;            /* the body outgrew the inline buffer */
+    struct meta_chunk_ref *chunks;
+    uint32_t nchunks, cap;
+    int err;                /* sticky */
+    int finished;
+};
+
+int ol_writer_new(struct objlayer *ol, const struct ol_writer_opts *opts, struct ol_writer **out)
+{
+    struct ol_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    w->ol = ol;
+    w->opts = *opts;
+    if (!w->opts.max_size)
+        w->opts.max_size = OL_MAX_PUT_SIZE;
+    cdc_stream_init(&w->cdc, &ol->cdc);
+    cksum_init(&w->md5, CKSUM_MD5);
+    if (opts->checksum != CKSUM_NONE)
+        cksum_init(&w->checksum, opts->checksum);
+    if (!opts->allow_inline || ol->cfg.inline_max == 0)
+        w->chunked = 1;
+    *out = w;
+    return 0;
+}
+
+/* Store one chunk unless the store already has it, and append it to the
+ * writer's list. */
+static int store_chunk(void *arg, const uint8_t *data, size_t len)
+{
+    struct ol_writer *w = arg;
+    struct objlayer *ol = w->ol;
+    struct meta_chunk rec;
+    uint8_t id[32];
+
+    sha256(data, len, id);
+    if (w->nchunks == w->cap) {
+        uint32_t cap = w->cap ? 2 * w->cap : 16;
+        void *p = realloc(w->chunks, cap * sizeof *w->chunks);
+        if (!p)
+            return -ENOMEM;
+        w->chunks = p;
+        w->cap = cap;
+    }
+    int rc = meta_chunk_get(ol->meta, id, &rec);
+    if (rc == META_ENOTFOUND) {
+        struct cs_placement pl;
+        rc = cs_put(ol->cs, id, data, len, &pl);
+        if (rc)
+            return rc;
+        memset(&rec, 0, sizeof rec);
+        memcpy(rec.id, id, 32);
+        rec.len = (uint32_t)len;
+        rec.zero_since_ms = ol_now_ms();
+        rec.placement_len = ol_placement_encode(&pl, rec.placement);
+        rc = meta_chunk_add(ol->meta, &rec);
+    }
+    if (rc)
+        return rc;
+    memcpy(w->chunks[w->nchunks].id, id, 32);
+    w->chunks[w->nchunks].len = (uint32_t)len;
+    w->nchunks++;
+    return 0;
+}
+
+int ol_writer_write(struct ol_writer *w, const void *data, size_t len)
+{
+    if (w->err)
+        return w->err;
+    if (len > w->opts.max_size - w->size)
+        return w->err = OL_ETOOLARGE;
+    cksum_update(&w->md5, data, len);
+    if (w->opts.checksum != CKSUM_NONE)
+        cksum_update(&w->checksum, data, len);
+
+    size_t inline_max = w->ol->cfg.inline_max;
+    if (!w->chunked && w->size + len < inline_max) {
+        if (!w->inline_buf && !(w->inline_buf = malloc(inline_max)))
+            return w->err = -ENOMEM;
+        memcpy(w->inline_buf + w->size, data, len);
+    } else if (!w->chunked) {
+        /* Outgrew inline: everything buffered so far goes to the chunker. */
+        w->chunked = 1;
+        if (w->size) {
+            int rc = cdc_stream_feed(&w->cdc, w->inline_buf, w->size, store_chunk, w);
+            if (rc)
+                return w->err = rc;
+        }
+        free(w->inline_buf);
+        w->inline_buf = NULL;
+    }
+    w->size += len;
+    if (w->chunked) {
+        int rc = cdc_stream_feed(&w->cdc, data, len, store_chunk, w);
+        if (rc)
+            return w->err = rc;
+    }
+    return 0;
+}
+
+int ol_writer_finish(struct ol_writer *w)
+{
+    if (w->err)
+        return w->err;
+    if (w->finished)
+        return 0;
+    if (w->chunked) {
+        int rc = cdc_stream_finish(&w->cdc, store_chunk, w);
+        if (rc)
+            return w->err = rc;
+    }
+    cksum_final(&w->md5, w->md5_out);
+    if (w->opts.checksum != CKSUM_NONE)
+        w->checksum_len = cksum_final(&w->checksum, w->checksum_out);
+    w->finished = 1;
+    return 0;
+}
+
+uint64_t ol_writer_size(const struct ol_writer *w)
+{
+    return w->size;
+}
+
+const uint8_t *ol_writer_md5(const struct ol_writer *w)
+{
+    return w->md5_out;
+}
+
+const uint8_t *ol_writer_checksum(const struct ol_writer *w, size_t *len)
+{
+    *len = w->checksum_len;
+    return w->checksum_out;
+}
+
+void ol_writer_object(struct ol_writer *w, struct meta_object *o)
+{
+    o->size = w->size;
+    if (w->chunked) {
+        o->inline_data = NULL;
+        o->inline_len = 0;
+        o->chunks = w->chunks;
+        o->nchunks = w->nchunks;
+    } else {
+        o->inline_data = w->inline_buf;
+        o->inline_len = (uint32_t)w->size;
+        o->chunks = NULL;
+        o->nchunks = 0;
+    }
+}
+
+void ol_writer_free(struct ol_writer *w)
+{
+    if (!w)
+        return;
+    cdc_stream_release(&w->cdc);
+    cksum_release(&w->md5);
+    cksum_release(&w->checksum);
+    free(w->inline_buf);
+    free(w->chunks);
+    free(w);
+}
+
+int ol_put(struct objlayer *ol, const char *bucket, const struct meta_object *o,
+           const struct meta_precond *pc, struct meta_object *replaced)
+{
+    return meta_object_put(ol->meta, bucket, o, pc, replaced);
+}
+
+/* ------------------------------------------------------------------ */
+/* Reader                                                              */
+
+struct ol_reader {
+    struct objlayer *ol;
+    struct meta_object obj;
+    uint64_t *chunk_off;        /* start offset of each chunk */
+    /* One chunk's bytes cached: reads come in order from HTTP responses. */
+    uint8_t *cache;
+    uint32_t cache_idx;         /* chunk held in cache, or UINT32_MAX */
+    uint64_t cache_off;         /* object offset of cache[0] */
+    size_t cache_len;
+};
+
+int ol_reader_open(struct objlayer *ol, const char *bucket, const char *key,
+                   const char *version_id, struct ol_reader **out)
+{
+    struct ol_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    int rc = meta_object_get(ol->meta, bucket, key, version_id, &r->obj);
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    if ((r->obj.flags & META_OBJ_DELETE_MARKER) && !version_id) {
+        meta_object_release(&r->obj);
+        free(r);
+        return META_ENOTFOUND;
+    }
+    r->ol = ol;
+    r->cache_idx = UINT32_MAX;
+    if (r->obj.nchunks) {
+        r->chunk_off = malloc(r->obj.nchunks * sizeof *r->chunk_off);
+        if (!r->chunk_off) {
+            ol_reader_free(r);
+            return -ENOMEM;
+        }
+        uint64_t off = 0;
+        for (uint32_t i = 0; i < r->obj.nchunks; i++) {
+            r->chunk_off[i] = off;
+            off += r->obj.chunks[i].len;
+        }
+    }
+    *out = r;
+    return 0;
+}
+
+const struct meta_object *ol_reader_object(const struct ol_reader *r)
+{
+    return &r->obj;
+}
+
+/* Index of the chunk holding object offset off (binary search). */
+static uint32_t chunk_at(const struct ol_reader *r, uint64_t off)
+{
+    uint32_t lo = 0, hi = r->obj.nchunks - 1;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo + 1) / 2;
+        if (r->chunk_off[mid] <= off)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Load [off, end of chunk) of chunk idx, or less when the caller wants
+ * less: reads only the data shards covering what is asked. */
+static int load_chunk(struct ol_reader *r, uint32_t idx, uint64_t off, size_t want)
+{
+    const struct meta_chunk_ref *ref = &r->obj.chunks[idx];
+    struct meta_chunk rec;
+    struct cs_placement pl;
+    int rc = meta_chunk_get(r->ol->meta, ref->id, &rec);
+    if (rc == META_ENOTFOUND)
+        rc = CS_EUNAVAIL;
+    if (rc)
+        return rc;
+    rc = ol_placement_decode(rec.placement, rec.placement_len, &pl);
+    if (rc)
+        return rc;
+    if (!r->cache && !(r->cache = malloc(CS_MAX_CHUNK)))
+        return -ENOMEM;
+    size_t in_chunk = (size_t)(off - r->chunk_off[idx]);
+    size_t n = ref->len - in_chunk;
+    /* Read at least 1 MiB ahead so sequential small reads stay cheap. */
+    if (want < n && want < (1u << 20))
+        want = 1u << 20;
+    if (want < n)
+        n = want;
+    struct cs_report rep;
+    rc = cs_get(r->ol->cs, ref->id, &pl, ref->len, in_chunk, n, r->cache, &rep);
+    if (rep.bad_shards)
+        log_warn("chunk read found %d bad shard(s); scrub will repair", rep.bad_shards);
+    if (rc)
+        return rc;
+    r->cache_idx = idx;
+    r->cache_off = off;
+    r->cache_len = n;
+    return 0;
+}
+
+long ol_reader_read(struct ol_reader *r, uint64_t off, void *buf, size_t n)
+{
+    if (off >= r->obj.size)
+        return 0;
+    if (n > r->obj.size - off)
+        n = (size_t)(r->obj.size - off);
+    if (!r->obj.nchunks) {
+        memcpy(buf, r->obj.inline_data + off, n);
+        return (long)n;
+    }
+    size_t done = 0;
+    while (done < n) {
+        uint64_t pos = off + done;
+        if (r->cache_idx == UINT32_MAX || pos < r->cache_off || pos >= r->cache_off + r->cache_len) {
+            int rc = load_chunk(r, chunk_at(r, pos), pos, n - done);
+            if (rc)
+                return done ? (long)done : rc;
+        }
+        size_t avail = (size_t)(r->cache_off + r->cache_len - pos);
+        size_t take = n - done < avail ? n - done : avail;
+        memcpy((uint8_t *)buf + done, r->cache + (pos - r->cache_off), take);
+        done += take;
+    }
+    return (long)done;
+}
+
+void ol_reader_free(struct ol_reader *r)
+{
+    if (!r)
+        return;
+    meta_object_release(&r->obj);
+    free(r->chunk_off);
+    free(r->cache);
+    free(r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Scrub and garbage collection                                        */
+
+struct scrub_ctx {
+    struct objlayer *ol;
+    struct ol_scrub_report *rep;
+};
+
+static int scrub_one(void *arg, const struct meta_chunk *c)
+{
+    struct scrub_ctx *s = arg;
+    struct cs_placement pl;
+    struct cs_report rep;
+    s->rep->chunks++;
+    if (ol_placement_decode(c->placement, c->placement_len, &pl)) {
+        s->rep->chunks_lost++;
+        return 0;
+    }
+    memset(&rep, 0, sizeof rep);
+    int rc = cs_repair(s->ol->cs, c->id, &pl, c->len, &rep);
+    s->rep->shards_checked += (uint64_t)(pl.k + pl.m);
+    s->rep->shards_bad += (uint64_t)rep.bad_shards;
+    s->rep->shards_rewritten += (uint64_t)rep.rewritten;
+    if (rc) {
+        char hex[65];
+        hex_encode(c->id, 32, hex);
+        log_error("scrub: chunk %s cannot be rebuilt: %s", hex, cs_strerror(rc));
+        s->rep->chunks_lost++;
+    }
+    return 0;
+}
+
+int ol_scrub(struct objlayer *ol, struct ol_scrub_report *rep)
+{
+    struct scrub_ctx s = {ol, rep};
+    memset(rep, 0, sizeof *rep);
+    return meta_chunk_foreach(ol->meta, scrub_one, &s);
+}
+
+struct orphan_ctx {
+    struct objlayer *ol;
+    struct shard_store *store;
+    int64_t cutoff_unix;
+    uint8_t (*ids)[33];
+    size_t n, cap;
+};
+
+static int note_orphan(void *arg, const uint8_t id[CHUNK_ID_LEN], uint8_t idx, uint32_t len,
+                       int64_t written_unix)
+{
+    struct orphan_ctx *o = arg;
+    struct meta_chunk rec;
+    (void)len;
+    if (written_unix > o->cutoff_unix)
+        return 0;
+    if (meta_chunk_get(o->ol->meta, id, &rec) != META_ENOTFOUND)
+        return 0;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 64;
+        void *p = realloc(o->ids, cap * sizeof *o->ids);
+        if (!p)
+            return -ENOMEM;
+        o->ids = p;
+        o->cap = cap;
+    }
+    memcpy(o->ids[o->n], id, 32);
+    o->ids[o->n][32] = idx;
+    o->n++;
+    return 0;
+}
+
+int ol_gc(struct objlayer *ol, int64_t now_ms, struct ol_gc_report *rep)
+{
+    int64_t cutoff = now_ms - ol->cfg.gc_grace_ms;
+    uint8_t after[32];
+    int have_after = 0;
+    int rc = 0;
+    memset(rep, 0, sizeof *rep);
+    for (;;) {
+        struct meta_chunk *batch = NULL;
+        size_t n = 0;
+        rc = meta_chunk_unused(ol->meta, cutoff, have_after ? after : NULL, 256, &batch, &n);
+        if (rc || n == 0) {
+            free(batch);
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            struct cs_placement pl;
+            if (meta_chunk_remove_unused(ol->meta, batch[i].id, cutoff) != 0)
+                continue; /* referenced again meanwhile */
+            if (ol_placement_decode(batch[i].placement, batch[i].placement_len, &pl) == 0)
+                cs_delete(ol->cs, batch[i].id, &pl);
+            rep->chunks_removed++;
+            rep->bytes_removed += batch[i].len;
+        }
+        memcpy(after, batch[n - 1].id, 32);
+        have_after = 1;
+        free(batch);
+    }
+    if (rc)
+        return rc;
+
+    /* Shards no chunk record names: a crash came between cs_put and
+     * meta_chunk_add.  Only those older than the grace period, so a PUT in
+     * flight never loses its fresh shards. */
+    for (int d = 0; d < cs_nstores(ol->cs); d++) {
+        struct orphan_ctx o = {ol, cs_store(ol->cs, d), cutoff / 1000, NULL, 0, 0};
+        struct shard_store *st = o.store;
+        rc = st->ops->iterate(st, note_orphan, &o);
+        for (size_t i = 0; rc == 0 && i < o.n; i++) {
+            struct meta_chunk rec;
+            if (meta_chunk_get(ol->meta, o.ids[i], &rec) != META_ENOTFOUND)
+                continue;
+            if (shard_del(st, o.ids[i], o.ids[i][32]) == 0)
+                rep->orphan_shards_removed++;
+        }
+        free(o.ids);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,158 @@
+/*
+ * gateway/s3_attrs.c - the headers an object keeps.
+ *
+ * An object's attrs blob (opaque to the metadata layer) is a sequence of
+ * "name\0value\0" pairs with lower-case names: the standard headers S3
+ * stores (Content-Type, Cache-Control, Content-Disposition,
+ * Content-Encoding, Content-Language, Expires), every x-amz-meta-* header,
+ * and x-amz-checksum-<alg> values (base64) with x-amz-checksum-type.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gateway/s3_internal.h"
+
+static const char *const stored_headers[] = {
+    "content-type", "cache-control", "content-disposition", "content-encoding",
+    "content-language", "expires", NULL,
+};
+
+struct attrs_ctx {
+    struct s3_req *r;
+    struct buf *out;
+    size_t meta_bytes;
+    int err;
+};
+
+static int attrs_add(struct buf *out, const char *name, const char *value)
+{
+    char lname[256];
+    size_t n = strlen(name);
+    if (n >= sizeof lname)
+        return -1;
+    for (size_t i = 0; i <= n; i++)
+        lname[i] = (char)tolower((unsigned char)name[i]);
+    if (buf_append(out, lname, n + 1) || buf_append(out, value, strlen(value) + 1))
+        return -1;
+    return 0;
+}
+
+/* Content-Encoding without the aws-chunked framing token, which describes
+ * the request body, not the object. */
+static void strip_aws_chunked(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    const char *p = in;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ",");
+        size_t tl = len;
+        while (tl && p[tl - 1] == ' ')
+            tl--;
+        if (tl && !(tl == 11 && strncasecmp(p, "aws-chunked", 11) == 0) && o + tl + 2 < cap) {
+            if (o) {
+                out[o++] = ',';
+            }
+            memcpy(out + o, p, tl);
+            o += tl;
+        }
+        p += len;
+    }
+    out[o] = 0;
+}
+
+static enum MHD_Result collect_meta(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    struct attrs_ctx *c = cls;
+    (void)kind;
+    if (strncasecmp(key, "x-amz-meta-", 11) != 0)
+        return MHD_YES;
+    c->meta_bytes += strlen(key) - 11 + strlen(value ? value : "");
+    if (c->meta_bytes > S3_MAX_USER_META || attrs_add(c->out, key, value ? value : "") != 0) {
+        c->err = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+int s3_attrs_from_request_or_reply(struct s3_req *r, struct buf *out)
+{
+    struct attrs_ctx c = {r, out, 0, 0};
+    for (int i = 0; stored_headers[i]; i++) {
+        const char *v = s3_header(r, stored_headers[i]);
+        if (!v)
+            continue;
+        if (strcmp(stored_headers[i], "content-encoding") == 0) {
+            char enc[256];
+            strip_aws_chunked(v, enc, sizeof enc);
+            if (!enc[0])
+                continue;
+            attrs_add(out, "content-encoding", enc);
+            continue;
+        }
+        if (attrs_add(out, stored_headers[i], v) != 0)
+            c.err = 1;
+    }
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_meta, &c);
+    if (c.err) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT,
+                       "Your metadata headers exceed the maximum allowed metadata size (2 KB).");
+        return -1;
+    }
+    return 0;
+}
+
+const char *s3_attrs_get(const uint8_t *attrs, uint32_t len, const char *name)
+{
+    const char *p = (const char *)attrs, *end = p + len;
+    while (p < end) {
+        const char *value = p + strlen(p) + 1;
+        if (value >= end)
+            break;
+        if (strcmp(p, name) == 0)
+            return value;
+        p = value + strlen(value) + 1;
+    }
+    return NULL;
+}
+
+/* Header names as S3 spells them in responses. */
+static const char *canonical_name(const char *lname, char *tmp, size_t cap)
+{
+    static const struct {
+        const char *l, *c;
+    } names[] = {
+        {"content-type", "Content-Type"},         {"cache-control", "Cache-Control"},
+        {"content-disposition", "Content-Disposition"}, {"content-encoding", "Content-Encoding"},
+        {"content-language", "Content-Language"}, {"expires", "Expires"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(lname, names[i].l) == 0)
+            return names[i].c;
+    snprintf(tmp, cap, "%s", lname);
+    return tmp;
+}
+
+void s3_attrs_to_headers(struct s3_req *r, const uint8_t *attrs, uint32_t len, int with_checksum)
+{
+    const char *p = (const char *)attrs, *end = p + len;
+    char tmp[256];
+    while (p < end) {
+        const char *value = p + strlen(p) + 1;
+        if (value >= end)
+            break;
+        if (strncmp(p, "x-amz-checksum-", 15) != 0 || with_checksum)
+            s3_add_header(r, canonical_name(p, tmp, sizeof tmp), value);
+        p = value + strlen(value) + 1;
+    }
+}
+
+void s3_quote_etag(const char *etag, char out[META_ETAG_MAX + 3])
+{
+    snprintf(out, META_ETAG_MAX + 3, "\"%s\"", etag);
+}

@@ -1,0 +1,260 @@
+/*
+ * gateway/s3_bucket.c - bucket operations: ListBuckets, CreateBucket,
+ * HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning,
+ * GetBucketAcl / GetObjectAcl (the answer S3 gives with ACLs disabled).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xml.h"
+#include "gateway/s3_internal.h"
+
+#define S3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
+
+/* S3's bucket naming rules (the current ones, for new buckets). */
+static int bucket_name_valid(const char *n)
+{
+    size_t len = strlen(n);
+    int digits_and_dots = 1, dots = 0;
+    if (len < 3 || len > 63)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+            return 0;
+        if (c == '.') {
+            dots++;
+            if (i > 0 && (n[i - 1] == '.' || n[i - 1] == '-'))
+                return 0;
+        }
+        if (c == '-' && i > 0 && n[i - 1] == '.')
+            return 0;
+        if (!(c == '.' || (c >= '0' && c <= '9')))
+            digits_and_dots = 0;
+    }
+    if (!((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= '0' && n[0] <= '9')))
+        return 0;
+    if (!((n[len - 1] >= 'a' && n[len - 1] <= 'z') || (n[len - 1] >= '0' && n[len - 1] <= '9')))
+        return 0;
+    if (digits_and_dots && dots == 3) /* looks like an IP address */
+        return 0;
+    if (strncmp(n, "xn--", 4) == 0 || strncmp(n, "sthree-", 7) == 0)
+        return 0;
+    if (len >= 8 && strcmp(n + len - 8, "-s3alias") == 0)
+        return 0;
+    if (len >= 6 && strcmp(n + len - 6, "--ol-s3") == 0)
+        return 0;
+    return 1;
+}
+
+static void xml_owner(struct xml_writer *w, const char *name)
+{
+    xmlw_open(w, "Owner");
+    xmlw_elem(w, "ID", name);
+    xmlw_elem(w, "DisplayName", name);
+    xmlw_close(w);
+}
+
+/* ---- ListBuckets ------------------------------------------------------ */
+
+static void list_buckets_end(struct s3_req *r)
+{
+    struct meta_bucket *bs = NULL;
+    size_t n = 0;
+    int rc = meta_bucket_list(r->gw->meta, r->is_root ? NULL : r->user, &bs, &n);
+    if (rc) {
+        s3_reply_rc(r, rc);
+        return;
+    }
+    struct buf b;
+    struct xml_writer w;
+    buf_init(&b, 64u << 20);
+    xmlw_init(&w, &b);
+    xmlw_decl(&w);
+    xmlw_open_ns(&w, "ListAllMyBucketsResult", S3_XMLNS);
+    xml_owner(&w, r->user);
+    xmlw_open(&w, "Buckets");
+    for (size_t i = 0; i < n; i++) {
+        char t[32];
+        s3_time_iso(bs[i].created_ms, t);
+        xmlw_open(&w, "Bucket");
+        xmlw_elem(&w, "Name", bs[i].name);
+        xmlw_elem(&w, "CreationDate", t);
+        xmlw_close(&w);
+    }
+    xmlw_close(&w);
+    xmlw_close(&w);
+    free(bs);
+    if (xmlw_finish(&w) != 0) {
+        buf_release(&b);
+        s3_reply_error(r, S3E_INTERNAL, NULL);
+        return;
+    }
+    s3_reply_xml(r, 200, &b);
+}
+
+const struct s3_handler h_list_buckets = {"ListBuckets", NULL, NULL, list_buckets_end, NULL};
+
+/* ---- CreateBucket ----------------------------------------------------- */
+
+static int create_bucket_begin(struct s3_req *r)
+{
+    if (!bucket_name_valid(r->bucket)) {
+        s3_reply_error(r, S3E_INVALID_BUCKET_NAME, NULL);
+        return 0;
+    }
+    return 0;
+}
+
+static void create_bucket_end(struct s3_req *r)
+{
+    struct meta_bucket b;
+    memset(&b, 0, sizeof b);
+    if (r->body.len) {
+        struct xml_doc *doc = NULL;
+        if (xml_parse(r->body.data, r->body.len, &doc) != 0 ||
+            strcmp(xml_root(doc)->name, "CreateBucketConfiguration") != 0) {
+            xml_doc_free(doc);
+            s3_reply_error(r, S3E_MALFORMED_XML, NULL);
+            return;
+        }
+        const char *loc = xml_child_text(xml_root(doc), "LocationConstraint", "");
+        snprintf(b.region, sizeof b.region, "%s", loc);
+        xml_doc_free(doc);
+    }
+    if (!b.region[0])
+        snprintf(b.region, sizeof b.region, "%s", r->gw->region);
+    snprintf(b.name, sizeof b.name, "%s", r->bucket);
+    snprintf(b.owner, sizeof b.owner, "%s", r->user);
+    b.created_ms = ol_now_ms();
+    int rc = meta_bucket_create(r->gw->meta, &b);
+    if (rc) {
+        s3_reply_rc(r, rc);
+        return;
+    }
+    char loc[80];
+    snprintf(loc, sizeof loc, "/%s", r->bucket);
+    s3_add_header(r, "Location", loc);
+    s3_reply_empty(r, 200);
+}
+
+const struct s3_handler h_create_bucket = {"CreateBucket", create_bucket_begin, NULL,
+                                           create_bucket_end, NULL};
+
+/* ---- HeadBucket / DeleteBucket / GetBucketLocation ------------------- */
+
+static void head_bucket_end(struct s3_req *r)
+{
+    struct meta_bucket b;
+    if (s3_bucket_access_or_reply(r, &b) != 0)
+        return;
+    s3_add_header(r, "x-amz-bucket-region", b.region[0] ? b.region : r->gw->region);
+    s3_reply_empty(r, 200);
+}
+
+const struct s3_handler h_head_bucket = {"HeadBucket", NULL, NULL, head_bucket_end, NULL};
+
+static void delete_bucket_end(struct s3_req *r)
+{
+    if (s3_bucket_access_or_reply(r, NULL) != 0)
+        return;
+    int rc = meta_bucket_delete(r->gw->meta, r->bucket);
+    if (rc) {
+        s3_reply_rc(r, rc);
+        return;
+    }
+    s3_reply_empty(r, 204);
+}
+
+const struct s3_handler h_delete_bucket = {"DeleteBucket", NULL, NULL, delete_bucket_end, NULL};
+
+static void location_end(struct s3_req *r)
+{
+    struct meta_bucket b;
+    if (s3_bucket_access_or_reply(r, &b) != 0)
+        return;
+    struct buf out;
+    struct xml_writer w;
+    buf_init(&out, 4096);
+    xmlw_init(&w, &out);
+    xmlw_decl(&w);
+    /* us-east-1 is answered as an empty constraint, as S3 does. */
+    const char *region = b.region[0] ? b.region : r->gw->region;
+    xmlw_open_ns(&w, "LocationConstraint", S3_XMLNS);
+    if (strcmp(region, "us-east-1") != 0)
+        xmlw_text(&w, region);
+    xmlw_close(&w);
+    xmlw_finish(&w);
+    s3_reply_xml(r, 200, &out);
+}
+
+const struct s3_handler h_get_bucket_location = {"GetBucketLocation", NULL, NULL, location_end,
+                                                 NULL};
+
+static void versioning_end(struct s3_req *r)
+{
+    struct meta_bucket b;
+    if (s3_bucket_access_or_reply(r, &b) != 0)
+        return;
+    struct buf out;
+    struct xml_writer w;
+    buf_init(&out, 4096);
+    xmlw_init(&w, &out);
+    xmlw_decl(&w);
+    xmlw_open_ns(&w, "VersioningConfiguration", S3_XMLNS);
+    if (b.versioning == META_VERSIONING_ENABLED)
+        xmlw_elem(&w, "Status", "Enabled");
+    else if (b.versioning == META_VERSIONING_SUSPENDED)
+        xmlw_elem(&w, "Status", "Suspended");
+    xmlw_close(&w);
+    xmlw_finish(&w);
+    s3_reply_xml(r, 200, &out);
+}
+
+const struct s3_handler h_get_bucket_versioning = {"GetBucketVersioning", NULL, NULL,
+                                                   versioning_end, NULL};
+
+/* ---- GetBucketAcl / GetObjectAcl -------------------------------------- */
+
+static void acl_end(struct s3_req *r)
+{
+    struct meta_bucket b;
+    if (s3_bucket_access_or_reply(r, &b) != 0)
+        return;
+    if (r->key) {
+        struct meta_object o;
+        int rc = meta_object_get(r->gw->meta, r->bucket, r->key, s3_param(r, "versionId"), &o);
+        if (rc == 0 && (o.flags & META_OBJ_DELETE_MARKER))
+            rc = META_ENOTFOUND;
+        if (rc == 0)
+            meta_object_release(&o);
+        if (rc) {
+            s3_reply_rc(r, rc);
+            return;
+        }
+    }
+    struct buf out;
+    struct xml_writer w;
+    buf_init(&out, 4096);
+    xmlw_init(&w, &out);
+    xmlw_decl(&w);
+    xmlw_open_ns(&w, "AccessControlPolicy", S3_XMLNS);
+    xml_owner(&w, b.owner);
+    xmlw_open(&w, "AccessControlList");
+    xmlw_open(&w, "Grant");
+    static const char *const grantee[] = {"xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance",
+                                          "xsi:type", "CanonicalUser", NULL};
+    xmlw_open_attrs(&w, "Grantee", grantee);
+    xmlw_elem(&w, "ID", b.owner);
+    xmlw_elem(&w, "DisplayName", b.owner);
+    xmlw_close(&w);
+    xmlw_elem(&w, "Permission", "FULL_CONTROL");
+    xmlw_close(&w);
+    xmlw_close(&w);
+    xmlw_close(&w);
+    xmlw_finish(&w);
+    s3_reply_xml(r, 200, &out);
+}
+
+const struct s3_handler h_get_acl = {"GetAcl", NULL, NULL, acl_end, NULL};

@@ -1,0 +1,109 @@
+/*
+ * gateway/s3_delete.c - DeleteObjects (POST /bucket?delete): up to 1000
+ * keys in one XML request, quiet or verbose result.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xml.h"
+#include "gateway/s3_internal.h"
+
+#define S3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
+#define DELETE_MAX_KEYS 1000
+
+static int delete_objects_begin(struct s3_req *r)
+{
+    if (s3_bucket_access_or_reply(r, NULL) != 0)
+        return 0;
+    if (r->content_length < 0 && !r->chunked)
+        s3_reply_error(r, S3E_MISSING_CONTENT_LENGTH, NULL);
+    return 0;
+}
+
+/* Content-MD5 or an x-amz-checksum-* header over the body, if sent. */
+static int body_digest_ok(struct s3_req *r)
+{
+    const char *md5h = s3_header(r, "Content-MD5");
+    if (md5h) {
+        uint8_t want[64], got[16];
+        if (strlen(md5h) > 40 || base64_decode(md5h, strlen(md5h), want) != 16)
+            return 0;
+        md5(r->body.data ? r->body.data : "", r->body.len, got);
+        if (memcmp(want, got, 16) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+static void delete_objects_end(struct s3_req *r)
+{
+    struct xml_doc *doc = NULL;
+    struct buf out;
+    struct xml_writer w;
+    if (!body_digest_ok(r)) {
+        s3_reply_error(r, S3E_BAD_DIGEST, NULL);
+        return;
+    }
+    if (xml_parse(r->body.data ? r->body.data : "", r->body.len, &doc) != 0 ||
+        strcmp(xml_root(doc)->name, "Delete") != 0) {
+        xml_doc_free(doc);
+        s3_reply_error(r, S3E_MALFORMED_XML, NULL);
+        return;
+    }
+    struct xml_node *root = xml_root(doc);
+    int quiet = strcmp(xml_child_text(root, "Quiet", "false"), "true") == 0;
+    size_t count = 0;
+    for (struct xml_node *o = xml_child(root, "Object"); o; o = xml_next_named(o, "Object")) {
+        const char *key = xml_child_text(o, "Key", NULL);
+        if (++count > DELETE_MAX_KEYS || !key || !*key || strlen(key) > META_KEY_MAX) {
+            xml_doc_free(doc);
+            s3_reply_error(r, S3E_MALFORMED_XML, NULL);
+            return;
+        }
+    }
+    if (count == 0) {
+        xml_doc_free(doc);
+        s3_reply_error(r, S3E_MALFORMED_XML, NULL);
+        return;
+    }
+
+    buf_init(&out, 16u << 20);
+    xmlw_init(&w, &out);
+    xmlw_decl(&w);
+    xmlw_open_ns(&w, "DeleteResult", S3_XMLNS);
+    for (struct xml_node *o = xml_child(root, "Object"); o; o = xml_next_named(o, "Object")) {
+        const char *key = xml_child_text(o, "Key", "");
+        const char *version = xml_child_text(o, "VersionId", NULL);
+        int rc = s3_delete_one(r, key, version);
+        if (rc == 0) {
+            if (quiet)
+                continue;
+            xmlw_open(&w, "Deleted");
+            xmlw_elem(&w, "Key", key);
+            if (version)
+                xmlw_elem(&w, "VersionId", version);
+            xmlw_close(&w);
+        } else {
+            const struct s3_err_info *e = s3_err_info(s3_err_from(rc));
+            xmlw_open(&w, "Error");
+            xmlw_elem(&w, "Key", key);
+            if (version)
+                xmlw_elem(&w, "VersionId", version);
+            xmlw_elem(&w, "Code", e->code);
+            xmlw_elem(&w, "Message", e->message);
+            xmlw_close(&w);
+        }
+    }
+    xmlw_close(&w);
+    xml_doc_free(doc);
+    if (xmlw_finish(&w) != 0) {
+        buf_release(&out);
+        s3_reply_error(r, S3E_INTERNAL, NULL);
+        return;
+    }
+    s3_reply_xml(r, 200, &out);
+}
+
+const struct s3_handler h_delete_objects = {"DeleteObjects", delete_objects_begin, NULL,
+                                            delete_objects_end, NULL};

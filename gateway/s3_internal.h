@@ -1,0 +1,246 @@
+/*
+ * gateway/s3_internal.h - what the gateway's own files share: the request
+ * context, the handler table, reply helpers.  Not included outside
+ * gateway/.
+ *
+ * Life of a request (http.c):
+ *   1. libmicrohttpd hands over the raw request target; a struct s3_req is
+ *      made for it (http.c: on_uri).
+ *   2. first call of the access handler: the target is split into bucket,
+ *      key and query (s3_router.c), the request is authenticated
+ *      (s3_auth.c), and a handler is chosen; handler->begin runs and may
+ *      reply at once (errors, bodiless requests answered on the spot).
+ *   3. body pieces are decoded (aws-chunked framing, SHA-256 of a signed
+ *      payload) and go to handler->body, or are collected into r->body
+ *      (capped) for handlers that take an XML document.
+ *   4. at the end of the body the payload checks are done, then
+ *      handler->end replies.  An error found while the body streamed is
+ *      kept in r->err and answered here, after the whole body was read,
+ *      so the client gets the error instead of a reset connection.
+ *   5. handler->cleanup frees the handler's state (always called).
+ */
+#ifndef CAIRN_GATEWAY_S3_INTERNAL_H
+#define CAIRN_GATEWAY_S3_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <microhttpd.h>
+
+#include "common/aws_chunked.h"
+#include "common/buf.h"
+#include "common/hash.h"
+#include "common/sigv4.h"
+#include "common/uri.h"
+#include "gateway/gateway.h"
+#include "gateway/s3_error.h"
+
+#define S3_MAX_XML_BODY (2u << 20)   /* DeleteObjects of 1000 long keys fits */
+#define S3_MAX_HEADER_BYTES (16u << 10)
+#define S3_MAX_USER_META 2048        /* bytes of x-amz-meta-* names + values */
+
+struct gateway {
+    struct gateway_config cfg;
+    char *listen_host, *domain, *region, *root_access_key, *root_secret_key;
+    struct objlayer *ol;
+    struct meta *meta;
+    struct MHD_Daemon *mhd;
+    uint16_t port;
+    pthread_t gc_thread;
+    int gc_running;
+    pthread_mutex_t gc_lock;
+    pthread_cond_t gc_cond;
+    int stopping;
+    pthread_mutex_t maint_lock;      /* one scrub / gc pass at a time */
+    atomic_uint_fast64_t requests, errors, bytes_in, bytes_out, active;
+};
+
+enum payload_mode {
+    PAYLOAD_UNSIGNED = 0,           /* UNSIGNED-PAYLOAD, presigned, anonymous */
+    PAYLOAD_SIGNED,                 /* hex SHA-256 in x-amz-content-sha256 */
+    PAYLOAD_STREAMING,              /* aws-chunked (any of its variants) */
+};
+
+struct s3_req;
+
+struct s3_handler {
+    const char *op;   /* S3 operation name for logs and metrics */
+    /* Headers are in; may reply (then no body is read).  Returns 0 to go
+     * on, or an error code (s3_err_from) to answer with. */
+    int (*begin)(struct s3_req *r);
+    /* A decoded body piece.  NULL: the body is collected into r->body. */
+    int (*body)(struct s3_req *r, const uint8_t *p, size_t n);
+    /* Whole body in and verified: reply. */
+    void (*end)(struct s3_req *r);
+    /* Free r->hstate; always called, may be NULL. */
+    void (*cleanup)(struct s3_req *r);
+};
+
+struct s3_req {
+    struct gateway *gw;
+    struct MHD_Connection *conn;
+    char id[17];                 /* x-amz-request-id */
+    int64_t start_ms;
+    char *target;                /* raw request target as received */
+    const char *method;
+    char *raw_path;              /* target up to '?' (still %-encoded) */
+    const char *raw_query;       /* after '?', "" if none (points into target copy) */
+    struct uri_query query;      /* decoded query parameters */
+    char *bucket;                /* decoded; NULL for service-level requests */
+    char *key;                   /* decoded; NULL for bucket-level requests */
+
+    /* authentication */
+    int anonymous;
+    int is_root;
+    char user[META_NAME_MAX];
+    char access_key[130];
+    struct sigv4_auth auth;
+    uint8_t signing_key[32];
+    char seed_signature[65];
+
+    /* body */
+    enum payload_mode payload;
+    char payload_sha256[65];     /* PAYLOAD_SIGNED: expected hash, hex */
+    struct cksum body_sha;       /* running SHA-256 for PAYLOAD_SIGNED */
+    struct aws_chunked *chunked; /* PAYLOAD_STREAMING decoder */
+    int64_t content_length;      /* decoded length announced, -1 unknown */
+    uint64_t body_len;           /* decoded bytes seen */
+    struct buf body;             /* collected body (handler->body == NULL) */
+
+    const struct s3_handler *h;
+    void *hstate;
+    int err;                     /* error met while the body streamed */
+    enum s3_err err_s3;          /* or an S3 error named directly */
+    const char *err_msg;         /* message overriding the table's (static) */
+    int started, responded;
+    unsigned status;             /* status sent, for the log */
+    struct buf hdrs;             /* extra response headers: "name\0value\0"... */
+};
+
+/* ---- http.c: replies ------------------------------------------------ */
+
+/* Look up a request header (case-insensitive); NULL if absent. */
+const char *s3_header(struct s3_req *r, const char *name);
+/* A query parameter's decoded value, NULL if absent ("" if no '='). */
+const char *s3_param(struct s3_req *r, const char *name);
+int s3_has_param(struct s3_req *r, const char *name);
+
+/* Queue a header for the reply that will be sent (copied). */
+void s3_add_header(struct s3_req *r, const char *name, const char *value);
+
+/* Reply with the S3 XML error for e; msg (may be NULL) overrides the
+ * table's message.  HEAD requests get the status and no body. */
+void s3_reply_error(struct s3_req *r, enum s3_err e, const char *msg);
+/* Reply with the error for a lower-layer code (s3_err_from). */
+void s3_reply_rc(struct s3_req *r, int rc);
+/* Reply with status and body xml (taken: freed after sending). */
+void s3_reply_xml(struct s3_req *r, unsigned status, struct buf *xml);
+void s3_reply_json(struct s3_req *r, unsigned status, char *json);
+void s3_reply_empty(struct s3_req *r, unsigned status);
+/* Reply with a response libmicrohttpd already holds (taken). */
+void s3_reply_response(struct s3_req *r, unsigned status, struct MHD_Response *resp);
+
+/* Format ms since the epoch for XML (2006-02-03T16:45:09.000Z) and HTTP
+ * (Fri, 03 Feb 2006 16:45:09 GMT). */
+void s3_time_iso(int64_t ms, char out[32]);
+void s3_time_http(int64_t ms, char out[40]);
+/* Parse an HTTP date (RFC 1123, RFC 850, asctime); -1 if malformed. */
+int64_t s3_parse_http_time(const char *s);
+
+/* ---- s3_auth.c ------------------------------------------------------ */
+
+/* Authenticate r from its headers or presigned query; set payload mode.
+ * Returns 0 or replies and returns -1. */
+int s3_authenticate_or_reply(struct s3_req *r);
+/* Decode body bytes per the payload mode and pass them to sink. */
+int s3_body_feed(struct s3_req *r, const uint8_t *p, size_t n,
+                 int (*sink)(void *arg, const uint8_t *p, size_t n), void *arg);
+/* End of body: check framing / payload hash.  0 or an S3 error. */
+enum s3_err s3_body_finish(struct s3_req *r);
+/* A trailer value of an aws-chunked body ("x-amz-checksum-crc32"), or NULL. */
+const char *s3_trailer(struct s3_req *r, const char *name);
+void s3_auth_release(struct s3_req *r);
+
+/* ---- s3_router.c ---------------------------------------------------- */
+
+/* Split the target, pick the handler.  Returns 0 or replies, -1. */
+int s3_route_or_reply(struct s3_req *r);
+/* Whether the authenticated user may touch bucket (exists and owned, or
+ * root).  Replies NoSuchBucket / AccessDenied and returns -1 otherwise;
+ * b (may be NULL) receives the record. */
+int s3_bucket_access_or_reply(struct s3_req *r, struct meta_bucket *b);
+
+/* ---- handler tables (one file each) --------------------------------- */
+
+extern const struct s3_handler h_list_buckets, h_create_bucket, h_delete_bucket, h_head_bucket,
+    h_get_bucket_location, h_get_bucket_versioning, h_list_objects, h_delete_objects, h_get_acl;
+extern const struct s3_handler h_put_object, h_get_object, h_head_object, h_delete_object,
+    h_copy_object;
+extern const struct s3_handler h_create_mpu, h_upload_part, h_upload_part_copy, h_complete_mpu,
+    h_abort_mpu, h_list_parts, h_list_mpu;
+extern const struct s3_handler h_admin;
+extern const struct s3_handler h_metrics;
+
+/* ---- shared helpers for object handlers (s3_object.c) ----------------- */
+
+/* A body being stored: PutObject and UploadPart. */
+struct s3_put {
+    struct ol_writer *w;
+    struct buf attrs;              /* headers to keep (s3_attrs.c format) */
+    enum cksum_alg alg;            /* x-amz-checksum-* requested */
+    char checksum_expect[96];      /* its value from a header (base64), or "" */
+    int checksum_in_trailer;       /* value comes in the aws-chunked trailer */
+    char checksum_b64[64];         /* computed value, after finish */
+    uint8_t content_md5[16];
+    int has_md5;
+    char *mismatch_msg;
+    struct meta_precond pc;
+    char if_match[META_ETAG_MAX];
+};
+
+/* Set up p for the request's body (Content-Length, Content-MD5, checksum
+ * headers, metadata).  Replies and returns -1 on bad input. */
+int s3_put_begin_or_reply(struct s3_req *r, struct s3_put *p, int allow_inline, uint64_t max_size);
+/* handler->body for a request whose hstate is a struct s3_put. */
+int s3_put_body(struct s3_req *r, const uint8_t *data, size_t n);
+/* Finish the body and check length, Content-MD5 and checksum; the checksum
+ * is added to p->attrs.  Replies and returns -1 on mismatch. */
+int s3_put_finish_or_reply(struct s3_req *r, struct s3_put *p);
+void s3_put_release(struct s3_put *p); /* what p holds */
+void s3_put_free(struct s3_put *p);    /* and p itself; NULL ok */
+
+/* Read If-Match / If-None-Match of a write (PutObject, CopyObject,
+ * CompleteMultipartUpload) into pc; etag_buf holds the If-Match value.
+ * Replies and returns -1 on a value cairn cannot honour. */
+int s3_write_precond_or_reply(struct s3_req *r, struct meta_precond *pc, char *etag_buf);
+
+/* The source of a copy (x-amz-copy-source), opened for reading. */
+struct s3_copy_src {
+    char bucket[META_NAME_MAX];
+    char *key;
+    char version_id[META_VERSION_MAX];
+    struct ol_reader *rd;
+};
+/* Parse x-amz-copy-source, check access and x-amz-copy-source-if-*,
+ * open the source.  Replies and returns -1 on failure. */
+int s3_copy_source_or_reply(struct s3_req *r, struct s3_copy_src *src);
+void s3_copy_src_release(struct s3_copy_src *src);
+
+/* A fresh version id (32 hex). */
+void s3_new_version_id(char out[META_VERSION_MAX]);
+/* Delete one key (idempotent: absent is 0). */
+int s3_delete_one(struct s3_req *r, const char *key, const char *version_id);
+
+/* Build the attrs blob (stored headers + user metadata) from the request
+ * headers into out.  Replies and returns -1 on bad metadata. */
+int s3_attrs_from_request_or_reply(struct s3_req *r, struct buf *out);
+/* Emit stored headers of an attrs blob as response headers. */
+void s3_attrs_to_headers(struct s3_req *r, const uint8_t *attrs, uint32_t len, int with_checksum);
+/* Find name in an attrs blob; NULL if absent (points into attrs). */
+const char *s3_attrs_get(const uint8_t *attrs, uint32_t len, const char *name);
+
+/* ETag with quotes from a stored etag. */
+void s3_quote_etag(const char *etag, char out[META_ETAG_MAX + 3]);
+
+#endif

@@ -1,0 +1,733 @@
+/*
+ * gateway/s3_object.c - PutObject, GetObject, HeadObject, DeleteObject,
+ * CopyObject, and the body handling PutObject shares with UploadPart.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "common/log.h"
+#include "common/xml.h"
+#include "gateway/s3_internal.h"
+
+#define S3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
+
+void s3_new_version_id(char out[META_VERSION_MAX])
+{
+    uint8_t rnd[16];
+    if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd)
+        memset(rnd, 0, sizeof rnd);
+    /* Leading time so ids of one key sort roughly by age in logs. */
+    uint64_t t = (uint64_t)ol_now_ms();
+    for (int i = 0; i < 6; i++)
+        rnd[i] = (uint8_t)(t >> (8 * (5 - i)));
+    hex_encode(rnd, 16, out);
+}
+
+/* ------------------------------------------------------------------ */
+/* Body handling shared with UploadPart                                */
+
+/* The checksum algorithm a PUT asks for, and its value when it came in a
+ * header.  S3 accepts the value in x-amz-checksum-ALG, or announced in
+ * x-amz-trailer and sent after an aws-chunked body. */
+static int checksum_request_or_reply(struct s3_req *r, struct s3_put *p)
+{
+    static const enum cksum_alg algs[] = {CKSUM_CRC32, CKSUM_CRC32C, CKSUM_CRC64NVME,
+                                          CKSUM_SHA1, CKSUM_SHA256};
+    for (size_t i = 0; i < sizeof algs / sizeof *algs; i++) {
+        char name[40];
+        snprintf(name, sizeof name, "x-amz-checksum-%s", cksum_name(algs[i]));
+        const char *v = s3_header(r, name);
+        if (v) {
+            if (p->alg != CKSUM_NONE) {
+                s3_reply_error(r, S3E_INVALID_REQUEST,
+                               "Expecting a single x-amz-checksum- header. Multiple checksum "
+                               "Types are not allowed.");
+                return -1;
+            }
+            p->alg = algs[i];
+            snprintf(p->checksum_expect, sizeof p->checksum_expect, "%s", v);
+        }
+    }
+    const char *trailer = s3_header(r, "x-amz-trailer");
+    if (trailer && p->alg == CKSUM_NONE) {
+        size_t tl = strlen(trailer);
+        while (tl && trailer[tl - 1] == ' ')
+            tl--;
+        while (*trailer == ' ')
+            trailer++, tl--;
+        if (tl > 15 && strncasecmp(trailer, "x-amz-checksum-", 15) == 0)
+            p->alg = cksum_from_name(trailer + 15, tl - 15);
+        if (p->alg == CKSUM_NONE) {
+            s3_reply_error(r, S3E_INVALID_ARGUMENT, "The value specified in the x-amz-trailer "
+                                                    "header is not supported");
+            return -1;
+        }
+        p->checksum_in_trailer = 1;
+    }
+    const char *sdk = s3_header(r, "x-amz-sdk-checksum-algorithm");
+    if (sdk && p->alg == CKSUM_NONE) {
+        p->alg = cksum_from_name(sdk, strlen(sdk));
+        if (p->alg == CKSUM_NONE || p->alg == CKSUM_MD5) {
+            s3_reply_error(r, S3E_INVALID_REQUEST, "Value for x-amz-sdk-checksum-algorithm "
+                                                   "header is invalid.");
+            return -1;
+        }
+        /* the value itself was not sent: computed and stored only */
+    }
+    return 0;
+}
+
+int s3_put_begin_or_reply(struct s3_req *r, struct s3_put *p, int allow_inline, uint64_t max_size)
+{
+    buf_init(&p->attrs, 8192);
+    if (r->content_length < 0 && !r->chunked) {
+        s3_reply_error(r, S3E_MISSING_CONTENT_LENGTH, NULL);
+        return -1;
+    }
+    if (r->content_length >= 0 && (uint64_t)r->content_length > max_size) {
+        s3_reply_error(r, S3E_ENTITY_TOO_LARGE, NULL);
+        return -1;
+    }
+    const char *md5h = s3_header(r, "Content-MD5");
+    if (md5h) {
+        uint8_t tmp[64];
+        if (strlen(md5h) > 40 || base64_decode(md5h, strlen(md5h), tmp) != 16) {
+            s3_reply_error(r, S3E_INVALID_DIGEST, NULL);
+            return -1;
+        }
+        memcpy(p->content_md5, tmp, 16);
+        p->has_md5 = 1;
+    }
+    if (checksum_request_or_reply(r, p) != 0)
+        return -1;
+    if (s3_attrs_from_request_or_reply(r, &p->attrs) != 0)
+        return -1;
+    struct ol_writer_opts o = {allow_inline, p->alg, max_size};
+    int rc = ol_writer_new(r->gw->ol, &o, &p->w);
+    if (rc) {
+        s3_reply_rc(r, rc);
+        return -1;
+    }
+    return 0;
+}
+
+int s3_put_body(struct s3_req *r, const uint8_t *data, size_t n)
+{
+    struct s3_put *p = r->hstate;
+    return ol_writer_write(p->w, data, n);
+}
+
+int s3_put_finish_or_reply(struct s3_req *r, struct s3_put *p)
+{
+    int rc = ol_writer_finish(p->w);
+    if (rc) {
+        s3_reply_rc(r, rc);
+        return -1;
+    }
+    if (r->content_length >= 0 && ol_writer_size(p->w) != (uint64_t)r->content_length) {
+        s3_reply_error(r, S3E_INCOMPLETE_BODY, NULL);
+        return -1;
+    }
+    if (p->has_md5 && memcmp(p->content_md5, ol_writer_md5(p->w), 16) != 0) {
+        s3_reply_error(r, S3E_BAD_DIGEST, NULL);
+        return -1;
+    }
+    if (p->alg != CKSUM_NONE) {
+        size_t len;
+        const uint8_t *sum = ol_writer_checksum(p->w, &len);
+        char b64[64];
+        base64_encode(sum, len, b64);
+        const char *expect = p->checksum_expect[0] ? p->checksum_expect : NULL;
+        char tname[40];
+        snprintf(tname, sizeof tname, "x-amz-checksum-%s", cksum_name(p->alg));
+        if (p->checksum_in_trailer) {
+            expect = s3_trailer(r, tname);
+            if (!expect) {
+                s3_reply_error(r, S3E_INVALID_REQUEST,
+                               "The x-amz-trailer checksum was announced but not sent.");
+                return -1;
+            }
+        }
+        if (expect && strcmp(expect, b64) != 0) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "The %s you specified did not match the calculated checksum.",
+                     cksum_name(p->alg));
+            for (char *c = msg + 4; *c && *c != ' '; c++)
+                if (*c >= 'a' && *c <= 'z')
+                    *c = (char)(*c - 'a' + 'A');
+            p->mismatch_msg = strdup(msg);
+            s3_reply_error(r, S3E_BAD_DIGEST, p->mismatch_msg);
+            return -1;
+        }
+        if (buf_append(&p->attrs, tname, strlen(tname) + 1) ||
+            buf_append(&p->attrs, b64, strlen(b64) + 1)) {
+            s3_reply_error(r, S3E_INTERNAL, NULL);
+            return -1;
+        }
+        snprintf(p->checksum_b64, sizeof p->checksum_b64, "%s", b64);
+    }
+    return 0;
+}
+
+void s3_put_release(struct s3_put *p)
+{
+    ol_writer_free(p->w);
+    p->w = NULL;
+    buf_release(&p->attrs);
+    free(p->mismatch_msg);
+    p->mismatch_msg = NULL;
+}
+
+void s3_put_free(struct s3_put *p)
+{
+    if (!p)
+        return;
+    s3_put_release(p);
+    free(p);
+}
+
+/* Read If-Match / If-None-Match of a write into pc. */
+int s3_write_precond_or_reply(struct s3_req *r, struct meta_precond *pc, char *etag_buf)
+{
+    const char *inm = s3_header(r, "If-None-Match");
+    const char *im = s3_header(r, "If-Match");
+    memset(pc, 0, sizeof *pc);
+    if (inm) {
+        if (strcmp(inm, "*") != 0) {
+            s3_reply_error(r, S3E_NOT_IMPLEMENTED,
+                           "If-None-Match on a write takes only the value '*'.");
+            return -1;
+        }
+        pc->if_none_match_star = 1;
+    }
+    if (im) {
+        size_t n = strlen(im);
+        if (n >= 2 && im[0] == '"' && im[n - 1] == '"') {
+            im++;
+            n -= 2;
+        }
+        if (n >= META_ETAG_MAX) {
+            s3_reply_error(r, S3E_PRECONDITION_FAILED, NULL);
+            return -1;
+        }
+        memcpy(etag_buf, im, n);
+        etag_buf[n] = 0;
+        pc->if_match_etag = etag_buf;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* PutObject                                                           */
+
+static int put_object_begin(struct s3_req *r)
+{
+    if (s3_bucket_access_or_reply(r, NULL) != 0)
+        return 0;
+    struct s3_put *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    r->hstate = p;
+    if (s3_write_precond_or_reply(r, &p->pc, p->if_match) != 0)
+        return 0;
+    s3_put_begin_or_reply(r, p, 1, OL_MAX_PUT_SIZE);
+    return 0;
+}
+
+static void put_object_end(struct s3_req *r)
+{
+    struct s3_put *p = r->hstate;
+    if (s3_put_finish_or_reply(r, p) != 0)
+        return;
+    struct meta_object o;
+    memset(&o, 0, sizeof o);
+    o.key = r->key;
+    s3_new_version_id(o.version_id);
+    o.mtime_ms = ol_now_ms();
+    hex_encode(ol_writer_md5(p->w), 16, o.etag);
+    o.attrs = (uint8_t *)p->attrs.data;
+    o.attrs_len = (uint32_t)p->attrs.len;
+    ol_writer_object(p->w, &o);
+    int rc = ol_put(r->gw->ol, r->bucket, &o, &p->pc, NULL);
+    if (rc) {
+        s3_reply_rc(r, rc);
+        return;
+    }
+    char etag[META_ETAG_MAX + 3];
+    s3_quote_etag(o.etag, etag);
+    s3_add_header(r, "ETag", etag);
+    if (p->alg != CKSUM_NONE) {
+        char name[40];
+        snprintf(name, sizeof name, "x-amz-checksum-%s", cksum_name(p->alg));
+        s3_add_header(r, name, p->checksum_b64);
+    }
+    s3_reply_empty(r, 200);
+}
+
+static void put_cleanup(struct s3_req *r)
+{
+    s3_put_free(r->hstate);
+    r->hstate = NULL;
+}
+
+const struct s3_handler h_put_object = {"PutObject", put_object_begin, s3_put_body, put_object_end,
+                                        put_cleanup};
+
+/* ------------------------------------------------------------------ */
+/* GetObject / HeadObject                                              */
+
+/* An ETag list of If-Match / If-None-Match contains etag (or "*"). */
+static int etag_matches(const char *list, const char *etag)
+{
+    const char *p = list;
+    size_t el = strlen(etag);
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        size_t len = strcspn(p, ",");
+        size_t tl = len;
+        while (tl && p[tl - 1] == ' ')
+            tl--;
+        const char *t = p;
+        if (tl >= 2 && strncmp(t, "W/", 2) == 0) {
+            t += 2;
+            tl -= 2;
+        }
+        if (tl >= 2 && t[0] == '"' && t[tl - 1] == '"') {
+            t++;
+            tl -= 2;
+        }
+        if ((tl == 1 && *t == '*') || (tl == el && memcmp(t, etag, el) == 0))
+            return 1;
+        p += len;
+    }
+    return 0;
+}
+
+/* RFC 7232 order, as S3 applies it.  Returns S3E_NONE, NOT_MODIFIED or
+ * PRECONDITION_FAILED.  prefix is "" for GET/HEAD and
+ * "x-amz-copy-source-" for copies (which answer 412 for both). */
+static enum s3_err check_conditions(struct s3_req *r, const struct meta_object *o,
+                                    const char *prefix)
+{
+    char name[64];
+    int64_t mtime_s = o->mtime_ms / 1000 * 1000;
+    snprintf(name, sizeof name, "%sif-match", prefix);
+    const char *im = s3_header(r, name);
+    snprintf(name, sizeof name, "%sif-unmodified-since", prefix);
+    const char *ius = s3_header(r, name);
+    snprintf(name, sizeof name, "%sif-none-match", prefix);
+    const char *inm = s3_header(r, name);
+    snprintf(name, sizeof name, "%sif-modified-since", prefix);
+    const char *ims = s3_header(r, name);
+    int copy = prefix[0] != 0;
+
+    if (im) {
+        if (!etag_matches(im, o->etag))
+            return S3E_PRECONDITION_FAILED;
+    } else if (ius) {
+        int64_t t = s3_parse_http_time(ius);
+        if (t >= 0 && mtime_s > t)
+            return S3E_PRECONDITION_FAILED;
+    }
+    if (inm) {
+        if (etag_matches(inm, o->etag))
+            return copy ? S3E_PRECONDITION_FAILED : S3E_NOT_MODIFIED;
+    } else if (ims) {
+        int64_t t = s3_parse_http_time(ims);
+        if (t >= 0 && mtime_s <= t && t <= ol_now_ms())
+            return copy ? S3E_PRECONDITION_FAILED : S3E_NOT_MODIFIED;
+    }
+    return S3E_NONE;
+}
+
+/* Parse a single byte range against size.  Returns 1 with [*first,*last]
+ * set, 0 when the header is absent or not a single valid range (serve the
+ * whole object, as HTTP says), -1 when unsatisfiable. */
+static int parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last)
+{
+    if (!h || strncmp(h, "bytes=", 6) != 0)
+        return 0;
+    const char *s = h + 6;
+    if (strchr(s, ','))
+        return 0;
+    char *end;
+    if (*s == '-') {
+        if (s[1] < '0' || s[1] > '9')
+            return 0;
+        uint64_t n = strtoull(s + 1, &end, 10);
+        if (*end)
+            return 0;
+        if (n == 0 || size == 0)
+            return -1;
+        *first = n >= size ? 0 : size - n;
+        *last = size - 1;
+        return 1;
+    }
+    if (*s < '0' || *s > '9')
+        return 0;
+    uint64_t a = strtoull(s, &end, 10);
+    if (*end != '-')
+        return 0;
+    s = end + 1;
+    uint64_t b;
+    if (*s == 0) {
+        b = size ? size - 1 : 0;
+    } else {
+        if (*s < '0' || *s > '9')
+            return 0;
+        b = strtoull(s, &end, 10);
+        if (*end || b < a)
+            return 0;
+        if (b >= size)
+            b = size ? size - 1 : 0;
+    }
+    if (a >= size)
+        return -1;
+    *first = a;
+    *last = b;
+    return 1;
+}
+
+struct get_state {
+    struct ol_reader *rd;
+    uint64_t first, len; /* the bytes to send */
+    struct gateway *gw;
+    char id[17];
+};
+
+static ssize_t get_reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct get_state *g = cls;
+    if (pos >= g->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (max > g->len - pos)
+        max = (size_t)(g->len - pos);
+    long n = ol_reader_read(g->rd, g->first + pos, out, max);
+    if (n <= 0) {
+        log_msg(LOG_ERROR, g->id, "read failed at offset %" PRIu64 ": %s", g->first + pos,
+                ol_strerror((int)n));
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    atomic_fetch_add(&g->gw->bytes_out, (uint64_t)n);
+    return n;
+}
+
+static void get_free(void *cls)
+{
+    struct get_state *g = cls;
+    ol_reader_free(g->rd);
+    free(g);
+}
+
+static void get_or_head(struct s3_req *r, int head)
+{
+    struct ol_reader *rd = NULL;
+    if (s3_bucket_access_or_reply(r, NULL) != 0)
+        return;
+    const char *version = s3_param(r, "versionId");
+    int rc = ol_reader_open(r->gw->ol, r->bucket, r->key, version, &rd);
+    if (rc) {
+        s3_reply_rc(r, rc);
+        return;
+    }
+    const struct meta_object *o = ol_reader_object(rd);
+    char etag[META_ETAG_MAX + 3], lm[40];
+    s3_quote_etag(o->etag, etag);
+    s3_time_http(o->mtime_ms, lm);
+
+    enum s3_err cond = check_conditions(r, o, "");
+    if (cond == S3E_NOT_MODIFIED) {
+        s3_add_header(r, "ETag", etag);
+        s3_add_header(r, "Last-Modified", lm);
+        ol_reader_free(rd);
+        s3_reply_empty(r, 304);
+        return;
+    }
+    if (cond != S3E_NONE) {
+        ol_reader_free(rd);
+        s3_reply_error(r, cond, NULL);
+        return;
+    }
+
+    uint64_t first = 0, last = o->size ? o->size - 1 : 0;
+    int ranged = parse_range(s3_header(r, "Range"), o->size, &first, &last);
+    if (ranged < 0) {
+        char cr[64];
+        snprintf(cr, sizeof cr, "bytes */%" PRIu64, o->size);
+        s3_add_header(r, "Content-Range", cr);
+        ol_reader_free(rd);
+        s3_reply_error(r, S3E_INVALID_RANGE, NULL);
+        return;
+    }
+    const char *checksum_mode = s3_header(r, "x-amz-checksum-mode");
+    int with_checksum = !ranged && checksum_mode && strcasecmp(checksum_mode, "ENABLED") == 0;
+    s3_attrs_to_headers(r, o->attrs, o->attrs_len, with_checksum);
+    if (!s3_attrs_get(o->attrs, o->attrs_len, "content-type"))
+        s3_add_header(r, "Content-Type", "binary/octet-stream");
+    s3_add_header(r, "ETag", etag);
+    s3_add_header(r, "Last-Modified", lm);
+    s3_add_header(r, "Accept-Ranges", "bytes");
+    if (strcmp(o->version_id, "null") != 0)
+        s3_add_header(r, "x-amz-version-id", o->version_id);
+    if (strchr(o->etag, '-')) {
+        char parts[16];
+        snprintf(parts, sizeof parts, "%s", strchr(o->etag, '-') + 1);
+        s3_add_header(r, "x-amz-mp-parts-count", parts);
+    }
+    /* response-* overrides (signed requests only, as S3). */
+    static const struct {
+        const char *param, *header;
+    } overrides[] = {
+        {"response-content-type", "Content-Type"},
+        {"response-content-language", "Content-Language"},
+        {"response-expires", "Expires"},
+        {"response-cache-control", "Cache-Control"},
+        {"response-content-disposition", "Content-Disposition"},
+        {"response-content-encoding", "Content-Encoding"},
+    };
+    for (size_t i = 0; i < sizeof overrides / sizeof *overrides; i++) {
+        const char *v = s3_param(r, overrides[i].param);
+        if (v) {
+            if (r->anonymous) {
+                ol_reader_free(rd);
+                s3_reply_error(r, S3E_INVALID_REQUEST,
+                               "Request specific response headers cannot be used for anonymous "
+                               "GET requests.");
+                return;
+            }
+            s3_add_header(r, overrides[i].header, v);
+        }
+    }
+
+    struct get_state *g = calloc(1, sizeof *g);
+    if (!g) {
+        ol_reader_free(rd);
+        s3_reply_error(r, S3E_INTERNAL, NULL);
+        return;
+    }
+    g->rd = rd;
+    g->first = first;
+    g->len = o->size ? last - first + 1 : 0;
+    g->gw = r->gw;
+    memcpy(g->id, r->id, sizeof g->id);
+    if (ranged > 0) {
+        char cr[96];
+        snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last, o->size);
+        s3_add_header(r, "Content-Range", cr);
+    }
+    (void)head; /* libmicrohttpd sends no body for HEAD but keeps Content-Length */
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(g->len, 256u << 10, get_reader, g, get_free);
+    if (!resp) {
+        get_free(g);
+        s3_reply_error(r, S3E_INTERNAL, NULL);
+        return;
+    }
+    s3_reply_response(r, ranged > 0 ? 206 : 200, resp);
+}
+
+static void get_object_end(struct s3_req *r)
+{
+    get_or_head(r, 0);
+}
+
+static void head_object_end(struct s3_req *r)
+{
+    get_or_head(r, 1);
+}
+
+const struct s3_handler h_get_object = {"GetObject", NULL, NULL, get_object_end, NULL};
+const struct s3_handler h_head_object = {"HeadObject", NULL, NULL, head_object_end, NULL};
+
+/* ------------------------------------------------------------------ */
+/* DeleteObject                                                        */
+
+int s3_delete_one(struct s3_req *r, const char *key, const char *version_id)
+{
+    char marker[META_VERSION_MAX];
+    s3_new_version_id(marker);
+    int rc = meta_object_delete(r->gw->meta, r->bucket, key, version_id, marker, ol_now_ms(), NULL);
+    if (rc == META_ENOTFOUND)
+        rc = 0; /* S3 deletes are idempotent */
+    return rc;
+}
+
+static void delete_object_end(struct s3_req *r)
+{
+    if (s3_bucket_access_or_reply(r, NULL) != 0)
+        return;
+    int rc = s3_delete_one(r, r->key, s3_param(r, "versionId"));
+    if (rc) {
+        s3_reply_rc(r, rc);
+        return;
+    }
+    s3_reply_empty(r, 204);
+}
+
+const struct s3_handler h_delete_object = {"DeleteObject", NULL, NULL, delete_object_end, NULL};
+
+/* ------------------------------------------------------------------ */
+/* CopyObject                                                          */
+
+int s3_copy_source_or_reply(struct s3_req *r, struct s3_copy_src *src)
+{
+    const char *h = s3_header(r, "x-amz-copy-source");
+    size_t n = strlen(h);
+    char *dec = malloc(n + 1);
+    if (!dec) {
+        s3_reply_error(r, S3E_INTERNAL, NULL);
+        return -1;
+    }
+    const char *q = strstr(h, "?versionId=");
+    size_t pl = q ? (size_t)(q - h) : n;
+    long dl = uri_decode(h, pl, dec, n + 1, 0);
+    const char *p = dec;
+    if (dl > 0 && *p == '/')
+        p++;
+    const char *slash = dl > 0 ? strchr(p, '/') : NULL;
+    if (!slash || slash == p || !slash[1] || strlen(slash + 1) > META_KEY_MAX ||
+        (size_t)(slash - p) >= META_NAME_MAX) {
+        free(dec);
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
+        return -1;
+    }
+    memcpy(src->bucket, p, (size_t)(slash - p));
+    src->bucket[slash - p] = 0;
+    src->key = strdup(slash + 1);
+    free(dec);
+    src->version_id[0] = 0;
+    if (q)
+        snprintf(src->version_id, sizeof src->version_id, "%s", q + 11);
+    /* The caller must be allowed to read the source bucket. */
+    struct meta_bucket b;
+    int rc = meta_bucket_get(r->gw->meta, src->bucket, &b);
+    if (rc == 0 && !r->is_root && strcmp(b.owner, r->user) != 0)
+        rc = -EACCES;
+    if (rc == 0)
+        rc = ol_reader_open(r->gw->ol, src->bucket, src->key, src->version_id[0] ? src->version_id : NULL,
+                            &src->rd);
+    if (rc) {
+        free(src->key);
+        src->key = NULL;
+        if (rc == -EACCES)
+            s3_reply_error(r, S3E_ACCESS_DENIED, NULL);
+        else
+            s3_reply_rc(r, rc);
+        return -1;
+    }
+    enum s3_err cond = check_conditions(r, ol_reader_object(src->rd), "x-amz-copy-source-");
+    if (cond != S3E_NONE) {
+        s3_copy_src_release(src);
+        s3_reply_error(r, cond, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+void s3_copy_src_release(struct s3_copy_src *src)
+{
+    ol_reader_free(src->rd);
+    src->rd = NULL;
+    free(src->key);
+    src->key = NULL;
+}
+
+/* Checksum entries of attrs, appended to out. */
+static int copy_checksums(const uint8_t *attrs, uint32_t len, struct buf *out)
+{
+    const char *p = (const char *)attrs, *end = p + len;
+    while (p < end) {
+        const char *value = p + strlen(p) + 1;
+        if (value >= end)
+            break;
+        const char *next = value + strlen(value) + 1;
+        if (strncmp(p, "x-amz-checksum-", 15) == 0 && buf_append(out, p, (size_t)(next - p)))
+            return -1;
+        p = next;
+    }
+    return 0;
+}
+
+static void copy_object_end(struct s3_req *r)
+{
+    struct s3_copy_src src;
+    struct buf attrs;
+    memset(&src, 0, sizeof src);
+    buf_init(&attrs, 8192);
+    if (s3_bucket_access_or_reply(r, NULL) != 0)
+        goto out;
+    if (s3_copy_source_or_reply(r, &src) != 0)
+        goto out;
+    const struct meta_object *so = ol_reader_object(src.rd);
+    const char *directive = s3_header(r, "x-amz-metadata-directive");
+    int replace = directive && strcasecmp(directive, "REPLACE") == 0;
+    if (directive && !replace && strcasecmp(directive, "COPY") != 0) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "Unknown metadata directive.");
+        goto out;
+    }
+    if (!replace && strcmp(src.bucket, r->bucket) == 0 && strcmp(src.key, r->key) == 0 &&
+        !src.version_id[0]) {
+        s3_reply_error(r, S3E_INVALID_REQUEST,
+                       "This copy request is illegal because it is trying to copy an object to "
+                       "itself without changing the object's metadata, storage class, website "
+                       "redirect location or encryption attributes.");
+        goto out;
+    }
+    if (replace) {
+        if (s3_attrs_from_request_or_reply(r, &attrs) != 0)
+            goto out;
+        if (copy_checksums(so->attrs, so->attrs_len, &attrs) != 0) {
+            s3_reply_error(r, S3E_INTERNAL, NULL);
+            goto out;
+        }
+    } else if (buf_append(&attrs, so->attrs, so->attrs_len) != 0) {
+        s3_reply_error(r, S3E_INTERNAL, NULL);
+        goto out;
+    }
+    struct meta_precond pc;
+    char if_match[META_ETAG_MAX];
+    if (s3_write_precond_or_reply(r, &pc, if_match) != 0)
+        goto out;
+    /* The copy shares the source's chunks: only references are added. */
+    struct meta_object o = *so;
+    o.key = r->key;
+    s3_new_version_id(o.version_id);
+    o.mtime_ms = ol_now_ms();
+    o.flags = 0;
+    o.attrs = (uint8_t *)attrs.data;
+    o.attrs_len = (uint32_t)attrs.len;
+    int rc = ol_put(r->gw->ol, r->bucket, &o, &pc, NULL);
+    if (rc) {
+        s3_reply_rc(r, rc);
+        goto out;
+    }
+    struct buf b;
+    struct xml_writer w;
+    char etag[META_ETAG_MAX + 3], t[32];
+    s3_quote_etag(o.etag, etag);
+    s3_time_iso(o.mtime_ms, t);
+    buf_init(&b, 4096);
+    xmlw_init(&w, &b);
+    xmlw_decl(&w);
+    xmlw_open_ns(&w, "CopyObjectResult", S3_XMLNS);
+    xmlw_elem(&w, "LastModified", t);
+    xmlw_elem(&w, "ETag", etag);
+    xmlw_close(&w);
+    xmlw_finish(&w);
+    if (strcmp(so->version_id, "null") != 0)
+        s3_add_header(r, "x-amz-copy-source-version-id", so->version_id);
+    s3_reply_xml(r, 200, &b);
+out:
+    s3_copy_src_release(&src);
+    buf_release(&attrs);
+}
+
+const struct s3_handler h_copy_object = {"CopyObject", NULL, NULL, copy_object_end, NULL};

@@ -1,0 +1,254 @@
+/*
+ * gateway/s3_router.c - from a request target to a handler.
+ *
+ * Path-style (/bucket/key) and virtual-hosted style (bucket.DOMAIN/key)
+ * addressing; sub-resources in the query pick the operation.  cairn's own
+ * endpoints live under /_cairn/, a path no bucket can have (bucket names
+ * never start with '_').
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "gateway/s3_internal.h"
+
+/* Sub-resources cairn does not implement yet: answered NotImplemented with
+ * the name, instead of being mistaken for a plain GET/PUT. */
+static const char *const unsupported[] = {
+    "accelerate", "analytics", "attributes", "cors", "encryption", "intelligent-tiering",
+    "inventory", "legal-hold", "lifecycle", "logging", "metrics", "notification",
+    "object-lock", "ownershipControls", "policy", "policyStatus", "publicAccessBlock",
+    "replication", "requestPayment", "restore", "retention", "select", "tagging", "torrent",
+    "versions", "website", NULL,
+};
+
+static const char *unsupported_subresource(struct s3_req *r)
+{
+    for (int i = 0; unsupported[i]; i++)
+        if (s3_has_param(r, unsupported[i]))
+            return unsupported[i];
+    return NULL;
+}
+
+/* Valid UTF-8 without NUL or C0/DEL control characters other than those
+ * S3 keys may carry (S3 allows them; XML 1.0 cannot carry them, and
+ * responses escape what XML allows). */
+static int valid_utf8(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t len;
+        unsigned cp;
+        if (c == 0)
+            return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (i + len > n)
+            return 0;
+        for (size_t j = 1; j < len; j++) {
+            if ((s[i + j] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + j] & 0x3F);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* Bucket from a virtual-hosted Host header, or NULL. */
+static char *bucket_from_host(struct s3_req *r)
+{
+    const char *domain = r->gw->domain;
+    const char *host = s3_header(r, "Host");
+    if (!domain || !host)
+        return NULL;
+    size_t hl = strcspn(host, ":");
+    if (host[0] == '[') /* IPv6 literal: never virtual-hosted */
+        return NULL;
+    size_t dl = strlen(domain);
+    if (hl <= dl + 1 || host[hl - dl - 1] != '.' || strncasecmp(host + hl - dl, domain, dl) != 0)
+        return NULL;
+    char *b = strndup(host, hl - dl - 1);
+    for (char *p = b; p && *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return b;
+}
+
+static char *decode_component(const char *s, size_t n)
+{
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    long len = uri_decode(s, n, out, n + 1, 0);
+    if (len < 0 || !valid_utf8((unsigned char *)out, (size_t)len)) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static const struct s3_handler *route_service(struct s3_req *r)
+{
+    return strcmp(r->method, "GET") == 0 ? &h_list_buckets : NULL;
+}
+
+static const struct s3_handler *route_bucket(struct s3_req *r)
+{
+    const char *m = r->method;
+    if (strcmp(m, "GET") == 0) {
+        if (s3_has_param(r, "location"))
+            return &h_get_bucket_location;
+        if (s3_has_param(r, "uploads"))
+            return &h_list_mpu;
+        if (s3_has_param(r, "acl"))
+            return &h_get_acl;
+        if (s3_has_param(r, "versioning"))
+            return &h_get_bucket_versioning;
+        return &h_list_objects;
+    }
+    if (strcmp(m, "HEAD") == 0)
+        return &h_head_bucket;
+    if (strcmp(m, "PUT") == 0 && r->query.count == 0)
+        return &h_create_bucket;
+    if (strcmp(m, "DELETE") == 0 && r->query.count == 0)
+        return &h_delete_bucket;
+    if (strcmp(m, "POST") == 0 && s3_has_param(r, "delete"))
+        return &h_delete_objects;
+    return NULL;
+}
+
+static const struct s3_handler *route_object(struct s3_req *r)
+{
+    const char *m = r->method;
+    int has_upload = s3_has_param(r, "uploadId");
+    if (strcmp(m, "GET") == 0) {
+        if (has_upload)
+            return &h_list_parts;
+        if (s3_has_param(r, "acl"))
+            return &h_get_acl;
+        return &h_get_object;
+    }
+    if (strcmp(m, "HEAD") == 0)
+        return &h_head_object;
+    if (strcmp(m, "PUT") == 0) {
+        if (s3_has_param(r, "acl"))
+            return NULL;
+        if (has_upload || s3_has_param(r, "partNumber"))
+            return s3_header(r, "x-amz-copy-source") ? &h_upload_part_copy : &h_upload_part;
+        return s3_header(r, "x-amz-copy-source") ? &h_copy_object : &h_put_object;
+    }
+    if (strcmp(m, "DELETE") == 0)
+        return has_upload ? &h_abort_mpu : &h_delete_object;
+    if (strcmp(m, "POST") == 0) {
+        if (s3_has_param(r, "uploads"))
+            return &h_create_mpu;
+        if (has_upload)
+            return &h_complete_mpu;
+    }
+    return NULL;
+}
+
+int s3_route_or_reply(struct s3_req *r)
+{
+    char *q = strchr(r->target, '?');
+    size_t path_len = q ? (size_t)(q - r->target) : strlen(r->target);
+    r->raw_path = strndup(r->target, path_len);
+    r->raw_query = q ? q + 1 : "";
+    if (!r->raw_path || r->raw_path[0] != '/') {
+        s3_reply_error(r, S3E_INVALID_URI, NULL);
+        return -1;
+    }
+    if (uri_query_parse(r->raw_query, strlen(r->raw_query), &r->query) != 0) {
+        s3_reply_error(r, S3E_INVALID_URI, "The query string could not be parsed.");
+        return -1;
+    }
+
+    if (strncmp(r->raw_path, "/_cairn/", 8) == 0) {
+        if (strcmp(r->raw_path, "/_cairn/metrics") == 0) {
+            r->h = &h_metrics;
+            return 0;
+        }
+        r->h = &h_admin;
+        return 0;
+    }
+
+    const char *path = r->raw_path + 1;
+    char *vhost_bucket = bucket_from_host(r);
+    if (vhost_bucket) {
+        r->bucket = vhost_bucket;
+        if (*path && !(r->key = decode_component(path, strlen(path))))
+            goto bad_key;
+    } else if (*path) {
+        size_t bl = strcspn(path, "/");
+        r->bucket = decode_component(path, bl);
+        if (!r->bucket)
+            goto bad_key;
+        if (path[bl] == '/' && path[bl + 1] &&
+            !(r->key = decode_component(path + bl + 1, strlen(path + bl + 1))))
+            goto bad_key;
+    }
+    if (r->key && strlen(r->key) > META_KEY_MAX) {
+        s3_reply_error(r, S3E_KEY_TOO_LONG, NULL);
+        return -1;
+    }
+
+    const char *sub = unsupported_subresource(r);
+    if (sub) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "cairn does not implement the '%s' sub-resource yet.", sub);
+        /* static storage is not needed: the reply is built at once */
+        s3_reply_error(r, S3E_NOT_IMPLEMENTED, msg);
+        return -1;
+    }
+    if (!r->bucket)
+        r->h = route_service(r);
+    else if (!r->key)
+        r->h = route_bucket(r);
+    else
+        r->h = route_object(r);
+    if (!r->h) {
+        s3_reply_error(r, S3E_METHOD_NOT_ALLOWED, NULL);
+        return -1;
+    }
+    return 0;
+bad_key:
+    s3_reply_error(r, S3E_INVALID_URI, "The object key is not valid UTF-8 or has a bad %-escape.");
+    return -1;
+}
+
+int s3_bucket_access_or_reply(struct s3_req *r, struct meta_bucket *out)
+{
+    struct meta_bucket b;
+    int rc = meta_bucket_get(r->gw->meta, r->bucket, &b);
+    if (rc) {
+        s3_reply_rc(r, rc);
+        return -1;
+    }
+    if (!r->is_root && strcmp(b.owner, r->user) != 0) {
+        s3_reply_error(r, S3E_ACCESS_DENIED, NULL);
+        return -1;
+    }
+    if (out)
+        *out = b;
+    return 0;
+}
