@@ -1,0 +1,154 @@
+"""tests/lib/cairn_test.py - helpers for Python integration tests.
+
+Server() starts the real binary ($CAIRN_BIN) on a free loopback port with a
+fresh data folder, or uses $CAIRN_TEST_ENDPOINT (with AWS_ACCESS_KEY_ID /
+AWS_SECRET_ACCESS_KEY) when set, so the same tests can check any S3 server.
+client() returns a boto3 S3 client for it.  Tests use plain asserts and
+call run_tests(globals()) at the end, which runs every test_* function and
+prints "N passed, M failed".
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+
+import boto3
+import botocore
+from botocore.config import Config
+
+ROOT_KEY = "cairntestroot"
+ROOT_SECRET = "cairn-test-root-secret"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    def __init__(self, *args, data=None, port=None):
+        self.external = os.environ.get("CAIRN_TEST_ENDPOINT")
+        self.tmp = tempfile.mkdtemp(prefix="cairn-pytest.")
+        self.data = data or os.path.join(self.tmp, "data")
+        self.port = port or free_port()
+        self.args = list(args)
+        self.proc = None
+        self.log_path = os.path.join(self.tmp, "server.log")
+        if self.external:
+            self.endpoint = self.external
+            self.key = os.environ["AWS_ACCESS_KEY_ID"]
+            self.secret = os.environ["AWS_SECRET_ACCESS_KEY"]
+        else:
+            self.endpoint = "http://127.0.0.1:%d" % self.port
+            self.key, self.secret = ROOT_KEY, ROOT_SECRET
+            self.start()
+
+    def start(self):
+        env = dict(os.environ, CAIRN_ROOT_USER=ROOT_KEY, CAIRN_ROOT_PASSWORD=ROOT_SECRET)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [os.environ["CAIRN_BIN"], "server", "--data", self.data,
+             "--listen", "127.0.0.1:%d" % self.port] + self.args,
+            stdout=log, stderr=log, env=env)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(self.endpoint + "/_cairn/metrics", timeout=1).read()
+                return
+            except Exception:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("server exited during start-up:\n" + self.log())
+                time.sleep(0.1)
+        raise RuntimeError("server did not answer within 10 s")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            rc = self.proc.wait(timeout=30)
+            if sig == signal.SIGTERM:
+                assert rc == 0, "server exited with %d after SIGTERM" % rc
+        self.proc = None
+
+    def kill(self):
+        self.stop(signal.SIGKILL)
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def log(self):
+        try:
+            with open(self.log_path, "r", errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def client(self, key=None, secret=None, **cfg):
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1",
+            aws_access_key_id=key or self.key, aws_secret_access_key=secret or self.secret,
+            config=Config(retries={"max_attempts": 1}, **cfg))
+
+    def admin(self, *args):
+        env = dict(os.environ, CAIRN_ROOT_USER=self.key, CAIRN_ROOT_PASSWORD=self.secret)
+        return subprocess.run([os.environ["CAIRN_BIN"], "admin"] + list(args) +
+                              ["--endpoint", self.endpoint],
+                              env=env, capture_output=True, text=True, timeout=600)
+
+
+def error_code(exc):
+    return exc.response["Error"]["Code"]
+
+
+def expect_error(code, fn, *args, **kw):
+    try:
+        fn(*args, **kw)
+    except botocore.exceptions.ClientError as e:
+        got = error_code(e)
+        assert got == code, "expected %s, got %s (%s)" % (code, got, e.response["Error"].get("Message"))
+        return e
+    raise AssertionError("expected error %s, call succeeded" % code)
+
+
+def run_tests(namespace, setup=None):
+    """Run every test_* function in namespace; print the summary line."""
+    tests = sorted((n, f) for n, f in namespace.items() if n.startswith("test_") and callable(f))
+    only = os.environ.get("CAIRN_TEST_ONLY")
+    passed = failed = 0
+    ctx = setup() if setup else None
+    print("boto3 %s, botocore %s, python %s" % (boto3.__version__, botocore.__version__,
+                                                sys.version.split()[0]))
+    try:
+        for name, fn in tests:
+            if only and only not in name:
+                continue
+            try:
+                fn(ctx) if ctx is not None else fn()
+                passed += 1
+                print("ok   " + name)
+            except Exception:
+                failed += 1
+                print("FAIL " + name)
+                traceback.print_exc()
+                if isinstance(ctx, Server):
+                    print("--- server log ---\n" + ctx.log())
+    finally:
+        if isinstance(ctx, Server):
+            ctx.close()
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
