@@ -7,6 +7,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* Give a stream buffer's pages back after a chunk only past this much. */
+#define CDC_DROP_PAGES_ABOVE (256u * 1024)
 
 /*
  * gear[b] is the b-th output (b = 0..255) of splitmix64 seeded with
@@ -194,9 +198,29 @@ void cdc_stream_init(struct cdc_stream *s, const struct cdc_params *params)
 
 void cdc_stream_release(struct cdc_stream *s)
 {
-    free(s->buf);
+    if (s->buf)
+        munmap(s->buf, s->params.max_size);
     s->buf = NULL;
     s->len = 0;
+}
+
+/* The buffer is its own mapping so that its pages can go back to the
+ * kernel after each chunk that passed through it: an upload then holds
+ * only the partial chunk it is cutting (about 1 MiB on average), not the
+ * 4 MiB high-water mark, and many concurrent uploads stay cheap. */
+static int cdc_stream_map(struct cdc_stream *s)
+{
+    void *p = mmap(NULL, s->params.max_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -ENOMEM;
+    s->buf = p;
+    return 0;
+}
+
+static void cdc_stream_drop_pages(struct cdc_stream *s, size_t used)
+{
+    if (used > CDC_DROP_PAGES_ABOVE)
+        madvise(s->buf, used, MADV_DONTNEED);
 }
 
 /* Bytes copied into the buffer per scan step when a chunk is already
@@ -241,7 +265,7 @@ int cdc_stream_feed(struct cdc_stream *s, const uint8_t *p, size_t n,
             if (n == 0)
                 break;
             /* n < max bytes with no cut: they start the next chunk. */
-            if (!s->buf && !(s->buf = malloc(max)))
+            if (!s->buf && cdc_stream_map(s) != 0)
                 return cdc_stream_fail(s, -ENOMEM);
             memcpy(s->buf, p, n);
             s->len = n;
@@ -266,6 +290,7 @@ int cdc_stream_feed(struct cdc_stream *s, const uint8_t *p, size_t n,
         /* c > old: the s->len - c bytes after the cut came from p. */
         p -= s->len - c;
         n += s->len - c;
+        cdc_stream_drop_pages(s, s->len);
         s->len = 0;
     }
     return 0;
@@ -283,6 +308,7 @@ int cdc_stream_finish(struct cdc_stream *s,
          * chunk, which cdc_next_cut(..., eof=1) would also return. */
         if ((rc = emit(arg, s->buf, s->len)) != 0)
             return cdc_stream_fail(s, rc);
+        cdc_stream_drop_pages(s, s->len);
         s->len = 0;
     }
     return 0;

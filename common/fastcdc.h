@@ -97,10 +97,11 @@ size_t cdc_next_cut(const struct cdc_params *p, const uint8_t *data, size_t len,
  *
  * The pieces fed may have any sizes (including 0); the chunks are the same
  * as cdc_next_cut() applied to the concatenation.  The stream keeps one
- * buffer of max_size bytes, allocated on first need (a stream that never
+ * buffer of max_size bytes, mapped on first need (a stream that never
  * gets data allocates nothing), and copies into it only the bytes of an
  * unfinished chunk; when it has nothing buffered it cuts straight from the
- * caller's piece.
+ * caller's piece.  After a chunk cut from the buffer its pages go back to
+ * the kernel, so an idle or slow stream holds only its partial chunk.
  */
 struct cdc_stream {
     struct cdc_params params; /* copy */

@@ -14,6 +14,7 @@
 #include "gateway/objlayer.h"
 
 #include <errno.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,14 @@ struct objlayer {
     struct chunkstore *cs;
     struct ol_config cfg;
     struct cdc_params cdc;
+    /* Chunks being encoded and written at once, across all requests: each
+     * holds k+m shard buffers (1.5x the chunk for 4+2), so this bounds the
+     * server's memory however many uploads run (64 uploads wait their turn
+     * here, holding only their partial chunk). */
+    sem_t store_slots;
 };
+
+#define OL_STORE_SLOTS 8
 
 const char *ol_strerror(int err)
 {
@@ -63,12 +71,16 @@ int ol_open(struct meta *m, struct chunkstore *cs, const struct ol_config *cfg,
     ol->cs = cs;
     ol->cfg = *cfg;
     cdc_params_default(&ol->cdc);
+    sem_init(&ol->store_slots, 0, OL_STORE_SLOTS);
     *out = ol;
     return 0;
 }
 
 void ol_close(struct objlayer *ol)
 {
+    if (!ol)
+        return;
+    sem_destroy(&ol->store_slots);
     free(ol);
 }
 
@@ -174,7 +186,10 @@ static int store_chunk(void *arg, const uint8_t *data, size_t len)
     int rc = meta_chunk_get(ol->meta, id, &rec);
     if (rc == META_ENOTFOUND) {
         struct cs_placement pl;
+        while (sem_wait(&ol->store_slots) != 0 && errno == EINTR)
+            ;
         rc = cs_put(ol->cs, id, data, len, &pl);
+        sem_post(&ol->store_slots);
         if (rc)
             return rc;
         memset(&rec, 0, sizeof rec);
