@@ -240,6 +240,10 @@ int s3_bucket_access_or_reply(struct s3_req *r, struct meta_bucket *out)
 {
     struct meta_bucket b;
     int rc = meta_bucket_get(r->gw->meta, r->bucket, &b);
+    if (rc == META_EINVAL) {
+        s3_reply_error(r, S3E_INVALID_BUCKET_NAME, NULL);
+        return -1;
+    }
     if (rc) {
         s3_reply_rc(r, rc);
         return -1;

@@ -2,28 +2,45 @@
  * metadata/meta.h - bucket, object, version, upload, chunk and user
  * metadata.  The only header other layers include from metadata/.
  *
- * Storage is LMDB (schema in docs/on-disk-format.md).  Every mutation is a
- * command record: the public mutators below encode a command and hand it to
- * the store's command log (struct meta_log); the log applies it to LMDB
- * with meta_apply().  A single-node store applies at once (meta_open);
- * a Raft-replicated store will agree on the log first, then apply the same
- * commands on every replica.  Everything an apply needs (times, version
- * ids, upload ids) is decided by the caller and carried in the command, so
- * apply is deterministic.  Reads go straight to the local LMDB.
+ * Storage is LMDB (schema, byte by byte, in docs/on-disk-format-metadata.md).
+ * Every mutation is a command record: the public mutators below encode a
+ * command and hand it to the store's command log (struct meta_log); the log
+ * applies it to LMDB with meta_apply().  A single-node store applies at
+ * once (meta_open): one LMDB write transaction per command, committed
+ * durably (fsync) before the mutator returns, so an acknowledged write
+ * survives kill -9 and power loss.  A Raft-replicated store will agree on
+ * the log first, then apply the same commands on every replica.
+ * Everything an apply needs (times, version ids, upload ids) is decided by
+ * the caller and carried in the command, so apply is deterministic.  Each
+ * command is all-or-nothing: a mutator that fails has changed nothing.
+ * Reads go straight to the local LMDB, each in its own read transaction (a
+ * consistent snapshot for that one call).
  *
  * Keys: S3 keys are up to 1024 bytes, LMDB keys at most 511.  Object and
  * upload keys are stored through an order-preserving long-key map
  * (metadata/lkv.c) so that listing order is exactly byte order of the full
- * key, whatever its length.
+ * key, whatever its length.  Object keys are C strings (no NUL inside);
+ * bucket names are 1..63 characters of [a-z0-9.-] (the gateway applies the
+ * stricter S3 rules); user names 1..63 bytes.
  *
  * Calling sequence: meta_open() -> any calls, from any thread -> meta_close().
  *
+ * Thread rules: a struct meta is shared by all threads; every call is
+ * thread-safe and may block on LMDB's single writer lock (mutators) or on a
+ * map resize (rare).  meta_close() only after every other call returned.
+ *
  * Ownership: every struct a getter fills is a deep copy owned by the
  * caller (release with the matching _release function); nothing points
- * into LMDB after a call returns.  Inputs are borrowed.
+ * into LMDB after a call returns.  Inputs are borrowed for the call only.
+ * A call that fails leaves its out-parameters untouched.
  *
- * Errors: 0 or a negative code: errno values passed through, or enum
- * meta_error.  meta_strerror() names both.
+ * Time: every mutator stamps its command with the wall clock (ms since the
+ * epoch) except meta_object_delete, which uses its now_ms.  That time
+ * becomes zero_since_ms of chunks whose last reference the command drops.
+ *
+ * Errors: 0 or a negative code: errno values passed through (-ENOMEM,
+ * -EIO, -ENOSPC when a command would exceed the 256 MiB record cap ...),
+ * or enum meta_error.  meta_strerror() names both.
  */
 #ifndef CAIRN_META_H
 #define CAIRN_META_H
@@ -47,6 +64,7 @@ enum meta_error {
     META_ENOPART = -31011,     /* complete: a named part is absent or its ETag differs */
 };
 
+/* Static string naming err (a meta_error, a negated errno, or 0). */
 const char *meta_strerror(int err);
 
 #define META_NAME_MAX 64      /* user and bucket names (bucket <= 63 chars) */
@@ -55,11 +73,16 @@ const char *meta_strerror(int err);
 #define META_VERSION_MAX 40   /* version id text ("null" or 32 hex) */
 #define META_UPLOAD_ID_MAX 40
 #define META_PLACEMENT_MAX 96 /* opaque shard placement blob */
+#define META_ATTRS_MAX 65536  /* opaque attrs blobs (object, upload, part) */
+#define META_INLINE_MAX (1u << 20) /* inline object data */
 
 struct meta;
 
 /* Open (creating if needed) a single-node metadata store in directory dir
- * (LMDB environment, map size grows as needed).  *out is owned. */
+ * (created if absent; its parent must exist).  The LMDB map starts at
+ * 64 GiB (sparse) and doubles on MDB_MAP_FULL up to 4 TiB; META_EFULL
+ * beyond.  META_ECORRUPT if dir holds a store of another format version.
+ * *out is owned: meta_close(). */
 int meta_open(const char *dir, struct meta **out);
 void meta_close(struct meta *m); /* NULL ok */
 
@@ -73,11 +96,14 @@ struct meta_user {
     int64_t created_ms;
 };
 
-/* META_EEXISTS if the name or the access key is taken. */
+/* META_EEXISTS if the name or the access key is taken; META_EINVAL for an
+ * empty name or access key.  Removing a user does not touch its buckets. */
 int meta_user_add(struct meta *m, const struct meta_user *u);
+/* META_ENOTFOUND if no user has that access key. */
 int meta_user_get_by_key(struct meta *m, const char *access_key, struct meta_user *out);
+/* META_ENOTFOUND if no user has that name. */
 int meta_user_remove(struct meta *m, const char *name);
-/* *out is a malloc'd array of *n users (free()). */
+/* All users sorted by name.  *out is a malloc'd array of *n users (free()). */
 int meta_user_list(struct meta *m, struct meta_user **out, size_t *n);
 
 /* ------------------------------------------------------------------ */
@@ -93,13 +119,25 @@ struct meta_bucket {
     char region[32];
 };
 
-/* META_EOWNED if it exists with the same owner, META_EEXISTS otherwise. */
+/* META_EOWNED if it exists with the same owner, META_EEXISTS otherwise.
+ * META_EINVAL for a bad name, an empty owner or a bad versioning value.
+ * The owner is not checked against the users. */
 int meta_bucket_create(struct meta *m, const struct meta_bucket *b);
+/* META_ENOBUCKET if absent. */
 int meta_bucket_get(struct meta *m, const char *name, struct meta_bucket *out);
-/* META_ENOTEMPTY while any object version or multipart upload remains. */
+/* META_ENOTEMPTY while any object version (delete markers included) or
+ * multipart upload remains; META_ENOBUCKET if absent.  The bucket's change
+ * feed is deleted with it, but its sequence counter is kept: a bucket
+ * created again under the name continues the numbering, so a sync
+ * client's cursor never sees a sequence number twice. */
 int meta_bucket_delete(struct meta *m, const char *name);
 /* Buckets of owner (NULL: all), sorted by name.  *out malloc'd, free(). */
 int meta_bucket_list(struct meta *m, const char *owner, struct meta_bucket **out, size_t *n);
+/* Change the versioning state (enum meta_versioning).  OFF -> ENABLED ->
+ * SUSPENDED <-> ENABLED; going back to OFF once versioning was on is
+ * META_EINVAL (as in S3); setting the current state is a no-op (0).
+ * META_ENOBUCKET if absent.  (Addition to the original interface.) */
+int meta_bucket_set_versioning(struct meta *m, const char *name, uint8_t versioning);
 
 /* ------------------------------------------------------------------ */
 /* Chunks                                                              */
@@ -120,24 +158,30 @@ struct meta_chunk {
     uint8_t placement[META_PLACEMENT_MAX]; /* opaque to this layer */
 };
 
+/* META_ENOTFOUND if the chunk has no record. */
 int meta_chunk_get(struct meta *m, const uint8_t id[META_CHUNK_ID_LEN], struct meta_chunk *out);
 /* Record a chunk whose shards are durable, with refcount 0 and
- * zero_since_ms = c->zero_since_ms.  If the chunk already has a record,
- * nothing changes and 0 is returned. */
+ * zero_since_ms = c->zero_since_ms (c->refcount is ignored).  If the chunk
+ * already has a record, nothing changes and 0 is returned. */
 int meta_chunk_add(struct meta *m, const struct meta_chunk *c);
-/* Replace the placement of an existing chunk (after repair moved shards). */
+/* Replace the placement of an existing chunk (after repair moved shards).
+ * META_ENOTFOUND if the chunk has no record. */
 int meta_chunk_set_placement(struct meta *m, const uint8_t id[META_CHUNK_ID_LEN],
                              const uint8_t *placement, uint16_t len);
 /* Up to max chunks with refcount 0 and zero_since_ms <= cutoff_ms, whose id
- * sorts after *after (NULL: from the start).  *out malloc'd, free(). */
+ * sorts after *after (NULL: from the start), in id order.  Feed the last
+ * id back as after to page.  Cost follows the number of unused chunks (an
+ * index keeps them), not of all chunks.  *out malloc'd, free(). */
 int meta_chunk_unused(struct meta *m, int64_t cutoff_ms, const uint8_t *after,
                       size_t max, struct meta_chunk **out, size_t *n);
 /* In one transaction: if the chunk still has refcount 0 and
- * zero_since_ms <= cutoff_ms, delete its record (0); else META_EPRECOND.
+ * zero_since_ms <= cutoff_ms, delete its record (0); else META_EPRECOND;
+ * META_ENOTFOUND if it has no record (already collected).
  * The collector deletes the shards only after this succeeded. */
 int meta_chunk_remove_unused(struct meta *m, const uint8_t id[META_CHUNK_ID_LEN], int64_t cutoff_ms);
 /* Visit every chunk record in id order, in batches: no transaction is held
- * while fn runs, so fn may do disk or network I/O.  fn returns 0 to go on. */
+ * while fn runs, so fn may do disk or network I/O.  fn returns 0 to go on;
+ * a nonzero value stops the walk and is returned. */
 int meta_chunk_foreach(struct meta *m, int (*fn)(void *arg, const struct meta_chunk *c), void *arg);
 
 /* ------------------------------------------------------------------ */
@@ -155,17 +199,19 @@ struct meta_object {
     char etag[META_ETAG_MAX];         /* without quotes */
     uint32_t flags;                   /* META_OBJ_* */
     uint8_t *attrs;                   /* opaque header blob from the gateway */
-    uint32_t attrs_len;
+    uint32_t attrs_len;               /* <= META_ATTRS_MAX */
     uint8_t *inline_data;             /* small objects: the bytes themselves */
-    uint32_t inline_len;
+    uint32_t inline_len;              /* <= META_INLINE_MAX */
     struct meta_chunk_ref *chunks;    /* large objects: ordered chunk list */
     uint32_t nchunks;
 };
 
+/* Free what o holds and zero it.  NULL ok; safe on a zeroed struct. */
 void meta_object_release(struct meta_object *o);
 
 /* Preconditions checked inside the write transaction against the key's
- * current (latest, non-delete-marker) version.  Failure: META_EPRECOND. */
+ * current (latest, non-delete-marker) version.  Failure: META_EPRECOND.
+ * A key whose latest version is a delete marker has no current version. */
 struct meta_precond {
     int if_none_match_star;      /* fail if the key exists */
     const char *if_match_etag;   /* fail unless it exists with this ETag */
@@ -182,12 +228,23 @@ struct meta_precond {
  * change.  The stored version id is o->version_id when the bucket has
  * versioning enabled, "null" otherwise.  replaced (may be NULL) receives a
  * copy of the version it overwrote (key NULL if none).
+ *
+ * Details: o->flags must be 0 (delete markers come from deletes) and, on a
+ * versioning-enabled bucket, o->version_id must be non-empty and not
+ * "null" (META_EINVAL); the caller makes version ids unique per key (not
+ * checked).  "Not versioning" covers OFF and SUSPENDED: SUSPENDED replaces
+ * the "null" version wherever it is in the key's history and keeps the
+ * others.  o->inline_data and o->chunks may both be set; this layer does
+ * not interpret them.
  */
 int meta_object_put(struct meta *m, const char *bucket, const struct meta_object *o,
                     const struct meta_precond *pc, struct meta_object *replaced);
 
 /* Latest version (version_id NULL) or a given one.  A latest version that is
- * a delete marker is returned as such (flags) - the caller maps it to 404. */
+ * a delete marker is returned as such (flags) - the caller maps it to 404.
+ * META_ENOTFOUND if the key (or that version) does not exist,
+ * META_ENOBUCKET if the bucket does not.  Finding a version by id walks
+ * the key's versions. */
 int meta_object_get(struct meta *m, const char *bucket, const char *key,
                     const char *version_id, struct meta_object *out);
 
@@ -198,6 +255,16 @@ int meta_object_get(struct meta *m, const char *bucket, const char *key,
  * version_id NULL, add a delete marker with id marker_version_id.
  * Chunk references of a removed version are dropped in the same
  * transaction.  removed (may be NULL) receives what was removed/added.
+ *
+ * Details: versioning ENABLED with version_id NULL needs a non-empty
+ * marker_version_id other than "null" (META_EINVAL).  Versioning SUSPENDED
+ * with version_id NULL follows S3: the "null" version (if any) is removed
+ * and a delete marker with id "null" is added; removed receives the
+ * marker.  Removing a version by id (a delete marker too) may uncover an
+ * older version as the latest.  The marker's mtime is now_ms; now_ms is
+ * also the command's time.  Every successful delete appends a
+ * META_CHANGE_DELETE change with the removed version's (or the marker's)
+ * id.
  */
 int meta_object_delete(struct meta *m, const char *bucket, const char *key,
                        const char *version_id, const char *marker_version_id,
@@ -214,7 +281,7 @@ struct meta_list_req {
 struct meta_list_entry {
     char *key;               /* the key, or the common prefix */
     int is_prefix;
-    uint64_t size;
+    uint64_t size;           /* keys only (0 for prefixes) */
     int64_t mtime_ms;
     char etag[META_ETAG_MAX];
 };
@@ -230,8 +297,19 @@ struct meta_list_res {
  * keys sharing prefix+...+delimiter roll up into one common prefix and the
  * cursor seeks past them (cost follows the page, not the bucket).
  * *out is owned: meta_list_res_release().
+ *
+ * Exactly: take the keys whose latest version is not a delete marker and
+ * that start with prefix; map each to prefix + (the rest up to and
+ * including the first delimiter) when the rest contains the delimiter,
+ * else to itself; emit the distinct results strictly greater than
+ * start_after in byte order, at most max_keys.  So a common prefix shows
+ * only if one of its keys is current, and passing the last entry of a
+ * page (key or prefix) as the next start_after resumes exactly after it
+ * (use it as NextMarker / ContinuationToken).  META_ENOBUCKET if absent;
+ * META_EINVAL for max_keys 0 or strings longer than META_KEY_MAX.
  */
 int meta_object_list(struct meta *m, const struct meta_list_req *req, struct meta_list_res *out);
+/* Free what r holds and zero it.  NULL ok. */
 void meta_list_res_release(struct meta_list_res *r);
 
 /* ------------------------------------------------------------------ */
@@ -242,7 +320,7 @@ struct meta_upload {
     char *key;
     int64_t initiated_ms;
     uint8_t *attrs;          /* headers for the final object (opaque) */
-    uint32_t attrs_len;
+    uint32_t attrs_len;      /* <= META_ATTRS_MAX */
 };
 
 struct meta_part {
@@ -251,26 +329,33 @@ struct meta_part {
     char etag[META_ETAG_MAX];
     int64_t mtime_ms;
     uint8_t *attrs;          /* per-part checksums (opaque) */
-    uint32_t attrs_len;
+    uint32_t attrs_len;      /* <= META_ATTRS_MAX */
     struct meta_chunk_ref *chunks;
     uint32_t nchunks;
 };
 
 void meta_upload_release(struct meta_upload *u);
 void meta_part_release(struct meta_part *p);
-/* Release n uploads / parts and free the array. */
+/* Release n uploads / parts and free the array (NULL ok). */
 void meta_upload_array_free(struct meta_upload *u, size_t n);
 void meta_part_array_free(struct meta_part *p, size_t n);
 
+/* Start an upload of u->key with the caller's u->upload_id (non-empty).
+ * Upload ids are unique across the whole store: META_EEXISTS if the id is
+ * in use by any open upload.  META_ENOBUCKET if the bucket is absent. */
 int meta_upload_create(struct meta *m, const char *bucket, const struct meta_upload *u);
+/* META_ENOUPLOAD unless (bucket, key, upload_id) names an open upload. */
 int meta_upload_get(struct meta *m, const char *bucket, const char *key,
                     const char *upload_id, struct meta_upload *out);
 /* Store a part (chunk references added, META_ENOCHUNK as for objects); an
- * existing part with the same number is replaced and its references dropped. */
+ * existing part with the same number is replaced and its references dropped.
+ * META_ENOUPLOAD if the upload is absent, META_EINVAL for a part number
+ * outside 1..10000. */
 int meta_part_put(struct meta *m, const char *bucket, const char *key,
                   const char *upload_id, const struct meta_part *p);
 /* Parts with number > after, ascending, at most max. *out: free with
- * meta_part_array_free. */
+ * meta_part_array_free.  truncated (may be NULL): more parts follow.
+ * META_ENOUPLOAD if the upload is absent. */
 int meta_part_list(struct meta *m, const char *bucket, const char *key,
                    const char *upload_id, uint32_t after, size_t max,
                    struct meta_part **out, size_t *n, int *truncated);
@@ -282,13 +367,19 @@ int meta_part_list(struct meta *m, const char *bucket, const char *key,
  * parts not named, delete the upload, and store obj (its chunks/inline
  * fields are ignored; size and etag are the caller's) exactly as
  * meta_object_put does, including preconditions.
+ *
+ * Details: part numbers must be strictly ascending and within 1..10000,
+ * nparts 1..10000 (META_EINVAL; S3's InvalidPartOrder).  The named parts'
+ * references move to the object (no net change).  META_ENOUPLOAD if the
+ * upload is absent.  On any failure the upload and its parts are intact.
  */
 int meta_upload_complete(struct meta *m, const char *bucket, const char *key,
                          const char *upload_id, const uint32_t *part_numbers,
                          const char *const *part_etags, size_t nparts,
                          const struct meta_object *obj, const struct meta_precond *pc,
                          struct meta_object *replaced);
-/* Delete the upload and drop all its parts' references. */
+/* Delete the upload and drop all its parts' references.  META_ENOUPLOAD if
+ * absent. */
 int meta_upload_abort(struct meta *m, const char *bucket, const char *key, const char *upload_id);
 
 struct meta_upload_list_req {
@@ -298,7 +389,11 @@ struct meta_upload_list_req {
     const char *upload_id_marker; /*   and upload id > this one */
     size_t max;
 };
-/* Uploads in (key, upload id) order. *out: meta_upload_array_free. */
+/* Uploads in (key, upload id) order (byte order of each).  Without a
+ * key_marker, upload_id_marker is ignored; with a key_marker and no
+ * upload_id_marker, only keys > key_marker are listed.  truncated (may be
+ * NULL): more uploads follow.  META_ENOBUCKET if absent.
+ * *out: meta_upload_array_free. */
 int meta_upload_list(struct meta *m, const struct meta_upload_list_req *req,
                      struct meta_upload **out, size_t *n, int *truncated);
 
@@ -307,6 +402,9 @@ int meta_upload_list(struct meta *m, const struct meta_upload_list_req *req,
 
 enum meta_change_op { META_CHANGE_PUT = 1, META_CHANGE_DELETE = 2 };
 
+/* One change.  PUT: the new version's id, etag, size, mtime.  DELETE: the
+ * removed version's id, etag and size, or the added delete marker's id
+ * (etag "", size 0); mtime is the delete's now_ms. */
 struct meta_change {
     uint64_t seq;            /* per bucket, strictly increasing from 1 */
     uint8_t op;
@@ -317,8 +415,10 @@ struct meta_change {
     int64_t mtime_ms;
 };
 
-/* Changes of bucket with seq > after, at most max.  *out: free each key
- * and the array (meta_change_array_free). */
+/* Changes of bucket with seq > after, at most max, ascending.  Every
+ * object put, delete and upload complete appends one change, in commit
+ * order.  META_ENOBUCKET if absent.  *out: free each key and the array
+ * (meta_change_array_free). */
 int meta_change_list(struct meta *m, const char *bucket, uint64_t after, size_t max,
                      struct meta_change **out, size_t *n);
 void meta_change_array_free(struct meta_change *c, size_t n);
@@ -326,6 +426,13 @@ void meta_change_array_free(struct meta_change *c, size_t n);
 /* ------------------------------------------------------------------ */
 /* Statistics                                                          */
 
+/* Counters kept in the store (no scan):
+ *   buckets        bucket records
+ *   objects        keys whose latest version is not a delete marker
+ *   versions       version records, delete markers included
+ *   uploads        open multipart uploads
+ *   chunks         chunk records; chunk_bytes the sum of their len
+ *   unused_chunks  chunk records with refcount 0 */
 struct meta_stats {
     uint64_t buckets, objects, versions, uploads, chunks, chunk_bytes, unused_chunks;
 };
