@@ -69,6 +69,16 @@ struct shard_store_stat {
     uint64_t bytes_dead;   /* bytes in segments held by deleted shards */
 };
 
+/* One write of a batch (shard_write_batch): a put when data is non-NULL,
+ * a delete when data is NULL.  Everything is borrowed for the call. */
+struct shard_write {
+    const uint8_t *chunk_id; /* CHUNK_ID_LEN bytes */
+    uint8_t shard_idx;
+    const void *data;        /* NULL: delete this shard */
+    uint32_t len;
+    int err;                 /* out: this write's result, as put/del return */
+};
+
 struct shard_store_ops {
     /* Store one shard durably: it is on disk (fdatasync'd, group-committed
      * with concurrent puts) when this returns 0.  data is borrowed.
@@ -87,21 +97,41 @@ struct shard_store_ops {
     /* Visit every live shard (order unspecified). */
     int (*iterate)(struct shard_store *s, shard_iter_fn fn, void *arg);
     int (*stat)(struct shard_store *s, struct shard_store_stat *out);
-    /* Release everything; s is invalid afterwards. */
+    /* Release everything; s is invalid afterwards.  No call may be running
+     * on s. */
     void (*close)(struct shard_store *s);
+    /* Optional (NULL: shard_write_batch() loops over put/del).  Apply the n
+     * writes in order with one group commit: when it returns, every write
+     * whose w[i].err is 0 is durable.  Returns 0 if all succeeded, else
+     * the first nonzero w[i].err. */
+    int (*write_batch)(struct shard_store *s, struct shard_write *w, int n);
 };
 
+/* Every implementation embeds this as its first member (zeroed, then ops
+ * and name set). */
 struct shard_store {
     const struct shard_store_ops *ops;
     char name[128]; /* for logs and metrics: the drive path or node address */
+    int fault;      /* fault injection, see shard_store_set_fault(); 0 = off */
 };
 
-/* Thin wrappers: the single place for metrics and fault injection. */
+/* Thin wrappers: the single place for metrics and fault injection.  Same
+ * contracts as the ops they call.  Thread rules: every shard store accepts
+ * concurrent calls from any number of threads (except close). */
 int shard_put(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint8_t idx,
               const void *data, uint32_t len);
 int shard_get(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint8_t idx,
               void *buf, uint32_t cap, uint32_t *len);
 int shard_del(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint8_t idx);
+/* Apply n writes (puts and deletes) in order, group-committed when the
+ * store supports it; see shard_store_ops.write_batch. */
+int shard_write_batch(struct shard_store *s, struct shard_write *w, int n);
+
+/* Fault injection (tests, fault drills): while err is nonzero, every call
+ * through the shard_* wrappers above fails with err without reaching the
+ * store (as a dead drive or unreachable node would).  0 turns it off.
+ * Thread-safe. */
+void shard_store_set_fault(struct shard_store *s, int err);
 
 /*
  * Open (creating if needed) the drive folder at path: append-only segment
@@ -113,8 +143,58 @@ int shard_del(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint8_t idx
  */
 int drive_open(const char *path, struct shard_store **out);
 
-/* A complete in-memory shard store (tests and benchmarks).  Owned. */
+/*
+ * Drive engine details (chunkstore/drive_segment.c; the byte layout is in
+ * docs/on-disk-format-chunkstore.md):
+ *
+ *  - put/del append a record (a tombstone for del) to the active segment
+ *    (seg-NNNNNNNN.dat, rolled over at segment_bytes).  Concurrent writers
+ *    are group-committed: one of them becomes the batch leader, appends
+ *    every queued record, issues one fdatasync and one LMDB index commit,
+ *    then wakes the others.  put returns only after that.
+ *  - get does an LMDB read txn and a preadv; it never takes the writer's
+ *    lock, so it does not wait for a batch's fdatasync.  Header and payload
+ *    CRC32C are checked on every read.
+ *  - The index env uses MDB_NOMETASYNC: a crash may lose the last index
+ *    commit, never corrupt the index.  The index stores, in the same txn as
+ *    the entries, the segment position up to which records are applied;
+ *    open replays every record after that position (shards and
+ *    tombstones), so an acknowledged write is never lost.  A missing,
+ *    empty or unreadable index is rebuilt the same way from the first
+ *    segment.  A torn record at the tail of the last segment is truncated.
+ *  - A missing or emptied folder opens empty.  If the folder (or the
+ *    active segment) disappears while open, reads of the lost shards
+ *    return CS_ENOTFOUND, and the next write re-opens the drive in place
+ *    (empty, or with whatever segments are still there).
+ *  - Write errors: -ENOSPC (or any write error) fails that record only and
+ *    truncates its partial bytes away.  A failed fdatasync fails the batch
+ *    and makes the drive refuse writes (-EIO) until it is re-opened, as
+ *    the page cache can no longer be trusted.
+ *  - Dead space (replaced/deleted records, tombstones) is counted in
+ *    stat.bytes_dead; compaction is not implemented yet.
+ */
+struct drive_opts {
+    uint64_t segment_bytes;  /* roll over past this size; 0 = 256 MiB */
+    /* 0 = no limit.  Otherwise the drive behaves like a file system of
+     * this many bytes (segment files only): a record that does not fit is
+     * partly written, then fails with -ENOSPC and is truncated away, the
+     * same path a real full disk takes.  Used by tests; also usable as a
+     * quota. */
+    uint64_t capacity_bytes;
+};
+
+/* drive_open() with options (opts may be NULL: defaults). */
+int drive_open_opts(const char *path, const struct drive_opts *opts,
+                    struct shard_store **out);
+
+/* A complete in-memory shard store (tests and benchmarks).  Owned.
+ * Returns NULL if out of memory.  Thread-safe (reads in parallel). */
 struct shard_store *mem_store_new(const char *name);
+
+/* Limit a mem store to bytes of payload (0 = unlimited): a put that would
+ * go past it fails with -ENOSPC, as a full drive does.  s must come from
+ * mem_store_new(); other stores are left alone. */
+void mem_store_set_capacity(struct shard_store *s, uint64_t bytes);
 
 /* ------------------------------------------------------------------ */
 /* Chunkstore                                                          */
@@ -127,7 +207,11 @@ struct cs_placement {
     uint16_t drive[CS_MAX_SHARDS];
 };
 
-/* What a read or repair found, per shard: 0 good, else the error code. */
+/* What a read or repair found, per shard: 0 good (or not read), else the
+ * error code (CS_ENOTFOUND, CS_ECORRUPT, -EIO ...).  A healthy cs_get reads
+ * only the data shards under its range; once one of those fails it reads
+ * every other shard, so the report then covers all k+m.  cs_repair always
+ * reads all k+m. */
 struct cs_report {
     int shard_err[CS_MAX_SHARDS];
     int bad_shards;     /* shards that were missing or corrupt */
@@ -135,6 +219,16 @@ struct cs_report {
     int rewritten;      /* cs_repair: shards written back */
 };
 
+/*
+ * Thread rules: every cs_* function may be called from any number of
+ * threads at once, except cs_close (no other call may be running or start).
+ * cs_put, cs_delete and cs_repair of the same id are serialised inside
+ * (a failed put's clean-up must not delete another put's shards); reads are
+ * never serialised.  Writes go through one worker thread per store
+ * ("cs-drive-N"), which hands everything queued for its store to
+ * shard_write_batch() (group commit); reads run in the calling thread, so
+ * they never wait behind a write batch.
+ */
 struct chunkstore;
 
 /*
@@ -145,6 +239,11 @@ struct chunkstore;
  */
 int cs_open(struct shard_store **stores, int nstores, int k, int m,
             struct chunkstore **out);
+/* Returns 0, CS_EINVAL (bad k/m/nstores, a NULL store), -ENOMEM or a
+ * pthread_create error.  Placements of existing chunks keep working after
+ * k/m change: cs_get/cs_repair/cs_delete use the k and m recorded in the
+ * placement. */
+
 /* Drain the worker queues, stop the workers, close the stores, free. NULL ok. */
 void cs_close(struct chunkstore *cs);
 
@@ -154,12 +253,15 @@ int cs_nstores(const struct chunkstore *cs);
 struct shard_store *cs_store(struct chunkstore *cs, int i);
 
 /* Shard length for a chunk of len bytes under k (data padded to k shards,
- * each rounded up to a multiple of 64 for the SIMD code). */
+ * each rounded up to a multiple of 64 for the SIMD code):
+ * ceil(len / k) rounded up to a multiple of 64; 0 for len 0.  Data shard i
+ * holds chunk bytes [i*L, (i+1)*L), zero-padded past len. */
 uint32_t cs_shard_len(size_t len, int k);
 
 /* Rendezvous placement of chunk id over this chunkstore's stores: k+m
  * distinct store indexes, highest score first.  Pure function of id and
- * the store count. */
+ * the store count (and k+m).  Score = a fixed 64-bit mix of (id, store
+ * index): see chunkstore/placement.c; it is part of the format. */
 void cs_place(const struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN],
               struct cs_placement *out);
 
@@ -169,6 +271,13 @@ void cs_place(const struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN],
  * durable; then *out says where they went.  On failure (e.g. -ENOSPC from
  * one drive) the shards already written are removed again and *out is
  * untouched.  The caller has checked id == SHA-256(data); data is borrowed.
+ * 1 <= len <= CS_MAX_CHUNK, else CS_EINVAL (empty objects never reach the
+ * chunkstore).  Returns 0, or the reduced shard errors: -ENOSPC if any
+ * store was full, else the first error by shard index.
+ * Putting an id that is already stored rewrites its shards (same bytes);
+ * if that fails, the clean-up removes them from the stores that took the
+ * write, so check for the chunk first (dedup does) and use cs_repair to
+ * mend a degraded one.
  */
 int cs_put(struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN], const void *data,
            size_t len, struct cs_placement *out);
@@ -180,13 +289,20 @@ int cs_put(struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN], const void *da
  * the whole chunk's SHA-256 against id (never serves a wrong byte).
  * rep (may be NULL) tells which shards were bad, for repair.
  * Returns 0, CS_EUNAVAIL if fewer than k good shards, CS_EHASH.
+ * Also CS_EINVAL (len not in 1..CS_MAX_CHUNK, range past len, a placement
+ * naming a store this chunkstore does not have) and -ENOMEM.  n == 0 is a
+ * successful no-op.  On the healthy path bytes are vouched for by each
+ * shard's CRC32C; out may hold partial data after a failure.  Runs in the
+ * calling thread.
  */
 int cs_get(struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN],
            const struct cs_placement *pl, size_t len, size_t off, size_t n,
            void *out, struct cs_report *rep);
 
 /* Remove all shards of a chunk.  Absent shards are not an error.  Returns
- * the first error from a reachable store, else 0. */
+ * the first error from a reachable store, else 0 (-ENOSPC first: a full
+ * drive may have no room for the tombstone of a delete).  CS_EINVAL for a
+ * bad placement. */
 int cs_delete(struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN],
               const struct cs_placement *pl);
 
@@ -195,6 +311,10 @@ int cs_delete(struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN],
  * corrupt ones from the good ones, in place (same stores).  rep says what
  * was found and rewritten.  Returns 0 when all k+m shards are good
  * afterwards, CS_EUNAVAIL if the chunk cannot be rebuilt (fewer than k good).
+ * Also CS_EHASH (the rebuilt chunk does not hash to id: nothing is
+ * written), or the reduced error of the rewrites (rep->rewritten counts
+ * the ones that succeeded).  Reads in the calling thread, writes through
+ * the workers.
  */
 int cs_repair(struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN],
               const struct cs_placement *pl, size_t len, struct cs_report *rep);
@@ -211,8 +331,11 @@ void ec_codec_free(struct ec_codec *c);
 void ec_codec_encode(struct ec_codec *c, size_t shard_len, uint8_t **data,
                      uint8_t **parity);
 /* shards[0..k+m-1]: present[i] says whether shards[i] holds good bytes.
- * Rebuilds every absent shard in place (all buffers shard_len bytes).
- * Returns 0, or CS_EUNAVAIL if fewer than k are present. */
+ * Rebuilds every absent shard in place (all buffers shard_len bytes) from
+ * the first k present ones (inverting that k x k submatrix of the Cauchy
+ * generator).  Returns 0, or CS_EUNAVAIL if fewer than k are present (then
+ * nothing is written).  A codec is immutable: encode and reconstruct may
+ * run on one codec from many threads. */
 int ec_codec_reconstruct(struct ec_codec *c, size_t shard_len, uint8_t **shards,
                          const uint8_t *present);
 

@@ -14,6 +14,7 @@
 #include "gateway/objlayer.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,9 @@
 
 #include "common/fastcdc.h"
 #include "common/log.h"
+
+#define OL_STORE_SLOTS 8
+#define OL_CHUNK_LOCKS 64
 
 struct objlayer {
     struct meta *meta;
@@ -33,9 +37,11 @@ struct objlayer {
      * server's memory however many uploads run (64 uploads wait their turn
      * here, holding only their partial chunk). */
     sem_t store_slots;
+    /* Two uploads of the same new chunk must not both write it: a failed
+     * second write would remove shards the first one recorded.  The check
+     * for the chunk and its write happen under the lock of its stripe. */
+    pthread_mutex_t chunk_locks[OL_CHUNK_LOCKS];
 };
-
-#define OL_STORE_SLOTS 8
 
 const char *ol_strerror(int err)
 {
@@ -72,6 +78,8 @@ int ol_open(struct meta *m, struct chunkstore *cs, const struct ol_config *cfg,
     ol->cfg = *cfg;
     cdc_params_default(&ol->cdc);
     sem_init(&ol->store_slots, 0, OL_STORE_SLOTS);
+    for (int i = 0; i < OL_CHUNK_LOCKS; i++)
+        pthread_mutex_init(&ol->chunk_locks[i], NULL);
     *out = ol;
     return 0;
 }
@@ -81,6 +89,8 @@ void ol_close(struct objlayer *ol)
     if (!ol)
         return;
     sem_destroy(&ol->store_slots);
+    for (int i = 0; i < OL_CHUNK_LOCKS; i++)
+        pthread_mutex_destroy(&ol->chunk_locks[i]);
     free(ol);
 }
 
@@ -183,6 +193,8 @@ static int store_chunk(void *arg, const uint8_t *data, size_t len)
         w->chunks = p;
         w->cap = cap;
     }
+    pthread_mutex_t *lock = &ol->chunk_locks[id[0] % OL_CHUNK_LOCKS];
+    pthread_mutex_lock(lock);
     int rc = meta_chunk_get(ol->meta, id, &rec);
     if (rc == META_ENOTFOUND) {
         struct cs_placement pl;
@@ -190,8 +202,10 @@ static int store_chunk(void *arg, const uint8_t *data, size_t len)
             ;
         rc = cs_put(ol->cs, id, data, len, &pl);
         sem_post(&ol->store_slots);
-        if (rc)
+        if (rc) {
+            pthread_mutex_unlock(lock);
             return rc;
+        }
         memset(&rec, 0, sizeof rec);
         memcpy(rec.id, id, 32);
         rec.len = (uint32_t)len;
@@ -199,6 +213,7 @@ static int store_chunk(void *arg, const uint8_t *data, size_t len)
         rec.placement_len = ol_placement_encode(&pl, rec.placement);
         rc = meta_chunk_add(ol->meta, &rec);
     }
+    pthread_mutex_unlock(lock);
     if (rc)
         return rc;
     memcpy(w->chunks[w->nchunks].id, id, 32);

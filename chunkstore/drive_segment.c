@@ -1,0 +1,1782 @@
+/*
+ * chunkstore/drive_segment.c - the local drive engine: append-only segment
+ * files plus an LMDB index, one instance per drive folder.
+ *
+ * Byte layouts: docs/on-disk-format-chunkstore.md.  Behaviour summary: the
+ * comment above struct drive_opts in chunkstore.h.  This file explains why.
+ *
+ * Writes.  Callers queue requests; whoever finds no batch leader becomes
+ * it, takes everything queued (up to a cap), appends one record per
+ * request, calls fdatasync once and commits the index once, then wakes
+ * everybody.  So the cost of an fdatasync is shared by all writers that
+ * arrived while the previous one was running (group commit), and there is
+ * exactly one writer at a time without a dedicated thread.
+ *
+ * Index durability.  The env runs with MDB_NOMETASYNC: each commit syncs
+ * the data pages but not the meta page, so a crash can roll the index back
+ * by one commit but cannot corrupt it.  That is safe because every batch
+ * commits, with its entries, the segment position up to which records are
+ * applied ("applied"), and open replays all records past it.  MDB_NOSYNC
+ * would save another sync, but LMDB may then be corrupt after a power
+ * failure on a file system that reorders writes, and we could not tell.
+ *
+ * Reads take only env_lock in read mode (held exclusively just while the
+ * drive is re-opened in place), a short LMDB read txn, and a preadv on a
+ * cached segment fd: they never wait for a batch's fdatasync.
+ *
+ * Lock order: env_lock -> fd_lock; q_lock and st_lock are leaves.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "chunkstore/chunkstore.h"
+#include "common/hash.h"
+#include "common/log.h"
+
+#define SEG_MAGIC "CAIRNSEG"
+#define SEG_HDR_LEN 64u
+#define SEG_FORMAT 1u
+#define REC_MAGIC "SHRD"
+#define REC_HDR_LEN 64u
+#define REC_FORMAT 1u
+#define REC_SHARD 1u
+#define REC_TOMB 2u
+#define TOMB_LEN 12u /* payload of a tombstone: segment + offset it kills */
+#define IDX_KEY_LEN (CHUNK_ID_LEN + 1)
+#define IDX_VAL_LEN 32u
+#define SEGSTAT_LEN 24u
+#define INDEX_FORMAT 1u
+#define DEFAULT_SEGMENT_BYTES (256ull << 20)
+#define INDEX_MAP_BYTES (32ull << 30) /* address space only; the file grows as used */
+#define INDEX_MAX_READERS 1024
+#define FD_CACHE 32
+#define MAX_BATCH 256
+#define MAX_BATCH_BYTES (64u << 20)
+#define REPLAY_TXN_RECORDS 4096
+#define ITER_PAGE 256
+
+struct rec_hdr {
+    uint8_t type;
+    uint8_t idx;
+    uint8_t id[CHUNK_ID_LEN];
+    uint32_t len; /* payload bytes */
+    uint32_t crc; /* CRC32C of the payload */
+    int64_t written;
+};
+
+struct idx_entry {
+    uint32_t seg;
+    uint32_t len;
+    uint64_t off; /* of the record header */
+    uint32_t crc;
+    int64_t written;
+};
+
+struct seg_stat {
+    uint64_t live_shards;
+    uint64_t live_bytes; /* payload bytes of live shards */
+    uint64_t dead_bytes; /* whole records no longer live, tombstones, skipped garbage */
+};
+
+struct stat_delta {
+    int64_t shards, live, dead;
+};
+
+struct seg_fd {
+    uint32_t seg;
+    int fd; /* -1: free slot */
+    int refs;
+    uint64_t used;
+};
+
+struct drive_req {
+    struct drive_req *next;
+    struct shard_write *w;
+    int done;
+};
+
+struct drive {
+    struct shard_store base;
+    char path[PATH_MAX - 32];
+    char index_path[PATH_MAX];
+    uint64_t segment_bytes;
+    uint64_t capacity;
+
+    /* Read mode: anything that uses env or the fd cache.  Write mode: only
+     * drive_load/drive_unload (open, close, re-open in place). */
+    pthread_rwlock_t env_lock;
+    MDB_env *env; /* NULL after a failed re-open: reads fail -EIO */
+    MDB_dbi dbi_shards, dbi_segs, dbi_meta;
+    dev_t dev; /* identity of the folder, to notice it being replaced */
+    ino_t ino;
+
+    pthread_mutex_t fd_lock;
+    struct seg_fd fds[FD_CACHE];
+    uint64_t fd_tick;
+
+    /* Group commit queue. */
+    pthread_mutex_t q_lock;
+    pthread_cond_t q_done;
+    struct drive_req *q_head, *q_tail;
+    int leader;
+
+    /* Owned by the batch leader (and by open/close, when nobody else runs). */
+    struct drive_req *batch[MAX_BATCH];
+    int active_fd;
+    uint32_t active_seg;
+    uint64_t active_end;
+    uint32_t next_seg;
+    /* Sum of segment file sizes (capacity accounting).  Written only by
+     * the leader, through disk_bytes_set(); stat reads it concurrently. */
+    uint64_t disk_bytes;
+    int lock_fd; /* flock'd <drive>/LOCK: one process per drive folder */
+    int write_err;       /* sticky: set when a sync or an undo failed */
+
+    pthread_mutex_t st_lock;
+    uint64_t st_shards, st_live, st_dead;
+};
+
+static const struct shard_store_ops drive_ops;
+
+static void disk_bytes_set(struct drive *d, uint64_t v)
+{
+    __atomic_store_n(&d->disk_bytes, v, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------------ */
+/* Little-endian encoding and the two headers                          */
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void rec_hdr_encode(const struct rec_hdr *h, uint8_t out[REC_HDR_LEN])
+{
+    memset(out, 0, REC_HDR_LEN);
+    memcpy(out, REC_MAGIC, 4);
+    out[4] = REC_FORMAT;
+    out[5] = h->type;
+    out[6] = h->idx;
+    memcpy(out + 8, h->id, CHUNK_ID_LEN);
+    put_le32(out + 40, h->len);
+    put_le32(out + 44, h->crc);
+    put_le64(out + 48, (uint64_t)h->written);
+    put_le32(out + 60, crc32c(0, out, 60));
+}
+
+/* 0 if in is a well-formed record header, -1 if not. */
+static int rec_hdr_decode(const uint8_t in[REC_HDR_LEN], struct rec_hdr *h)
+{
+    if (memcmp(in, REC_MAGIC, 4) != 0 || in[4] != REC_FORMAT)
+        return -1;
+    if (get_le32(in + 60) != crc32c(0, in, 60))
+        return -1;
+    h->type = in[5];
+    h->idx = in[6];
+    memcpy(h->id, in + 8, CHUNK_ID_LEN);
+    h->len = get_le32(in + 40);
+    h->crc = get_le32(in + 44);
+    h->written = (int64_t)get_le64(in + 48);
+    if (h->type == REC_SHARD && h->len <= CS_MAX_CHUNK)
+        return 0;
+    if (h->type == REC_TOMB && h->len == TOMB_LEN)
+        return 0;
+    return -1;
+}
+
+static void seg_hdr_encode(uint32_t seg, uint8_t out[SEG_HDR_LEN])
+{
+    memset(out, 0, SEG_HDR_LEN);
+    memcpy(out, SEG_MAGIC, 8);
+    put_le32(out + 8, SEG_FORMAT);
+    put_le32(out + 12, seg);
+    put_le64(out + 16, (uint64_t)time(NULL));
+    put_le32(out + 60, crc32c(0, out, 60));
+}
+
+static int seg_hdr_valid(const uint8_t in[SEG_HDR_LEN], uint32_t seg)
+{
+    return memcmp(in, SEG_MAGIC, 8) == 0 && get_le32(in + 8) == SEG_FORMAT &&
+           get_le32(in + 12) == seg && get_le32(in + 60) == crc32c(0, in, 60);
+}
+
+static void idx_key(uint8_t key[IDX_KEY_LEN], const uint8_t id[CHUNK_ID_LEN], uint8_t idx)
+{
+    memcpy(key, id, CHUNK_ID_LEN);
+    key[CHUNK_ID_LEN] = idx;
+}
+
+static void idx_val_encode(const struct idx_entry *e, uint8_t out[IDX_VAL_LEN])
+{
+    memset(out, 0, IDX_VAL_LEN);
+    put_le32(out, e->seg);
+    put_le32(out + 4, e->len);
+    put_le64(out + 8, e->off);
+    put_le32(out + 16, e->crc);
+    put_le64(out + 24, (uint64_t)e->written);
+}
+
+static int idx_val_decode(const MDB_val *v, struct idx_entry *e)
+{
+    const uint8_t *p = v->mv_data;
+    if (v->mv_size < IDX_VAL_LEN)
+        return -1;
+    e->seg = get_le32(p);
+    e->len = get_le32(p + 4);
+    e->off = get_le64(p + 8);
+    e->crc = get_le32(p + 16);
+    e->written = (int64_t)get_le64(p + 24);
+    return 0;
+}
+
+/* LMDB codes never leave this file: map them to errno. */
+static int mdb_err(int rc)
+{
+    if (rc == 0)
+        return 0;
+    if (rc > 0)
+        return -rc;
+    if (rc == MDB_MAP_FULL)
+        return -ENOSPC;
+    return -EIO;
+}
+
+/* ------------------------------------------------------------------ */
+/* Files                                                               */
+
+static void seg_path(const struct drive *d, uint32_t seg, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/seg-%08u.dat", d->path, seg);
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof tmp)
+        return -ENAMETOOLONG;
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] != '/' && tmp[i] != '\0')
+            continue;
+        char c = tmp[i];
+        tmp[i] = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -errno;
+        tmp[i] = c;
+    }
+    return 0;
+}
+
+static int fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
+/* Write the record image hdr||payload at off, at most limit bytes of it.
+ * Returns 0 when the whole image was written, -errno otherwise. */
+static int write_record_at(int fd, uint64_t off, const uint8_t *hdr, const void *payload,
+                           uint32_t len, uint64_t limit)
+{
+    uint64_t total = REC_HDR_LEN + (uint64_t)len, done = 0;
+    if (limit > total)
+        limit = total;
+    while (done < limit) {
+        struct iovec iov[2];
+        int cnt = 0;
+        if (done < REC_HDR_LEN) {
+            iov[cnt].iov_base = (void *)(hdr + done);
+            iov[cnt].iov_len = REC_HDR_LEN - done;
+            cnt++;
+            if (len) {
+                iov[cnt].iov_base = (void *)payload;
+                iov[cnt].iov_len = len;
+                cnt++;
+            }
+        } else {
+            iov[cnt].iov_base = (uint8_t *)payload + (done - REC_HDR_LEN);
+            iov[cnt].iov_len = total - done;
+            cnt++;
+        }
+        /* trim the vector to the limit */
+        uint64_t room = limit - done;
+        for (int i = 0; i < cnt; i++) {
+            if (iov[i].iov_len >= room) {
+                iov[i].iov_len = room;
+                cnt = i + 1;
+                break;
+            }
+            room -= iov[i].iov_len;
+        }
+        ssize_t n = pwritev(fd, iov, cnt, (off_t)(off + done));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EIO;
+        done += (uint64_t)n;
+    }
+    return done == total ? 0 : -ENOSPC;
+}
+
+static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return 1; /* short: end of file */
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Segment fd cache (readers)                                          */
+
+static void segfd_clear(struct drive *d)
+{
+    pthread_mutex_lock(&d->fd_lock);
+    for (int i = 0; i < FD_CACHE; i++) {
+        if (d->fds[i].fd >= 0)
+            close(d->fds[i].fd);
+        d->fds[i].fd = -1;
+        d->fds[i].refs = 0;
+    }
+    pthread_mutex_unlock(&d->fd_lock);
+}
+
+/* Returns an fd for segment seg (or -errno); *slot is the cache slot to
+ * hand back to segfd_release, -1 for an uncached fd. */
+static int segfd_acquire(struct drive *d, uint32_t seg, int *slot)
+{
+    char path[PATH_MAX];
+    int fd, victim = -1;
+
+    *slot = -1;
+    pthread_mutex_lock(&d->fd_lock);
+    for (int i = 0; i < FD_CACHE; i++) {
+        if (d->fds[i].fd >= 0 && d->fds[i].seg == seg) {
+            d->fds[i].refs++;
+            d->fds[i].used = ++d->fd_tick;
+            *slot = i;
+            fd = d->fds[i].fd;
+            goto out;
+        }
+    }
+    seg_path(d, seg, path, sizeof path);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fd = -errno;
+        goto out;
+    }
+    for (int i = 0; i < FD_CACHE; i++) {
+        if (d->fds[i].fd < 0) {
+            victim = i;
+            break;
+        }
+        if (d->fds[i].refs == 0 && (victim < 0 || d->fds[i].used < d->fds[victim].used))
+            victim = i;
+    }
+    if (victim >= 0) {
+        if (d->fds[victim].fd >= 0)
+            close(d->fds[victim].fd);
+        d->fds[victim] = (struct seg_fd){.seg = seg, .fd = fd, .refs = 1, .used = ++d->fd_tick};
+        *slot = victim;
+    }
+out:
+    pthread_mutex_unlock(&d->fd_lock);
+    return fd;
+}
+
+static void segfd_release(struct drive *d, int slot, int fd)
+{
+    if (fd < 0)
+        return;
+    if (slot < 0) {
+        close(fd);
+        return;
+    }
+    pthread_mutex_lock(&d->fd_lock);
+    d->fds[slot].refs--;
+    pthread_mutex_unlock(&d->fd_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Index                                                               */
+
+static int segstat_get(MDB_txn *txn, struct drive *d, uint32_t seg, struct seg_stat *st)
+{
+    uint8_t kb[4] = {(uint8_t)(seg >> 24), (uint8_t)(seg >> 16), (uint8_t)(seg >> 8), (uint8_t)seg};
+    MDB_val k = {sizeof kb, kb}, v;
+    int rc = mdb_get(txn, d->dbi_segs, &k, &v);
+    memset(st, 0, sizeof *st);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (v.mv_size >= SEGSTAT_LEN) {
+        const uint8_t *p = v.mv_data;
+        st->live_shards = get_le64(p);
+        st->live_bytes = get_le64(p + 8);
+        st->dead_bytes = get_le64(p + 16);
+    }
+    return 0;
+}
+
+static int segstat_add(MDB_txn *txn, struct drive *d, uint32_t seg, int64_t shards,
+                       int64_t live, int64_t dead)
+{
+    struct seg_stat st;
+    uint8_t kb[4] = {(uint8_t)(seg >> 24), (uint8_t)(seg >> 16), (uint8_t)(seg >> 8), (uint8_t)seg};
+    uint8_t vb[SEGSTAT_LEN];
+    int rc = segstat_get(txn, d, seg, &st);
+    if (rc)
+        return rc;
+    put_le64(vb, st.live_shards + (uint64_t)shards);
+    put_le64(vb + 8, st.live_bytes + (uint64_t)live);
+    put_le64(vb + 16, st.dead_bytes + (uint64_t)dead);
+    MDB_val k = {sizeof kb, kb}, v = {sizeof vb, vb};
+    return mdb_put(txn, d->dbi_segs, &k, &v, 0);
+}
+
+static int meta_put(MDB_txn *txn, struct drive *d, const char *name, const void *val, size_t len)
+{
+    MDB_val k = {strlen(name), (void *)name}, v = {len, (void *)val};
+    return mdb_put(txn, d->dbi_meta, &k, &v, 0);
+}
+
+/* 0 and *val filled (exactly len bytes stored), MDB_NOTFOUND, or an error. */
+static int meta_get(MDB_txn *txn, struct drive *d, const char *name, void *val, size_t len)
+{
+    MDB_val k = {strlen(name), (void *)name}, v;
+    int rc = mdb_get(txn, d->dbi_meta, &k, &v);
+    if (rc)
+        return rc;
+    if (v.mv_size != len)
+        return MDB_NOTFOUND;
+    memcpy(val, v.mv_data, len);
+    return 0;
+}
+
+static int meta_put_applied(MDB_txn *txn, struct drive *d, uint32_t seg, uint64_t off)
+{
+    uint8_t b[12];
+    put_le32(b, seg);
+    put_le64(b + 4, off);
+    int rc = meta_put(txn, d, "applied", b, sizeof b);
+    if (rc == 0) {
+        put_le32(b, d->next_seg);
+        rc = meta_put(txn, d, "next_segment", b, 4);
+    }
+    return rc;
+}
+
+/* Apply one record found at (seg, off) to the index: a shard replaces
+ * whatever entry its key had, a tombstone removes it.  The superseded
+ * record turns into dead bytes of its segment.  Returns an LMDB code. */
+static int index_apply(MDB_txn *txn, struct drive *d, const struct rec_hdr *h, uint32_t seg,
+                       uint64_t off, struct stat_delta *delta)
+{
+    uint8_t kb[IDX_KEY_LEN], vb[IDX_VAL_LEN];
+    MDB_val k = {sizeof kb, kb}, v;
+    struct idx_entry old;
+    int rc;
+
+    idx_key(kb, h->id, h->idx);
+    rc = mdb_get(txn, d->dbi_shards, &k, &v);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == 0 && idx_val_decode(&v, &old) == 0) {
+        uint64_t dead = REC_HDR_LEN + (uint64_t)old.len;
+        rc = segstat_add(txn, d, old.seg, -1, -(int64_t)old.len, (int64_t)dead);
+        if (rc)
+            return rc;
+        delta->shards--;
+        delta->live -= old.len;
+        delta->dead += (int64_t)dead;
+        if (h->type == REC_TOMB) {
+            rc = mdb_del(txn, d->dbi_shards, &k, NULL);
+            if (rc)
+                return rc;
+        }
+    }
+    if (h->type == REC_TOMB) {
+        delta->dead += REC_HDR_LEN + TOMB_LEN;
+        return segstat_add(txn, d, seg, 0, 0, REC_HDR_LEN + TOMB_LEN);
+    }
+    struct idx_entry e = {.seg = seg, .len = h->len, .off = off, .crc = h->crc, .written = h->written};
+    idx_val_encode(&e, vb);
+    v.mv_size = sizeof vb;
+    v.mv_data = vb;
+    rc = mdb_put(txn, d->dbi_shards, &k, &v, 0);
+    if (rc)
+        return rc;
+    delta->shards++;
+    delta->live += h->len;
+    return segstat_add(txn, d, seg, 1, h->len, 0);
+}
+
+static void delta_apply(struct drive *d, const struct stat_delta *delta)
+{
+    pthread_mutex_lock(&d->st_lock);
+    d->st_shards += (uint64_t)delta->shards;
+    d->st_live += (uint64_t)delta->live;
+    d->st_dead += (uint64_t)delta->dead;
+    pthread_mutex_unlock(&d->st_lock);
+}
+
+/* Open the env, rebuilding it from nothing if LMDB says it is unreadable. */
+static int index_open(struct drive *d)
+{
+    int rc = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        MDB_env *env = NULL;
+        MDB_txn *txn = NULL;
+        rc = mdb_env_create(&env);
+        if (rc)
+            return mdb_err(rc);
+        mdb_env_set_maxdbs(env, 4);
+        mdb_env_set_mapsize(env, INDEX_MAP_BYTES);
+        mdb_env_set_maxreaders(env, INDEX_MAX_READERS);
+        rc = mdb_env_open(env, d->index_path, MDB_NOMETASYNC | MDB_NOTLS, 0644);
+        if (rc == 0)
+            rc = mdb_txn_begin(env, NULL, 0, &txn);
+        if (rc == 0)
+            rc = mdb_dbi_open(txn, "shards", MDB_CREATE, &d->dbi_shards);
+        if (rc == 0)
+            rc = mdb_dbi_open(txn, "segments", MDB_CREATE, &d->dbi_segs);
+        if (rc == 0)
+            rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &d->dbi_meta);
+        if (rc == 0) {
+            rc = mdb_txn_commit(txn);
+            txn = NULL;
+        }
+        if (rc == 0) {
+            d->env = env;
+            return 0;
+        }
+        if (txn)
+            mdb_txn_abort(txn);
+        mdb_env_close(env);
+        if (attempt == 0 && (rc == MDB_INVALID || rc == MDB_CORRUPTED ||
+                             rc == MDB_VERSION_MISMATCH || rc == MDB_PAGE_NOTFOUND)) {
+            char p[PATH_MAX + 16];
+            log_warn("drive %s: index unreadable (%s), rebuilding it from the segments",
+                     d->path, mdb_strerror(rc));
+            snprintf(p, sizeof p, "%s/data.mdb", d->index_path);
+            unlink(p);
+            snprintf(p, sizeof p, "%s/lock.mdb", d->index_path);
+            unlink(p);
+            continue;
+        }
+        break;
+    }
+    log_error("drive %s: cannot open index: %s", d->path, mdb_strerror(rc));
+    return mdb_err(rc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Open: list segments, reconcile the index with them, replay           */
+
+struct seg_file {
+    uint32_t seg;
+};
+
+static int seg_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const struct seg_file *)a)->seg, y = ((const struct seg_file *)b)->seg;
+    return x < y ? -1 : x > y;
+}
+
+static int list_segments(struct drive *d, struct seg_file **out, size_t *nout)
+{
+    DIR *dir = opendir(d->path);
+    struct seg_file *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+
+    if (!dir)
+        return -errno;
+    while ((de = readdir(dir)) != NULL) {
+        const char *s = de->d_name;
+        /* exactly seg-NNNNNNNN.dat */
+        if (strlen(s) != 16 || memcmp(s, "seg-", 4) != 0 || strcmp(s + 12, ".dat") != 0)
+            continue;
+        uint32_t seg = 0;
+        int ok = 1;
+        for (int i = 4; i < 12; i++) {
+            if (s[i] < '0' || s[i] > '9')
+                ok = 0;
+            seg = seg * 10 + (uint32_t)(s[i] - '0');
+        }
+        if (!ok || seg == 0)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            struct seg_file *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                free(v);
+                closedir(dir);
+                return -ENOMEM;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[n++].seg = seg;
+    }
+    closedir(dir);
+    if (n)
+        qsort(v, n, sizeof *v, seg_cmp);
+    *out = v;
+    *nout = n;
+    return 0;
+}
+
+static int seg_listed(const struct seg_file *segs, size_t n, uint32_t seg)
+{
+    struct seg_file key = {seg};
+    return bsearch(&key, segs, n, sizeof *segs, seg_cmp) != NULL;
+}
+
+/* Make the index agree with the segment files present: drop it when it
+ * has no "applied" mark (rebuild from scratch) or no segment exists any
+ * more; forget entries of segments that were removed behind our back.
+ * Sets wm_seg and wm_off to where replay starts (0/0: from the first). */
+static int index_reconcile(struct drive *d, const struct seg_file *segs, size_t n,
+                           uint32_t *wm_seg, uint64_t *wm_off)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    uint32_t *missing = NULL;
+    size_t nmissing = 0, capmissing = 0;
+    uint8_t b[12];
+    MDB_stat ms;
+    int rc;
+
+    rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+    if (rc)
+        goto out;
+    rc = meta_get(txn, d, "format", b, 4);
+    if (rc == MDB_NOTFOUND) {
+        put_le32(b, INDEX_FORMAT);
+        rc = meta_put(txn, d, "format", b, 4);
+    } else if (rc == 0 && get_le32(b) != INDEX_FORMAT) {
+        log_error("drive %s: index format %u not supported", d->path, get_le32(b));
+        rc = MDB_INCOMPATIBLE;
+    }
+    if (rc)
+        goto out;
+
+    d->next_seg = 1;
+    if (meta_get(txn, d, "next_segment", b, 4) == 0 && get_le32(b) > 0)
+        d->next_seg = get_le32(b);
+    if (n && segs[n - 1].seg >= d->next_seg)
+        d->next_seg = segs[n - 1].seg + 1;
+
+    rc = mdb_stat(txn, d->dbi_shards, &ms);
+    if (rc)
+        goto out;
+    int have_wm = meta_get(txn, d, "applied", b, 12) == 0;
+    if (!have_wm || n == 0) {
+        if (ms.ms_entries)
+            log_warn("drive %s: %s; dropping %zu index entries", d->path,
+                     n == 0 ? "no segment files left" : "index incomplete, rebuilding",
+                     (size_t)ms.ms_entries);
+        *wm_seg = 0;
+        *wm_off = 0;
+        rc = mdb_drop(txn, d->dbi_shards, 0);
+        if (rc == 0)
+            rc = mdb_drop(txn, d->dbi_segs, 0);
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        txn = NULL;
+        goto out;
+    }
+    *wm_seg = get_le32(b);
+    *wm_off = get_le64(b + 4);
+
+    /* Segments the index knows but the folder no longer has. */
+    MDB_val k, v;
+    rc = mdb_cursor_open(txn, d->dbi_segs, &cur);
+    if (rc)
+        goto out;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 4)
+            continue;
+        const uint8_t *kp = k.mv_data;
+        uint32_t seg = (uint32_t)kp[0] << 24 | (uint32_t)kp[1] << 16 | (uint32_t)kp[2] << 8 | kp[3];
+        if (seg_listed(segs, n, seg))
+            continue;
+        if (v.mv_size >= SEGSTAT_LEN && get_le64(v.mv_data) > 0) {
+            if (nmissing == capmissing) {
+                size_t nc = capmissing ? capmissing * 2 : 16;
+                uint32_t *nm = realloc(missing, nc * sizeof *nm);
+                if (!nm) {
+                    rc = ENOMEM;
+                    goto out;
+                }
+                missing = nm;
+                capmissing = nc;
+            }
+            missing[nmissing++] = seg;
+        }
+        rc = mdb_cursor_del(cur, 0);
+        if (rc)
+            goto out;
+    }
+    if (rc != MDB_NOTFOUND)
+        goto out;
+    mdb_cursor_close(cur);
+    cur = NULL;
+    if (nmissing) {
+        size_t dropped = 0;
+        log_warn("drive %s: %zu segment files with live shards are gone; forgetting them",
+                 d->path, nmissing);
+        rc = mdb_cursor_open(txn, d->dbi_shards, &cur);
+        if (rc)
+            goto out;
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            struct idx_entry e;
+            if (idx_val_decode(&v, &e) != 0)
+                continue;
+            for (size_t i = 0; i < nmissing; i++) {
+                if (missing[i] == e.seg) {
+                    rc = mdb_cursor_del(cur, 0);
+                    if (rc)
+                        goto out;
+                    dropped++;
+                    break;
+                }
+            }
+        }
+        if (rc != MDB_NOTFOUND)
+            goto out;
+        mdb_cursor_close(cur);
+        cur = NULL;
+        log_warn("drive %s: dropped %zu index entries of missing segments", d->path, dropped);
+    }
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    free(missing);
+    return mdb_err(rc);
+}
+
+/* Offset of the next plausible record header in [from, size): magic, a
+ * valid header CRC and a record that fits in the file.  size if none. */
+static uint64_t resync(int fd, uint64_t from, uint64_t size)
+{
+    enum { WIN = 1 << 20 };
+    uint8_t *buf = malloc(WIN);
+    uint64_t pos = from, found = size;
+    if (!buf)
+        return size;
+    while (pos + REC_HDR_LEN <= size) {
+        size_t want = size - pos < WIN ? (size_t)(size - pos) : WIN;
+        if (pread_full(fd, buf, want, pos) != 0)
+            break;
+        for (size_t i = 0; i + REC_HDR_LEN <= want; i++) {
+            struct rec_hdr h;
+            if (buf[i] != 'S' || memcmp(buf + i, REC_MAGIC, 4) != 0)
+                continue;
+            if (rec_hdr_decode(buf + i, &h) == 0 &&
+                pos + i + REC_HDR_LEN + h.len <= size) {
+                found = pos + i;
+                goto out;
+            }
+        }
+        if (want < WIN)
+            break;
+        pos += want - REC_HDR_LEN + 1; /* overlap so no header straddles */
+    }
+out:
+    free(buf);
+    return found;
+}
+
+enum { REC_OK = 0, REC_BAD_HDR = 1, REC_BAD_PAYLOAD = 2 };
+
+/* Read and check the record at pos.  REC_OK, REC_BAD_HDR (no usable header
+ * or the record runs past the end), REC_BAD_PAYLOAD (header fine, payload
+ * CRC wrong), or -errno. */
+static int read_record(int fd, uint64_t pos, uint64_t size, struct rec_hdr *h, uint8_t **buf,
+                       size_t *cap)
+{
+    uint8_t hb[REC_HDR_LEN];
+    int rc;
+    if (size - pos < REC_HDR_LEN)
+        return REC_BAD_HDR;
+    rc = pread_full(fd, hb, sizeof hb, pos);
+    if (rc < 0)
+        return rc;
+    if (rc > 0 || rec_hdr_decode(hb, h) != 0)
+        return REC_BAD_HDR;
+    if (pos + REC_HDR_LEN + h->len > size)
+        return REC_BAD_HDR;
+    if (h->len > *cap) {
+        uint8_t *nb = realloc(*buf, h->len);
+        if (!nb)
+            return -ENOMEM;
+        *buf = nb;
+        *cap = h->len;
+    }
+    rc = pread_full(fd, *buf, h->len, pos + REC_HDR_LEN);
+    if (rc < 0)
+        return rc;
+    if (rc > 0)
+        return REC_BAD_HDR;
+    if (crc32c(0, *buf, h->len) != h->crc)
+        return REC_BAD_PAYLOAD;
+    return REC_OK;
+}
+
+/*
+ * Apply every record from (wm_seg, wm_off) to the end of the last segment.
+ * Normally that is nothing (or the last batch, if a crash took its index
+ * commit); after an index loss it is everything.  A bad stretch followed
+ * by a good record is bit rot: skipped and counted dead.  A bad stretch
+ * running to the end of the last segment is a write torn by a crash (it
+ * was never acknowledged): truncated away.
+ */
+static int replay(struct drive *d, const struct seg_file *segs, size_t n, uint32_t wm_seg,
+                  uint64_t wm_off)
+{
+    MDB_txn *txn = NULL;
+    uint8_t *buf = NULL;
+    size_t cap = 0, nrec = 0, total = 0;
+    struct stat_delta delta = {0};
+    int fd = -1, rc = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        uint32_t seg = segs[i].seg;
+        int last = i == n - 1;
+        char path[PATH_MAX];
+        struct stat st;
+        uint8_t sh[SEG_HDR_LEN];
+
+        if (seg < wm_seg)
+            continue;
+        seg_path(d, seg, path, sizeof path);
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            rc = -errno;
+            goto out;
+        }
+        uint64_t size = (uint64_t)st.st_size;
+        uint64_t pos = seg == wm_seg && wm_off > SEG_HDR_LEN ? wm_off : SEG_HDR_LEN;
+        if (size < SEG_HDR_LEN || pread_full(fd, sh, sizeof sh, 0) != 0 || !seg_hdr_valid(sh, seg)) {
+            if (last && size <= SEG_HDR_LEN) {
+                /* created by a writer that crashed before its header was
+                 * durable: write the header again */
+                seg_hdr_encode(seg, sh);
+                if (ftruncate(fd, 0) != 0 || pwrite(fd, sh, sizeof sh, 0) != (ssize_t)sizeof sh ||
+                    fdatasync(fd) != 0) {
+                    rc = -errno;
+                    goto out;
+                }
+                size = SEG_HDR_LEN;
+            } else {
+                log_warn("drive %s: segment %u has a bad header; scanning it anyway", d->path, seg);
+            }
+        }
+        while (pos < size) {
+            struct rec_hdr h;
+            int r = read_record(fd, pos, size, &h, &buf, &cap);
+            if (r < 0) {
+                rc = r;
+                goto out;
+            }
+            if (!txn) {
+                rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+                if (rc) {
+                    rc = mdb_err(rc);
+                    goto out;
+                }
+            }
+            if (r == REC_OK) {
+                rc = index_apply(txn, d, &h, seg, pos, &delta);
+                if (rc) {
+                    rc = mdb_err(rc);
+                    goto out;
+                }
+                pos += REC_HDR_LEN + h.len;
+                total++;
+                if (++nrec >= REPLAY_TXN_RECORDS) {
+                    rc = meta_put_applied(txn, d, seg, pos);
+                    if (rc == 0)
+                        rc = mdb_txn_commit(txn);
+                    txn = NULL;
+                    nrec = 0;
+                    if (rc) {
+                        rc = mdb_err(rc);
+                        goto out;
+                    }
+                }
+                continue;
+            }
+            uint64_t next = r == REC_BAD_PAYLOAD ? pos + REC_HDR_LEN + h.len : resync(fd, pos + 1, size);
+            if (next >= size && last) {
+                log_warn("drive %s: truncating a torn record at segment %u offset %llu (%llu bytes)",
+                         d->path, seg, (unsigned long long)pos, (unsigned long long)(size - pos));
+                if (ftruncate(fd, (off_t)pos) != 0 || fdatasync(fd) != 0) {
+                    rc = -errno;
+                    goto out;
+                }
+                size = pos;
+                break;
+            }
+            log_warn("drive %s: skipping %llu unreadable bytes at segment %u offset %llu", d->path,
+                     (unsigned long long)(next - pos), seg, (unsigned long long)pos);
+            rc = segstat_add(txn, d, seg, 0, 0, (int64_t)(next - pos));
+            if (rc) {
+                rc = mdb_err(rc);
+                goto out;
+            }
+            pos = next;
+        }
+        if (!txn) {
+            rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+            if (rc) {
+                rc = mdb_err(rc);
+                goto out;
+            }
+        }
+        rc = meta_put_applied(txn, d, seg, pos > size ? pos : size);
+        if (rc) {
+            rc = mdb_err(rc);
+            goto out;
+        }
+        close(fd);
+        fd = -1;
+    }
+    if (txn) {
+        rc = mdb_err(mdb_txn_commit(txn));
+        txn = NULL;
+    }
+    if (total && rc == 0)
+        log_info("drive %s: replayed %zu records into the index", d->path, total);
+out:
+    if (txn)
+        mdb_txn_abort(txn);
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    return rc;
+}
+
+/* Create segment d->next_seg and make it the active one.  The caller has
+ * made the previous active segment durable.  txn: the batch's txn, or
+ * NULL at open (then the new number is committed here). */
+static int create_segment(struct drive *d, MDB_txn *txn)
+{
+    char path[PATH_MAX];
+    uint8_t sh[SEG_HDR_LEN], b[4];
+    uint32_t seg = d->next_seg;
+    int fd = -1, rc = 0;
+
+    if (d->capacity && d->disk_bytes + SEG_HDR_LEN > d->capacity)
+        return -ENOSPC;
+    seg_path(d, seg, path, sizeof path);
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    seg_hdr_encode(seg, sh);
+    if (pwrite(fd, sh, sizeof sh, 0) != (ssize_t)sizeof sh) {
+        rc = errno ? -errno : -EIO;
+        goto fail;
+    }
+    if (fdatasync(fd) != 0) {
+        rc = -errno;
+        goto fail;
+    }
+    rc = fsync_dir(d->path);
+    if (rc)
+        goto fail;
+    d->next_seg = seg + 1;
+    put_le32(b, d->next_seg);
+    if (txn) {
+        rc = mdb_err(meta_put(txn, d, "next_segment", b, 4));
+    } else {
+        MDB_txn *t = NULL;
+        rc = mdb_txn_begin(d->env, NULL, 0, &t);
+        if (rc == 0)
+            rc = meta_put(t, d, "next_segment", b, 4);
+        if (rc == 0)
+            rc = mdb_txn_commit(t);
+        else if (t)
+            mdb_txn_abort(t);
+        rc = mdb_err(rc);
+    }
+    if (rc)
+        goto fail_kept; /* the file is valid and empty; keep the number used */
+    if (d->active_fd >= 0)
+        close(d->active_fd);
+    d->active_fd = fd;
+    d->active_seg = seg;
+    d->active_end = SEG_HDR_LEN;
+    disk_bytes_set(d, d->disk_bytes + SEG_HDR_LEN);
+    return 0;
+fail:
+    unlink(path);
+fail_kept:
+    close(fd);
+    return rc;
+}
+
+static int activate_segment(struct drive *d, const struct seg_file *segs, size_t n)
+{
+    if (n && segs[n - 1].seg == d->next_seg - 1) {
+        char path[PATH_MAX];
+        struct stat st;
+        seg_path(d, segs[n - 1].seg, path, sizeof path);
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            int rc = -errno;
+            if (fd >= 0)
+                close(fd);
+            return rc;
+        }
+        if ((uint64_t)st.st_size >= SEG_HDR_LEN && (uint64_t)st.st_size < d->segment_bytes) {
+            d->active_fd = fd;
+            d->active_seg = segs[n - 1].seg;
+            d->active_end = (uint64_t)st.st_size;
+            return 0;
+        }
+        close(fd);
+    }
+    return create_segment(d, NULL);
+}
+
+static int load_stats(struct drive *d, const struct seg_file *segs, size_t n)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    MDB_stat ms;
+    uint64_t live = 0, dead = 0;
+    int rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        goto out;
+    rc = mdb_stat(txn, d->dbi_shards, &ms);
+    if (rc)
+        goto out;
+    rc = mdb_cursor_open(txn, d->dbi_segs, &cur);
+    if (rc)
+        goto out;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (v.mv_size < SEGSTAT_LEN)
+            continue;
+        live += get_le64((const uint8_t *)v.mv_data + 8);
+        dead += get_le64((const uint8_t *)v.mv_data + 16);
+    }
+    if (rc != MDB_NOTFOUND)
+        goto out;
+    rc = 0;
+    pthread_mutex_lock(&d->st_lock);
+    d->st_shards = ms.ms_entries;
+    d->st_live = live;
+    d->st_dead = dead;
+    pthread_mutex_unlock(&d->st_lock);
+
+    /* capacity accounting: what the segment files occupy now */
+    uint64_t disk = 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        struct stat st;
+        seg_path(d, segs[i].seg, path, sizeof path);
+        if (stat(path, &st) == 0)
+            disk += (uint64_t)st.st_size;
+    }
+    disk_bytes_set(d, disk);
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    return mdb_err(rc);
+}
+
+/* Close env and files.  Caller holds env_lock for writing (or is alone). */
+static void drive_unload(struct drive *d)
+{
+    if (d->env) {
+        mdb_env_sync(d->env, 1); /* the meta page NOMETASYNC left behind */
+        mdb_env_close(d->env);
+        d->env = NULL;
+    }
+    if (d->active_fd >= 0)
+        close(d->active_fd);
+    d->active_fd = -1;
+    segfd_clear(d);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd); /* releases the flock */
+    d->lock_fd = -1;
+}
+
+/* Two processes appending to one folder would interleave records and each
+ * index only its own; refuse the second one. */
+static int drive_lock(struct drive *d)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/LOCK", d->path);
+    d->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (d->lock_fd < 0)
+        return -errno;
+    if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        if (rc == -EBUSY)
+            log_error("drive %s: in use by another process (or opened twice)", d->path);
+        close(d->lock_fd);
+        d->lock_fd = -1;
+        return rc;
+    }
+    return 0;
+}
+
+/* Bring the drive up from whatever the folder holds.  Caller holds
+ * env_lock for writing (or is alone).  On failure everything is closed. */
+static int drive_load(struct drive *d)
+{
+    struct seg_file *segs = NULL;
+    size_t n = 0;
+    uint32_t wm_seg = 0;
+    uint64_t wm_off = 0;
+    struct stat st;
+    int rc;
+
+    rc = mkdir_p(d->path);
+    if (rc == 0 && stat(d->path, &st) != 0)
+        rc = -errno;
+    if (rc)
+        goto out;
+    d->dev = st.st_dev;
+    d->ino = st.st_ino;
+    rc = drive_lock(d);
+    if (rc)
+        goto out;
+    if (mkdir(d->index_path, 0755) != 0 && errno != EEXIST) {
+        rc = -errno;
+        goto out;
+    }
+    rc = index_open(d);
+    if (rc)
+        goto out;
+    rc = list_segments(d, &segs, &n);
+    if (rc)
+        goto out;
+    rc = index_reconcile(d, segs, n, &wm_seg, &wm_off);
+    if (rc)
+        goto out;
+    rc = replay(d, segs, n, wm_seg, wm_off);
+    if (rc)
+        goto out;
+    rc = load_stats(d, segs, n);
+    if (rc)
+        goto out;
+    rc = activate_segment(d, segs, n);
+    if (rc)
+        goto out;
+    d->write_err = 0;
+out:
+    if (rc) {
+        log_error("drive %s: open failed: %s", d->path, cs_strerror(rc));
+        drive_unload(d);
+    }
+    free(segs);
+    return rc;
+}
+
+/* Re-open in place: for a folder that vanished or was replaced under us. */
+static int drive_reset(struct drive *d)
+{
+    pthread_rwlock_wrlock(&d->env_lock);
+    drive_unload(d);
+    int rc = drive_load(d);
+    pthread_rwlock_unlock(&d->env_lock);
+    return rc;
+}
+
+/* Did someone remove the folder or our active segment?  (rm -rf while we
+ * run: our fds still work, but nothing we append would survive.) */
+static int drive_lost(struct drive *d)
+{
+    struct stat st;
+    if (!d->env || d->active_fd < 0)
+        return 1;
+    if (stat(d->path, &st) != 0 || st.st_dev != d->dev || st.st_ino != d->ino)
+        return 1;
+    if (fstat(d->active_fd, &st) != 0 || st.st_nlink == 0)
+        return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writes                                                              */
+
+/* Append one record to the active segment, rolling over first if it would
+ * not fit.  On failure nothing of the record remains in the file. */
+static int drive_append(struct drive *d, MDB_txn *txn, const struct rec_hdr *h,
+                        const void *payload, uint32_t *seg, uint64_t *off)
+{
+    uint8_t hb[REC_HDR_LEN];
+    uint64_t rec_len = REC_HDR_LEN + (uint64_t)h->len;
+    uint64_t limit = UINT64_MAX;
+    int rc;
+
+    if (d->active_end > SEG_HDR_LEN && d->active_end + rec_len > d->segment_bytes) {
+        /* Make the full segment durable before leaving it, so a torn
+         * record can only ever sit at the end of the last segment. */
+        if (fdatasync(d->active_fd) != 0) {
+            rc = -errno;
+            d->write_err = -EIO;
+            return rc;
+        }
+        rc = create_segment(d, txn);
+        if (rc)
+            return rc;
+    }
+    if (d->capacity)
+        limit = d->capacity > d->disk_bytes ? d->capacity - d->disk_bytes : 0;
+    rec_hdr_encode(h, hb);
+    rc = write_record_at(d->active_fd, d->active_end, hb, payload, h->len, limit);
+    if (rc) {
+        if (ftruncate(d->active_fd, (off_t)d->active_end) != 0) {
+            log_error("drive %s: cannot truncate a failed write: %s", d->path, strerror(errno));
+            d->write_err = -EIO;
+        }
+        return rc;
+    }
+    *seg = d->active_seg;
+    *off = d->active_end;
+    d->active_end += rec_len;
+    disk_bytes_set(d, d->disk_bytes + rec_len);
+    return 0;
+}
+
+/* Take back everything a failed batch appended (from start_seg/start_end
+ * on), so the files hold only indexed records again. */
+static void drive_undo(struct drive *d, uint32_t start_seg, uint64_t start_end,
+                       uint64_t start_disk)
+{
+    for (uint32_t seg = start_seg; seg <= d->active_seg; seg++) {
+        uint64_t keep = seg == start_seg ? start_end : SEG_HDR_LEN;
+        int ok;
+        if (seg == d->active_seg) {
+            ok = ftruncate(d->active_fd, (off_t)keep) == 0 && fdatasync(d->active_fd) == 0;
+        } else {
+            char path[PATH_MAX];
+            seg_path(d, seg, path, sizeof path);
+            int fd = open(path, O_RDWR | O_CLOEXEC);
+            ok = fd >= 0 && ftruncate(fd, (off_t)keep) == 0 && fdatasync(fd) == 0;
+            if (fd >= 0)
+                close(fd);
+        }
+        if (!ok) {
+            log_error("drive %s: cannot undo a failed batch in segment %u: %s", d->path, seg,
+                      strerror(errno));
+            d->write_err = -EIO;
+        }
+    }
+    d->active_end = d->active_seg == start_seg ? start_end : SEG_HDR_LEN;
+    disk_bytes_set(d, start_disk + (uint64_t)(d->active_seg - start_seg) * SEG_HDR_LEN);
+}
+
+/* The batch leader's work: append, one fdatasync, one index commit. */
+static void drive_run_batch(struct drive *d, struct drive_req **reqs, int n)
+{
+    MDB_txn *txn = NULL;
+    struct stat_delta delta = {0};
+    uint32_t start_seg = 0;
+    uint64_t start_end = 0, start_disk = 0;
+    int wrote = 0, rc = 0;
+    int64_t now = (int64_t)time(NULL);
+
+    if (drive_lost(d)) {
+        log_warn("drive %s: folder or active segment is gone; re-opening it", d->path);
+        rc = drive_reset(d);
+        if (rc)
+            goto fail;
+    }
+    if (d->write_err) {
+        rc = d->write_err;
+        goto fail;
+    }
+    start_seg = d->active_seg;
+    start_end = d->active_end;
+    start_disk = d->disk_bytes;
+    rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+    if (rc) {
+        rc = mdb_err(rc);
+        goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        struct shard_write *w = reqs[i]->w;
+        struct rec_hdr h = {.idx = w->shard_idx, .written = now};
+        uint8_t tomb[TOMB_LEN];
+        const void *payload;
+        uint32_t seg;
+        uint64_t off;
+
+        memcpy(h.id, w->chunk_id, CHUNK_ID_LEN);
+        if (w->data) {
+            if (w->len > CS_MAX_CHUNK) {
+                w->err = CS_EINVAL;
+                continue;
+            }
+            h.type = REC_SHARD;
+            h.len = w->len;
+            payload = w->data;
+        } else {
+            uint8_t kb[IDX_KEY_LEN];
+            MDB_val k = {sizeof kb, kb}, v;
+            struct idx_entry old;
+            idx_key(kb, w->chunk_id, w->shard_idx);
+            int r = mdb_get(txn, d->dbi_shards, &k, &v);
+            if (r == MDB_NOTFOUND || (r == 0 && idx_val_decode(&v, &old) != 0)) {
+                w->err = 0; /* absent: nothing to write */
+                continue;
+            }
+            if (r) {
+                rc = mdb_err(r);
+                goto fail;
+            }
+            h.type = REC_TOMB;
+            h.len = TOMB_LEN;
+            put_le32(tomb, old.seg);
+            put_le64(tomb + 4, old.off);
+            payload = tomb;
+        }
+        h.crc = crc32c(0, payload, h.len);
+        int r = drive_append(d, txn, &h, payload, &seg, &off);
+        if (r) {
+            w->err = r;
+            if (d->write_err) {
+                rc = d->write_err;
+                goto fail;
+            }
+            continue;
+        }
+        wrote = 1;
+        r = index_apply(txn, d, &h, seg, off, &delta);
+        if (r) {
+            rc = mdb_err(r);
+            goto fail;
+        }
+        w->err = 0;
+    }
+    if (!wrote) {
+        mdb_txn_abort(txn);
+        return;
+    }
+    if (fdatasync(d->active_fd) != 0) {
+        rc = -errno;
+        log_error("drive %s: fdatasync failed (%s); refusing writes until re-opened", d->path,
+                  strerror(errno));
+        d->write_err = -EIO;
+        goto fail;
+    }
+    rc = meta_put_applied(txn, d, d->active_seg, d->active_end);
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc) {
+        log_error("drive %s: index commit failed: %s", d->path, mdb_strerror(rc));
+        rc = mdb_err(rc);
+        goto fail;
+    }
+    delta_apply(d, &delta);
+    return;
+
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    if (wrote)
+        drive_undo(d, start_seg, start_end, start_disk);
+    for (int i = 0; i < n; i++)
+        if (reqs[i]->w->err == 0)
+            reqs[i]->w->err = rc;
+}
+
+static int drive_write_batch(struct shard_store *s, struct shard_write *w, int n)
+{
+    struct drive *d = (struct drive *)s;
+    struct drive_req stack_reqs[8], *reqs = stack_reqs;
+    int first = 0;
+
+    if (n <= 0)
+        return 0;
+    if (n > (int)(sizeof stack_reqs / sizeof stack_reqs[0])) {
+        reqs = malloc((size_t)n * sizeof *reqs);
+        if (!reqs) {
+            for (int i = 0; i < n; i++)
+                w[i].err = -ENOMEM;
+            return -ENOMEM;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        w[i].err = 0;
+        reqs[i] = (struct drive_req){.next = i + 1 < n ? &reqs[i + 1] : NULL, .w = &w[i]};
+    }
+
+    pthread_mutex_lock(&d->q_lock);
+    if (d->q_tail)
+        d->q_tail->next = &reqs[0];
+    else
+        d->q_head = &reqs[0];
+    d->q_tail = &reqs[n - 1];
+    /* The queue is FIFO and batches take from its head, so our last
+     * request finishing means all of ours have. */
+    while (!reqs[n - 1].done) {
+        if (d->leader) {
+            pthread_cond_wait(&d->q_done, &d->q_lock);
+            continue;
+        }
+        int cnt = 0;
+        uint64_t bytes = 0;
+        d->leader = 1;
+        while (d->q_head && cnt < MAX_BATCH && (cnt == 0 || bytes < MAX_BATCH_BYTES)) {
+            struct drive_req *r = d->q_head;
+            d->q_head = r->next;
+            if (!d->q_head)
+                d->q_tail = NULL;
+            d->batch[cnt++] = r;
+            bytes += r->w->data ? r->w->len : 0;
+        }
+        pthread_mutex_unlock(&d->q_lock);
+        drive_run_batch(d, d->batch, cnt);
+        pthread_mutex_lock(&d->q_lock);
+        for (int i = 0; i < cnt; i++)
+            d->batch[i]->done = 1;
+        d->leader = 0;
+        pthread_cond_broadcast(&d->q_done);
+    }
+    pthread_mutex_unlock(&d->q_lock);
+
+    for (int i = 0; i < n && !first; i++)
+        first = w[i].err;
+    if (reqs != stack_reqs)
+        free(reqs);
+    return first;
+}
+
+static int drive_put(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint8_t idx,
+                     const void *data, uint32_t len)
+{
+    static const uint8_t empty[1];
+    struct shard_write w = {.chunk_id = id, .shard_idx = idx, .data = data ? data : empty, .len = len};
+    if (len > CS_MAX_CHUNK || (!data && len))
+        return CS_EINVAL;
+    return drive_write_batch(s, &w, 1);
+}
+
+static int drive_del(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint8_t idx)
+{
+    struct shard_write w = {.chunk_id = id, .shard_idx = idx, .data = NULL};
+    return drive_write_batch(s, &w, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Reads                                                               */
+
+static int drive_get(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint8_t idx,
+                     void *buf, uint32_t cap, uint32_t *len)
+{
+    struct drive *d = (struct drive *)s;
+    uint8_t kb[IDX_KEY_LEN], hb[REC_HDR_LEN];
+    MDB_val k = {sizeof kb, kb}, v;
+    MDB_txn *txn = NULL;
+    struct idx_entry e;
+    struct rec_hdr h;
+    struct stat st;
+    int slot = -1, fd = -1, rc;
+
+    idx_key(kb, id, idx);
+    pthread_rwlock_rdlock(&d->env_lock);
+    if (!d->env) {
+        rc = -EIO;
+        goto out;
+    }
+    rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn);
+    if (rc) {
+        rc = mdb_err(rc);
+        goto out;
+    }
+    rc = mdb_get(txn, d->dbi_shards, &k, &v);
+    if (rc == 0 && idx_val_decode(&v, &e) != 0)
+        rc = MDB_CORRUPTED;
+    mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND) {
+        rc = CS_ENOTFOUND;
+        goto out;
+    }
+    if (rc) {
+        rc = mdb_err(rc);
+        goto out;
+    }
+    if (e.len > cap) {
+        rc = CS_EINVAL;
+        goto out;
+    }
+    fd = segfd_acquire(d, e.seg, &slot);
+    if (fd < 0) {
+        rc = fd == -ENOENT ? CS_ENOTFOUND : fd;
+        goto out;
+    }
+    struct iovec iov[2] = {{hb, REC_HDR_LEN}, {buf, e.len}};
+    ssize_t got = preadv(fd, iov, e.len ? 2 : 1, (off_t)e.off);
+    if (got < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if ((uint64_t)got != REC_HDR_LEN + (uint64_t)e.len || rec_hdr_decode(hb, &h) != 0 ||
+        h.type != REC_SHARD || h.idx != idx || memcmp(h.id, id, CHUNK_ID_LEN) != 0 ||
+        h.len != e.len || h.crc != e.crc || crc32c(0, buf, e.len) != e.crc) {
+        char hex[2 * CHUNK_ID_LEN + 1];
+        hex_encode(id, CHUNK_ID_LEN, hex);
+        log_warn("drive %s: shard %s/%u is corrupt (segment %u offset %llu)", d->path, hex, idx,
+                 e.seg, (unsigned long long)e.off);
+        rc = CS_ECORRUPT;
+        goto out;
+    }
+    /* A segment unlinked under us reads fine until we close it, but it is
+     * gone for good: report the shard absent so it gets rebuilt. */
+    if (fstat(fd, &st) == 0 && st.st_nlink == 0) {
+        rc = CS_ENOTFOUND;
+        goto out;
+    }
+    *len = e.len;
+    rc = 0;
+out:
+    segfd_release(d, slot, fd);
+    pthread_rwlock_unlock(&d->env_lock);
+    return rc;
+}
+
+/* Pages through the index (ITER_PAGE entries per read txn) so that no txn
+ * is held while fn runs; fn may call back into the drive. */
+static int drive_iterate(struct shard_store *s, shard_iter_fn fn, void *arg)
+{
+    struct drive *d = (struct drive *)s;
+    struct item {
+        uint8_t key[IDX_KEY_LEN];
+        uint32_t len;
+        int64_t written;
+    } *items = malloc(ITER_PAGE * sizeof *items);
+    uint8_t last[IDX_KEY_LEN];
+    int have_last = 0, rc = 0;
+
+    if (!items)
+        return -ENOMEM;
+    for (;;) {
+        MDB_txn *txn = NULL;
+        MDB_cursor *cur = NULL;
+        MDB_val k, v;
+        int cnt = 0, r;
+
+        pthread_rwlock_rdlock(&d->env_lock);
+        if (!d->env) {
+            pthread_rwlock_unlock(&d->env_lock);
+            rc = -EIO;
+            break;
+        }
+        r = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn);
+        if (r == 0)
+            r = mdb_cursor_open(txn, d->dbi_shards, &cur);
+        if (r == 0) {
+            if (have_last) {
+                k.mv_size = sizeof last;
+                k.mv_data = last;
+                r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+                if (r == 0 && k.mv_size == sizeof last && memcmp(k.mv_data, last, sizeof last) == 0)
+                    r = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            } else {
+                r = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+            }
+            for (; r == 0 && cnt < ITER_PAGE; r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+                struct idx_entry e;
+                if (k.mv_size != IDX_KEY_LEN || idx_val_decode(&v, &e) != 0)
+                    continue;
+                memcpy(items[cnt].key, k.mv_data, IDX_KEY_LEN);
+                items[cnt].len = e.len;
+                items[cnt].written = e.written;
+                cnt++;
+            }
+        }
+        if (cur)
+            mdb_cursor_close(cur);
+        if (txn)
+            mdb_txn_abort(txn);
+        pthread_rwlock_unlock(&d->env_lock);
+        if (r && r != MDB_NOTFOUND) {
+            rc = mdb_err(r);
+            break;
+        }
+        for (int i = 0; i < cnt && rc == 0; i++)
+            rc = fn(arg, items[i].key, items[i].key[CHUNK_ID_LEN], items[i].len, items[i].written);
+        if (rc || cnt < ITER_PAGE)
+            break;
+        memcpy(last, items[cnt - 1].key, sizeof last);
+        have_last = 1;
+    }
+    free(items);
+    return rc;
+}
+
+static int drive_stat(struct shard_store *s, struct shard_store_stat *out)
+{
+    struct drive *d = (struct drive *)s;
+    struct statvfs vfs;
+    if (statvfs(d->path, &vfs) != 0)
+        return -errno;
+    pthread_mutex_lock(&d->st_lock);
+    out->shards = d->st_shards;
+    out->bytes_live = d->st_live;
+    out->bytes_dead = d->st_dead;
+    pthread_mutex_unlock(&d->st_lock);
+    out->bytes_total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+    out->bytes_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    if (d->capacity) {
+        out->bytes_total = d->capacity;
+        uint64_t used = __atomic_load_n(&d->disk_bytes, __ATOMIC_RELAXED);
+        out->bytes_free = d->capacity > used ? d->capacity - used : 0;
+    }
+    return 0;
+}
+
+static void drive_free(struct drive *d)
+{
+    pthread_rwlock_destroy(&d->env_lock);
+    pthread_mutex_destroy(&d->fd_lock);
+    pthread_mutex_destroy(&d->q_lock);
+    pthread_cond_destroy(&d->q_done);
+    pthread_mutex_destroy(&d->st_lock);
+    free(d);
+}
+
+static void drive_close(struct shard_store *s)
+{
+    struct drive *d = (struct drive *)s;
+    if (!d)
+        return;
+    drive_unload(d);
+    drive_free(d);
+}
+
+static const struct shard_store_ops drive_ops = {
+    .put = drive_put,
+    .get = drive_get,
+    .del = drive_del,
+    .iterate = drive_iterate,
+    .stat = drive_stat,
+    .close = drive_close,
+    .write_batch = drive_write_batch,
+};
+
+int drive_open_opts(const char *path, const struct drive_opts *opts, struct shard_store **out)
+{
+    struct drive *d = NULL;
+    pthread_rwlockattr_t ra;
+    int rc;
+
+    if (!path || !*path || strlen(path) + 32 > sizeof d->path)
+        return CS_EINVAL;
+    d = calloc(1, sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    d->base.ops = &drive_ops;
+    snprintf(d->base.name, sizeof d->base.name, "%s", path);
+    snprintf(d->path, sizeof d->path, "%s", path);
+    /* trailing slashes would only make the paths ugly */
+    for (size_t l = strlen(d->path); l > 1 && d->path[l - 1] == '/'; l--)
+        d->path[l - 1] = '\0';
+    snprintf(d->index_path, sizeof d->index_path, "%s/index", d->path);
+    d->segment_bytes = opts && opts->segment_bytes ? opts->segment_bytes : DEFAULT_SEGMENT_BYTES;
+    d->capacity = opts ? opts->capacity_bytes : 0;
+    d->active_fd = -1;
+    d->lock_fd = -1;
+    for (int i = 0; i < FD_CACHE; i++)
+        d->fds[i].fd = -1;
+
+    /* Writer preference: a re-open in place must not starve behind a
+     * steady stream of readers. */
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&d->env_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    pthread_mutex_init(&d->fd_lock, NULL);
+    pthread_mutex_init(&d->q_lock, NULL);
+    pthread_cond_init(&d->q_done, NULL);
+    pthread_mutex_init(&d->st_lock, NULL);
+
+    rc = drive_load(d);
+    if (rc) {
+        drive_free(d);
+        return rc;
+    }
+    *out = &d->base;
+    return 0;
+}
+
+int drive_open(const char *path, struct shard_store **out)
+{
+    return drive_open_opts(path, NULL, out);
+}

@@ -1,1 +1,0 @@
-/* placeholder until the layer lands */ typedef int cairn_chunkstore_placeholder;
