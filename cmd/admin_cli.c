@@ -189,10 +189,10 @@ int cmd_admin(int argc, char **argv)
         j = admin_call(&c, "POST", "/_cairn/admin/scrub", NULL, NULL);
         if (j)
             printf("scrub done: %.0f chunks, %.0f shards checked, %.0f bad, %.0f rebuilt, %.0f "
-                   "chunks unrecoverable\n",
+                   "chunks not fully repaired, %.0f chunks unrecoverable\n",
                    num(j, "chunks"), num(j, "shards_checked"), num(j, "shards_bad"),
-                   num(j, "shards_rewritten"), num(j, "chunks_lost"));
-        rc = j && num(j, "chunks_lost") == 0 ? 0 : 1;
+                   num(j, "shards_rewritten"), num(j, "chunks_unrepaired"), num(j, "chunks_lost"));
+        rc = j && num(j, "chunks_lost") == 0 && num(j, "chunks_unrepaired") == 0 ? 0 : 1;
     } else if (strcmp(cmd, "gc") == 0) {
         const char *grace = take_opt(&argc, argv, "--grace");
         char query[64] = "";

@@ -177,15 +177,18 @@ static void scrub(struct s3_req *r)
         reply_json_error(r, 500, ol_strerror(rc));
         return;
     }
-    log_msg(LOG_INFO, r->id, "scrub: %llu chunks, %llu shards checked, %llu bad, %llu rewritten, %llu lost",
+    log_msg(LOG_INFO, r->id,
+            "scrub: %llu chunks, %llu shards checked, %llu bad, %llu rewritten, %llu chunks not "
+            "fully repaired, %llu lost",
             (unsigned long long)rep.chunks, (unsigned long long)rep.shards_checked,
             (unsigned long long)rep.shards_bad, (unsigned long long)rep.shards_rewritten,
-            (unsigned long long)rep.chunks_lost);
+            (unsigned long long)rep.chunks_unrepaired, (unsigned long long)rep.chunks_lost);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "chunks", (double)rep.chunks);
     cJSON_AddNumberToObject(o, "shards_checked", (double)rep.shards_checked);
     cJSON_AddNumberToObject(o, "shards_bad", (double)rep.shards_bad);
     cJSON_AddNumberToObject(o, "shards_rewritten", (double)rep.shards_rewritten);
+    cJSON_AddNumberToObject(o, "chunks_unrepaired", (double)rep.chunks_unrepaired);
     cJSON_AddNumberToObject(o, "chunks_lost", (double)rep.chunks_lost);
     reply_json_obj(r, 200, o);
 }

@@ -489,9 +489,14 @@ static int scrub_one(void *arg, const struct meta_chunk *c)
     s->rep->shards_rewritten += (uint64_t)rep.rewritten;
     if (rc) {
         char hex[65];
+        int lost = rc == CS_EUNAVAIL || rc == CS_EHASH;
         hex_encode(c->id, 32, hex);
-        log_error("scrub: chunk %s cannot be rebuilt: %s", hex, cs_strerror(rc));
-        s->rep->chunks_lost++;
+        log_error("scrub: chunk %s %s: %s", hex, lost ? "is lost" : "could not be fully repaired",
+                  cs_strerror(rc));
+        if (lost)
+            s->rep->chunks_lost++;
+        else
+            s->rep->chunks_unrepaired++;
     }
     return 0;
 }

@@ -119,7 +119,9 @@ void ol_reader_free(struct ol_reader *r); /* NULL ok */
 /* Maintenance                                                         */
 
 struct ol_scrub_report {
-    uint64_t chunks, shards_checked, shards_bad, shards_rewritten, chunks_lost;
+    uint64_t chunks, shards_checked, shards_bad, shards_rewritten;
+    uint64_t chunks_unrepaired; /* readable, but a bad shard could not be rewritten */
+    uint64_t chunks_lost;       /* fewer than k good shards: unreadable */
 };
 /* Verify every shard of every chunk; rebuild missing or corrupt ones.
  * Runs in the caller's thread until done. */
