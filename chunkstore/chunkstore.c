@@ -315,7 +315,7 @@ int cs_put(struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN], const void *da
 {
     struct cs_placement pl;
     struct cs_job jobs[CS_MAX_SHARDS];
-    int stores[CS_MAX_SHARDS], errs[CS_MAX_SHARDS];
+    int stores[CS_MAX_SHARDS] = {0}, errs[CS_MAX_SHARDS] = {0};
     uint8_t *shards[CS_MAX_SHARDS];
     uint8_t *buf = NULL;
     int rc;

@@ -1373,8 +1373,8 @@ static void drive_run_batch(struct drive *d, struct drive_req **reqs, int n)
         struct rec_hdr h = {.idx = w->shard_idx, .written = now};
         uint8_t tomb[TOMB_LEN];
         const void *payload;
-        uint32_t seg;
-        uint64_t off;
+        uint32_t seg = 0;
+        uint64_t off = 0;
 
         memcpy(h.id, w->chunk_id, CHUNK_ID_LEN);
         if (w->data) {
@@ -1743,7 +1743,7 @@ int drive_open_opts(const char *path, const struct drive_opts *opts, struct shar
     if (!d)
         return -ENOMEM;
     d->base.ops = &drive_ops;
-    snprintf(d->base.name, sizeof d->base.name, "%s", path);
+    snprintf(d->base.name, sizeof d->base.name, "%.*s", (int)sizeof d->base.name - 1, path);
     snprintf(d->path, sizeof d->path, "%s", path);
     /* trailing slashes would only make the paths ugly */
     for (size_t l = strlen(d->path); l > 1 && d->path[l - 1] == '/'; l--)

@@ -57,7 +57,7 @@ static void empty_dir(const char *dir)
     struct dirent *de;
     assert_non_null(d);
     while ((de = readdir(d)) != NULL) {
-        char p[512];
+        char p[1024];
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
