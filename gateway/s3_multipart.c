@@ -31,6 +31,22 @@ static void xml_initiator(struct xml_writer *w, const char *owner)
     xmlw_close(w);
 }
 
+/* "ChecksumCRC32", "ChecksumSHA256"...: the XML element for alg. */
+static void checksum_elem_name(enum cksum_alg alg, char out[40])
+{
+    snprintf(out, 40, "Checksum%s", cksum_name(alg));
+    for (char *c = out + 8; *c; c++)
+        if (*c >= 'a' && *c <= 'z')
+            *c = (char)(*c - 'a' + 'A');
+}
+
+/* The checksum algorithm an upload was created with (CKSUM_NONE if none). */
+static enum cksum_alg upload_alg(const struct meta_upload *u)
+{
+    const char *a = s3_attrs_get(u->attrs, u->attrs_len, "x-amz-checksum-algorithm");
+    return a ? cksum_from_name(a, strlen(a)) : CKSUM_NONE;
+}
+
 static int upload_or_reply(struct s3_req *r, struct meta_upload *u)
 {
     const char *id = s3_param(r, "uploadId");
@@ -435,20 +451,28 @@ static void complete_mpu_end(struct s3_req *r)
     }
     /* Check every named part, compute the multipart ETag and size. */
     struct cksum etag_md5, sum;
-    const char *alg_name = s3_attrs_get(u.attrs, u.attrs_len, "x-amz-checksum-algorithm");
-    enum cksum_alg alg = alg_name ? cksum_from_name(alg_name, strlen(alg_name)) : CKSUM_NONE;
-    char alg_header[40] = "";
+    enum cksum_alg alg = upload_alg(&u);
+    char alg_header[40] = "", alg_elem[40] = "";
     int composite_ok = alg != CKSUM_NONE;
     uint64_t size = 0;
     cksum_init(&etag_md5, CKSUM_MD5);
     if (alg != CKSUM_NONE) {
         cksum_init(&sum, alg);
         snprintf(alg_header, sizeof alg_header, "x-amz-checksum-%s", cksum_name(alg));
+        checksum_elem_name(alg, alg_elem);
     }
-    for (i = 0; i < nreq; i++) {
+    const struct xml_node *pn = xml_child(root, "Part");
+    for (i = 0; i < nreq; i++, pn = xml_next_named(pn, "Part")) {
         const struct meta_part *p = find_part(stored, nstored, numbers[i]);
         uint8_t bin[16];
         if (!p || strcmp(p->etag, etags[i]) != 0) {
+            err = S3E_INVALID_PART;
+            break;
+        }
+        /* A part checksum named in the request must be the stored one. */
+        const char *given = alg != CKSUM_NONE ? xml_child_text(pn, alg_elem, NULL) : NULL;
+        const char *have = given ? s3_attrs_get(p->attrs, p->attrs_len, alg_header) : NULL;
+        if (given && (!have || strcmp(given, have) != 0)) {
             err = S3E_INVALID_PART;
             break;
         }
@@ -521,14 +545,8 @@ static void complete_mpu_end(struct s3_req *r)
     xmlw_elem(&w, "Bucket", r->bucket);
     xmlw_elem(&w, "Key", r->key);
     xmlw_elem(&w, "ETag", etag);
-    if (composite_ok) {
-        char elem[40];
-        snprintf(elem, sizeof elem, "Checksum%s", cksum_name(alg));
-        for (char *c = elem + 8; *c; c++)
-            if (*c >= 'a' && *c <= 'z')
-                *c = (char)(*c - 'a' + 'A');
-        xmlw_elem(&w, elem, composite);
-    }
+    if (composite_ok)
+        xmlw_elem(&w, alg_elem, composite);
     xmlw_close(&w);
     xmlw_finish(&w);
     s3_reply_xml(r, 200, &out);
@@ -625,6 +643,18 @@ static void list_parts_end(struct s3_req *r)
     xmlw_elemf(&w, "NextPartNumberMarker", "%u", n ? parts[n - 1].part_number : 0);
     xmlw_elemf(&w, "MaxParts", "%ld", max);
     xmlw_elem(&w, "IsTruncated", truncated ? "true" : "false");
+    enum cksum_alg alg = upload_alg(&u);
+    char alg_header[40], alg_elem[40];
+    if (alg != CKSUM_NONE) {
+        char upper[16];
+        snprintf(upper, sizeof upper, "%s", cksum_name(alg));
+        for (char *c = upper; *c; c++)
+            if (*c >= 'a' && *c <= 'z')
+                *c = (char)(*c - 'a' + 'A');
+        xmlw_elem(&w, "ChecksumAlgorithm", upper);
+        snprintf(alg_header, sizeof alg_header, "x-amz-checksum-%s", cksum_name(alg));
+        checksum_elem_name(alg, alg_elem);
+    }
     for (size_t i = 0; i < n; i++) {
         char t[32], etag[META_ETAG_MAX + 3];
         s3_time_iso(parts[i].mtime_ms, t);
@@ -634,6 +664,9 @@ static void list_parts_end(struct s3_req *r)
         xmlw_elem(&w, "LastModified", t);
         xmlw_elem(&w, "ETag", etag);
         xmlw_elemf(&w, "Size", "%llu", (unsigned long long)parts[i].size);
+        const char *sum = alg != CKSUM_NONE ? s3_attrs_get(parts[i].attrs, parts[i].attrs_len, alg_header) : NULL;
+        if (sum)
+            xmlw_elem(&w, alg_elem, sum);
         xmlw_close(&w);
     }
     xmlw_close(&w);
@@ -647,6 +680,12 @@ const struct s3_handler h_list_parts = {"ListParts", NULL, NULL, list_parts_end,
 
 /* ---- ListMultipartUploads --------------------------------------------- */
 
+/* One entry of the listing: an upload, or a common prefix (upload NULL). */
+struct mpu_entry {
+    struct meta_upload *upload;
+    char *prefix;
+};
+
 static void list_mpu_end(struct s3_req *r)
 {
     struct meta_bucket b;
@@ -659,17 +698,101 @@ static void list_mpu_end(struct s3_req *r)
         return;
     }
     const char *prefix = s3_param(r, "prefix");
+    const char *delim = s3_param(r, "delimiter");
     const char *key_marker = s3_param(r, "key-marker");
-    const char *id_marker = s3_param(r, "upload-id-marker");
-    struct meta_upload_list_req req = {r->bucket, prefix, key_marker, id_marker, (size_t)max};
-    struct meta_upload *ups = NULL;
-    size_t n = 0;
-    int truncated = 0;
-    int rc = max ? meta_upload_list(r->gw->meta, &req, &ups, &n, &truncated) : 0;
-    if (rc) {
-        s3_reply_rc(r, rc);
+    /* S3 ignores upload-id-marker without key-marker. */
+    const char *id_marker = key_marker ? s3_param(r, "upload-id-marker") : NULL;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    if (delim && !*delim)
+        delim = NULL;
+
+    /* Walk uploads in (key, id) order; keys under prefix that contain the
+     * delimiter after it roll up into one common prefix, and the walk jumps
+     * past everything under that prefix. */
+    struct mpu_entry *ents = calloc((size_t)max + 1, sizeof *ents);
+    size_t nents = 0;
+    int truncated = 0, rc = 0;
+    char *cursor_key = key_marker ? strdup(key_marker) : NULL;
+    char *cursor_id = id_marker ? strdup(id_marker) : NULL;
+    while (ents && max > 0) {
+        struct meta_upload_list_req req = {r->bucket, prefix, cursor_key, cursor_id, 100};
+        struct meta_upload *ups = NULL;
+        size_t n = 0;
+        int more = 0;
+        rc = meta_upload_list(r->gw->meta, &req, &ups, &n, &more);
+        if (rc)
+            break;
+        size_t used = 0;
+        int jumped = 0;
+        /* where the next page starts, unless a common prefix jumps ahead
+         * (taken now: entries are moved out of ups below) */
+        char *page_key = n ? strdup(ups[n - 1].key) : NULL;
+        char *page_id = n ? strdup(ups[n - 1].upload_id) : NULL;
+        for (; used < n && !jumped; used++) {
+            struct meta_upload *u = &ups[used];
+            const char *rest = u->key + plen;
+            const char *d = delim ? strstr(rest, delim) : NULL;
+            if ((size_t)nents == (size_t)max) {
+                truncated = 1;
+                break;
+            }
+            if (d) {
+                size_t cpl = (size_t)(d - u->key) + strlen(delim);
+                char *cp = strndup(u->key, cpl);
+                if (!cp || (key_marker && strcmp(cp, key_marker) <= 0)) {
+                    free(cp);
+                    continue;
+                }
+                ents[nents++].prefix = cp;
+                /* resume after every key that starts with cp */
+                free(cursor_key);
+                free(cursor_id);
+                cursor_id = NULL;
+                cursor_key = malloc(cpl + 2);
+                if (cursor_key) {
+                    memcpy(cursor_key, cp, cpl);
+                    cursor_key[cpl] = (char)0xff;
+                    cursor_key[cpl + 1] = 0;
+                }
+                jumped = 1;
+            } else {
+                ents[nents].upload = malloc(sizeof *u);
+                if (ents[nents].upload) {
+                    *ents[nents].upload = *u;
+                    memset(u, 0, sizeof *u); /* moved */
+                    nents++;
+                }
+            }
+        }
+        if (!jumped && n > 0 && used == n) {
+            free(cursor_key);
+            free(cursor_id);
+            cursor_key = page_key;
+            cursor_id = page_id;
+            page_key = page_id = NULL;
+        }
+        free(page_key);
+        free(page_id);
+        meta_upload_array_free(ups, n);
+        if (truncated || (!jumped && !more))
+            break;
+        if (!jumped && n == 0)
+            break;
+    }
+    free(cursor_key);
+    free(cursor_id);
+    if (!ents || rc) {
+        for (size_t i = 0; ents && i < nents; i++) {
+            if (ents[i].upload)
+                meta_upload_release(ents[i].upload);
+            free(ents[i].upload);
+            free(ents[i].prefix);
+        }
+        free(ents);
+        s3_reply_rc(r, rc ? rc : -ENOMEM);
         return;
     }
+
     struct buf out;
     struct xml_writer w;
     buf_init(&out, 16u << 20);
@@ -679,25 +802,44 @@ static void list_mpu_end(struct s3_req *r)
     xmlw_elem(&w, "Bucket", r->bucket);
     xmlw_elem(&w, "KeyMarker", key_marker ? key_marker : "");
     xmlw_elem(&w, "UploadIdMarker", id_marker ? id_marker : "");
-    xmlw_elem(&w, "NextKeyMarker", n ? ups[n - 1].key : "");
-    xmlw_elem(&w, "NextUploadIdMarker", n ? ups[n - 1].upload_id : "");
+    const struct mpu_entry *last = nents ? &ents[nents - 1] : NULL;
+    xmlw_elem(&w, "NextKeyMarker", !last ? "" : last->upload ? last->upload->key : last->prefix);
+    xmlw_elem(&w, "NextUploadIdMarker", last && last->upload ? last->upload->upload_id : "");
     if (prefix)
         xmlw_elem(&w, "Prefix", prefix);
+    if (delim)
+        xmlw_elem(&w, "Delimiter", delim);
     xmlw_elemf(&w, "MaxUploads", "%ld", max);
     xmlw_elem(&w, "IsTruncated", truncated ? "true" : "false");
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < nents; i++) {
+        const struct meta_upload *u = ents[i].upload;
+        if (!u)
+            continue;
         char t[32];
-        s3_time_iso(ups[i].initiated_ms, t);
+        s3_time_iso(u->initiated_ms, t);
         xmlw_open(&w, "Upload");
-        xmlw_elem(&w, "Key", ups[i].key);
-        xmlw_elem(&w, "UploadId", ups[i].upload_id);
+        xmlw_elem(&w, "Key", u->key);
+        xmlw_elem(&w, "UploadId", u->upload_id);
         xml_initiator(&w, b.owner);
         xmlw_elem(&w, "StorageClass", "STANDARD");
         xmlw_elem(&w, "Initiated", t);
         xmlw_close(&w);
     }
+    for (size_t i = 0; i < nents; i++) {
+        if (!ents[i].prefix)
+            continue;
+        xmlw_open(&w, "CommonPrefixes");
+        xmlw_elem(&w, "Prefix", ents[i].prefix);
+        xmlw_close(&w);
+    }
     xmlw_close(&w);
-    meta_upload_array_free(ups, n);
+    for (size_t i = 0; i < nents; i++) {
+        if (ents[i].upload)
+            meta_upload_release(ents[i].upload);
+        free(ents[i].upload);
+        free(ents[i].prefix);
+    }
+    free(ents);
     xmlw_finish(&w);
     s3_reply_xml(r, 200, &out);
 }
