@@ -392,8 +392,11 @@ static uint32_t chunk_at(const struct ol_reader *r, uint64_t off)
     return lo;
 }
 
-/* Load [off, end of chunk) of chunk idx, or less when the caller wants
- * less: reads only the data shards covering what is asked. */
+/* Load the part of chunk idx that holds object offset off into the cache.
+ * Sequential readers (HTTP responses) get the whole chunk at once; a short
+ * read gets the data shards covering [off, off+want) only.  Either way the
+ * range is whole shards, so the chunkstore reads straight into the cache
+ * with no bounce buffer. */
 static int load_chunk(struct ol_reader *r, uint32_t idx, uint64_t off, size_t want)
 {
     const struct meta_chunk_ref *ref = &r->obj.chunks[idx];
@@ -409,22 +412,24 @@ static int load_chunk(struct ol_reader *r, uint32_t idx, uint64_t off, size_t wa
         return rc;
     if (!r->cache && !(r->cache = malloc(CS_MAX_CHUNK)))
         return -ENOMEM;
+    size_t from = 0, to = ref->len;
     size_t in_chunk = (size_t)(off - r->chunk_off[idx]);
-    size_t n = ref->len - in_chunk;
-    /* Read at least 1 MiB ahead so sequential small reads stay cheap. */
-    if (want < n && want < (1u << 20))
-        want = 1u << 20;
-    if (want < n)
-        n = want;
+    if (want < ref->len / 2) {
+        size_t sl = cs_shard_len(ref->len, pl.k);
+        from = in_chunk / sl * sl;
+        to = (in_chunk + want + sl - 1) / sl * sl;
+        if (to > ref->len)
+            to = ref->len;
+    }
     struct cs_report rep;
-    rc = cs_get(r->ol->cs, ref->id, &pl, ref->len, in_chunk, n, r->cache, &rep);
+    rc = cs_get(r->ol->cs, ref->id, &pl, ref->len, from, to - from, r->cache, &rep);
     if (rep.bad_shards)
         log_warn("chunk read found %d bad shard(s); scrub will repair", rep.bad_shards);
     if (rc)
         return rc;
     r->cache_idx = idx;
-    r->cache_off = off;
-    r->cache_len = n;
+    r->cache_off = r->chunk_off[idx] + from;
+    r->cache_len = to - from;
     return 0;
 }
 
