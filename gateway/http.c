@@ -52,6 +52,23 @@ int s3_has_param(struct s3_req *r, const char *name)
     return s3_param(r, name) != NULL;
 }
 
+void s3_set_header(struct s3_req *r, const char *name, const char *value)
+{
+    struct buf keep;
+    buf_init(&keep, r->hdrs.max);
+    for (size_t off = 0; off < r->hdrs.len;) {
+        const char *n = r->hdrs.data + off;
+        const char *v = n + strlen(n) + 1;
+        size_t next = (size_t)(v + strlen(v) + 1 - r->hdrs.data);
+        if (strcasecmp(n, name) != 0)
+            buf_append(&keep, n, next - off);
+        off = next;
+    }
+    buf_release(&r->hdrs);
+    r->hdrs = keep;
+    s3_add_header(r, name, value);
+}
+
 void s3_add_header(struct s3_req *r, const char *name, const char *value)
 {
     /* Headers we send are bounded by what we stored; a failed append only
@@ -149,6 +166,25 @@ void s3_reply_empty(struct s3_req *r, unsigned status)
     s3_reply_response(r, status, resp);
 }
 
+/* The request path as an error's Resource: as sent, except that bytes
+ * which are not printable ASCII are %-escaped (a raw path may hold any
+ * bytes, and XML cannot carry them). */
+static void printable_path(const char *in, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p && o + 4 < cap; p++) {
+        if (*p < 0x20 || *p >= 0x7f) {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        } else {
+            out[o++] = (char)*p;
+        }
+    }
+    out[o] = 0;
+}
+
 void s3_reply_error(struct s3_req *r, enum s3_err e, const char *msg)
 {
     const struct s3_err_info *info = s3_err_info(e);
@@ -173,11 +209,19 @@ void s3_reply_error(struct s3_req *r, enum s3_err e, const char *msg)
         xmlw_elem(&w, "Key", r->key);
     if (r->bucket)
         xmlw_elem(&w, "BucketName", r->bucket);
-    xmlw_elem(&w, "Resource", r->raw_path ? r->raw_path : "/");
+    char resource[1024];
+    printable_path(r->raw_path ? r->raw_path : "/", resource, sizeof resource);
+    xmlw_elem(&w, "Resource", resource);
     xmlw_elem(&w, "RequestId", r->id);
     xmlw_elem(&w, "HostId", r->id);
     xmlw_close(&w);
-    xmlw_finish(&w);
+    if (xmlw_finish(&w) != 0) {
+        /* a message or key XML cannot carry: answer with the bare code */
+        buf_reset(&b);
+        buf_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
+                       "<Message>%s</Message><RequestId>%s</RequestId></Error>",
+                   info->code, info->message, r->id);
+    }
     s3_reply_xml(r, info->status, &b);
 }
 

@@ -100,7 +100,7 @@ int s3_attrs_from_request_or_reply(struct s3_req *r, struct buf *out)
     }
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_meta, &c);
     if (c.err) {
-        s3_reply_error(r, S3E_INVALID_ARGUMENT,
+        s3_reply_error(r, S3E_METADATA_TOO_LARGE,
                        "Your metadata headers exceed the maximum allowed metadata size (2 KB).");
         return -1;
     }

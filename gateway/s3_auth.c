@@ -38,7 +38,7 @@ static enum s3_err sigv4_s3_err(int rc, const char **msg)
         *msg = "Query-string authentication requires the X-Amz-Algorithm, X-Amz-Credential, "
                "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters, "
                "with X-Amz-Expires between 1 and 604800 seconds.";
-        return S3E_AUTH_HEADER_MALFORMED;
+        return S3E_AUTH_QUERY_ERROR;
     case SIGV4_EALGORITHM:
         *msg = "Only AWS4-HMAC-SHA256 (Signature Version 4) is supported.";
         return S3E_INVALID_ARGUMENT;
@@ -67,6 +67,8 @@ static int reply_sigv4_or_internal(struct s3_req *r, int rc)
 {
     const char *msg;
     enum s3_err e = sigv4_s3_err(rc, &msg);
+    if (e == S3E_AUTH_HEADER_MALFORMED && r->auth.presigned)
+        e = S3E_AUTH_QUERY_ERROR;
     if (e == S3E_INTERNAL)
         log_msg(LOG_ERROR, r->id, "auth: %s", sigv4_strerror(rc));
     s3_reply_error(r, e, msg);
@@ -131,6 +133,12 @@ int s3_authenticate_or_reply(struct s3_req *r)
                                                 "Authorization header should be specified");
         return -1;
     }
+    if (!authz && s3_has_param(r, "AWSAccessKeyId") && s3_has_param(r, "Signature")) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT,
+                       "Signature Version 2 presigned URLs are not supported; sign with "
+                       "AWS4-HMAC-SHA256 (boto3: Config(signature_version='s3v4')).");
+        return -1;
+    }
     if (!authz && !presigned) {
         r->anonymous = 1;
         s3_reply_error(r, S3E_ACCESS_DENIED, NULL);
@@ -145,6 +153,18 @@ int s3_authenticate_or_reply(struct s3_req *r)
     }
     if (rc)
         return reply_sigv4_or_internal(r, rc);
+    if (strcmp(r->auth.service, "s3") != 0 || strcmp(r->auth.region, r->gw->region) != 0) {
+        char msg[256];
+        if (strcmp(r->auth.service, "s3") != 0)
+            snprintf(msg, sizeof msg, "The authorization header is malformed; incorrect service "
+                                      "\"%s\". This endpoint belongs to \"s3\".", r->auth.service);
+        else
+            snprintf(msg, sizeof msg, "The authorization header is malformed; the region '%s' is "
+                                      "wrong; expecting '%s'", r->auth.region, r->gw->region);
+        s3_add_header(r, "x-amz-bucket-region", r->gw->region);
+        s3_reply_error(r, r->auth.presigned ? S3E_AUTH_QUERY_ERROR : S3E_AUTH_HEADER_MALFORMED, msg);
+        return -1;
+    }
     if (s3_header(r, "x-amz-security-token") || r->auth.has_security_token) {
         s3_reply_error(r, S3E_INVALID_ARGUMENT, "cairn issues no session tokens; "
                                                 "X-Amz-Security-Token is not accepted.");

@@ -33,6 +33,8 @@ static const struct s3_err_info table[S3E_COUNT] = {
     [S3E_INCOMPLETE_SIGNATURE] = {"IncompleteSignature", 400,
                                   "The request signature does not conform to AWS standards."},
     [S3E_INTERNAL] = {"InternalError", 500, "We encountered an internal error. Please try again."},
+    [S3E_AUTH_QUERY_ERROR] = {"AuthorizationQueryParametersError", 400,
+                              "Error parsing the X-Amz-Credential parameter."},
     [S3E_INVALID_ACCESS_KEY] = {"InvalidAccessKeyId", 403,
                                 "The AWS Access Key Id you provided does not exist in our records."},
     [S3E_INVALID_ARGUMENT] = {"InvalidArgument", 400, "Invalid Argument"},
@@ -52,6 +54,8 @@ static const struct s3_err_info table[S3E_COUNT] = {
     [S3E_MALFORMED_XML] = {"MalformedXML", 400,
                            "The XML you provided was not well-formed or did not validate against "
                            "our published schema."},
+    [S3E_METADATA_TOO_LARGE] = {"MetadataTooLarge", 400,
+                                "Your metadata headers exceed the maximum allowed metadata size."},
     [S3E_MAX_MESSAGE_LENGTH] = {"MaxMessageLengthExceeded", 400, "Your request was too big."},
     [S3E_METHOD_NOT_ALLOWED] = {"MethodNotAllowed", 405,
                                 "The specified method is not allowed against this resource."},

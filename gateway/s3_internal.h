@@ -128,6 +128,8 @@ int s3_has_param(struct s3_req *r, const char *name);
 
 /* Queue a header for the reply that will be sent (copied). */
 void s3_add_header(struct s3_req *r, const char *name, const char *value);
+/* Same, replacing any header of that name queued before. */
+void s3_set_header(struct s3_req *r, const char *name, const char *value);
 
 /* Reply with the S3 XML error for e; msg (may be NULL) overrides the
  * table's message.  HEAD requests get the status and no body. */

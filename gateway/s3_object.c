@@ -222,6 +222,17 @@ int s3_write_precond_or_reply(struct s3_req *r, struct meta_precond *pc, char *e
     return 0;
 }
 
+/* Whether key currently exists (latest version not a delete marker). */
+static int s3_key_exists(struct s3_req *r, const char *key)
+{
+    struct meta_object o;
+    if (meta_object_get(r->gw->meta, r->bucket, key, NULL, &o) != 0)
+        return 0;
+    int live = !(o.flags & META_OBJ_DELETE_MARKER);
+    meta_object_release(&o);
+    return live;
+}
+
 /* ------------------------------------------------------------------ */
 /* PutObject                                                           */
 
@@ -254,6 +265,8 @@ static void put_object_end(struct s3_req *r)
     o.attrs_len = (uint32_t)p->attrs.len;
     ol_writer_object(p->w, &o);
     int rc = ol_put(r->gw->ol, r->bucket, &o, &p->pc, NULL);
+    if (rc == META_EPRECOND && p->pc.if_match_etag && !s3_key_exists(r, r->key))
+        rc = META_ENOTFOUND; /* S3: If-Match on an absent key is NoSuchKey */
     if (rc) {
         s3_reply_rc(r, rc);
         return;
@@ -503,7 +516,7 @@ static void get_or_head(struct s3_req *r, int head)
                                "GET requests.");
                 return;
             }
-            s3_add_header(r, overrides[i].header, v);
+            s3_set_header(r, overrides[i].header, v);
         }
     }
 

@@ -5,10 +5,11 @@
  * Storage is LMDB (schema, byte by byte, in docs/on-disk-format-metadata.md).
  * Every mutation is a command record: the public mutators below encode a
  * command and hand it to the store's command log (struct meta_log); the log
- * applies it to LMDB with meta_apply().  A single-node store applies at
- * once (meta_open): one LMDB write transaction per command, committed
- * durably (fsync) before the mutator returns, so an acknowledged write
- * survives kill -9 and power loss.  A Raft-replicated store will agree on
+ * applies it to LMDB with meta_apply().  A single-node store (meta_open)
+ * group-commits: the commands of concurrent callers are applied in queue
+ * order inside one LMDB write transaction, committed durably (fsync)
+ * before any of those mutators returns, so an acknowledged write survives
+ * kill -9 and power loss (metadata/meta_log.h).  A Raft-replicated store will agree on
  * the log first, then apply the same commands on every replica.
  * Everything an apply needs (times, version ids, upload ids) is decided by
  * the caller and carried in the command, so apply is deterministic.  Each
