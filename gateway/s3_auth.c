@@ -9,12 +9,16 @@
  * signature) verified by common/aws_chunked.c.
  */
 #include <stdio.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "common/log.h"
+#include "common/sigv2.h"
 #include "gateway/s3_internal.h"
 
 static const char *header_get(void *arg, const char *lname)
@@ -120,6 +124,123 @@ static int content_length_or_reply(struct s3_req *r, const char *name)
     return 0;
 }
 
+struct amz_headers {
+    char *lines[64];
+    size_t n;
+    int overflow;
+};
+
+static enum MHD_Result collect_amz(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct amz_headers *h = cls;
+    (void)kind;
+    if (strncasecmp(key, "x-amz-", 6) != 0)
+        return MHD_YES;
+    if (h->n == sizeof h->lines / sizeof *h->lines) {
+        h->overflow = 1;
+        return MHD_NO;
+    }
+    size_t kl = strlen(key), vl = value ? strlen(value) : 0;
+    char *line = malloc(kl + vl + 3);
+    if (!line) {
+        h->overflow = 1;
+        return MHD_NO;
+    }
+    for (size_t i = 0; i < kl; i++)
+        line[i] = (char)tolower((unsigned char)key[i]);
+    line[kl] = ':';
+    memcpy(line + kl + 1, value ? value : "", vl);
+    line[kl + 1 + vl] = '\n';
+    line[kl + 2 + vl] = 0;
+    h->lines[h->n++] = line;
+    return MHD_YES;
+}
+
+static int cmp_lines(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Signature Version 2 presigned URL (?AWSAccessKeyId&Expires&Signature),
+ * the form boto3's generate_presigned_url() makes by default.
+ */
+static int sigv2_presigned_or_reply(struct s3_req *r)
+{
+    const char *ak = s3_param(r, "AWSAccessKeyId");
+    const char *expires = s3_param(r, "Expires");
+    const char *sig = s3_param(r, "Signature");
+    char secret[256], mine[32];
+    struct amz_headers h = {.n = 0};
+    struct buf resource, sts;
+    int rc = -1;
+
+    buf_init(&resource, 8192);
+    buf_init(&sts, 16384);
+    char *end = NULL;
+    long long exp = expires ? strtoll(expires, &end, 10) : 0;
+    if (!ak || !sig || !expires || !*expires || *end) {
+        s3_reply_error(r, S3E_ACCESS_DENIED,
+                       "Query-string authentication requires the Signature, Expires and "
+                       "AWSAccessKeyId parameters");
+        goto out;
+    }
+    if ((long long)time(NULL) > exp) {
+        s3_reply_error(r, S3E_EXPIRED_PRESIGN, NULL);
+        goto out;
+    }
+    int lrc = lookup_secret(r, ak, secret, sizeof secret);
+    if (lrc == META_ENOTFOUND) {
+        s3_reply_error(r, S3E_INVALID_ACCESS_KEY, NULL);
+        goto out;
+    }
+    if (lrc) {
+        s3_reply_rc(r, lrc);
+        goto out;
+    }
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_amz, &h);
+    if (h.overflow) {
+        s3_reply_error(r, S3E_HEADERS_TOO_LARGE, NULL);
+        goto out;
+    }
+    qsort(h.lines, h.n, sizeof *h.lines, cmp_lines);
+    struct buf amz;
+    buf_init(&amz, 16384);
+    for (size_t i = 0; i < h.n; i++)
+        buf_puts(&amz, h.lines[i]);
+    /* virtual-hosted requests sign "/bucket" + path */
+    if (r->vhost)
+        buf_printf(&resource, "/%s", r->bucket);
+    int brc = sigv2_canonical_resource(r->raw_path, &r->query, &resource);
+    if (brc == 0)
+        brc = sigv2_string_to_sign(r->method, s3_header(r, "Content-MD5"),
+                                   s3_header(r, "Content-Type"), expires,
+                                   amz.data ? amz.data : "", resource.data, &sts);
+    buf_release(&amz);
+    if (brc) {
+        s3_reply_error(r, S3E_INTERNAL, NULL);
+        goto out;
+    }
+    sigv2_signature(secret, sts.data, sts.len, mine);
+    if (strlen(sig) != strlen(mine) || CRYPTO_memcmp(sig, mine, strlen(mine)) != 0) {
+        s3_reply_error(r, S3E_SIGNATURE_MISMATCH, NULL);
+        goto out;
+    }
+    snprintf(r->access_key, sizeof r->access_key, "%s", ak);
+    if (content_length_or_reply(r, "Content-Length") != 0)
+        goto out;
+    r->payload = PAYLOAD_UNSIGNED;
+    rc = 0;
+out:
+    memset(secret, 0, sizeof secret);
+    for (size_t i = 0; i < h.n; i++)
+        free(h.lines[i]);
+    buf_release(&resource);
+    buf_release(&sts);
+    return rc;
+}
+
 int s3_authenticate_or_reply(struct s3_req *r)
 {
     const char *authz = s3_header(r, "Authorization");
@@ -133,10 +254,12 @@ int s3_authenticate_or_reply(struct s3_req *r)
                                                 "Authorization header should be specified");
         return -1;
     }
-    if (!authz && s3_has_param(r, "AWSAccessKeyId") && s3_has_param(r, "Signature")) {
+    if (!authz && !presigned && s3_has_param(r, "AWSAccessKeyId"))
+        return sigv2_presigned_or_reply(r);
+    if (authz && strncmp(authz, "AWS ", 4) == 0) {
         s3_reply_error(r, S3E_INVALID_ARGUMENT,
-                       "Signature Version 2 presigned URLs are not supported; sign with "
-                       "AWS4-HMAC-SHA256 (boto3: Config(signature_version='s3v4')).");
+                       "Signature Version 2 is accepted only in presigned URLs; sign requests "
+                       "with AWS4-HMAC-SHA256.");
         return -1;
     }
     if (!authz && !presigned) {

@@ -89,6 +89,7 @@ struct s3_req {
     struct uri_query query;      /* decoded query parameters */
     char *bucket;                /* decoded; NULL for service-level requests */
     char *key;                   /* decoded; NULL for bucket-level requests */
+    int vhost;                   /* bucket came from the Host header */
 
     /* authentication */
     int anonymous;

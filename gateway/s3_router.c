@@ -196,6 +196,7 @@ int s3_route_or_reply(struct s3_req *r)
     char *vhost_bucket = bucket_from_host(r);
     if (vhost_bucket) {
         r->bucket = vhost_bucket;
+        r->vhost = 1;
         if (*path && !(r->key = decode_component(path, strlen(path))))
             goto bad_key;
     } else if (*path) {
