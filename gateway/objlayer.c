@@ -26,6 +26,7 @@
 
 #define OL_STORE_SLOTS 8
 #define OL_CHUNK_LOCKS 64
+#define OL_PIN_BUCKETS 256
 
 struct objlayer {
     struct meta *meta;
@@ -37,11 +38,69 @@ struct objlayer {
      * server's memory however many uploads run (64 uploads wait their turn
      * here, holding only their partial chunk). */
     sem_t store_slots;
-    /* Two uploads of the same new chunk must not both write it: a failed
-     * second write would remove shards the first one recorded.  The check
-     * for the chunk and its write happen under the lock of its stripe. */
-    pthread_mutex_t chunk_locks[OL_CHUNK_LOCKS];
+    /* Chunks are guarded by stripes (by the id's first byte):
+     *  - two uploads of the same new chunk must not both write it (a failed
+     *    second write would remove shards the first one recorded): the
+     *    check for the chunk and its write happen under the stripe lock;
+     *  - every chunk a live writer uses is pinned (counted in the stripe's
+     *    table) from that moment until the writer is freed, committed or
+     *    not; the collector, under the same lock, never touches a pinned
+     *    chunk or its shards.  So even `gc --grace 0` cannot collect what
+     *    an upload in flight is about to reference. */
+    struct chunk_stripe {
+        pthread_mutex_t lock;
+        struct chunk_pin *pins[OL_PIN_BUCKETS];
+    } stripes[OL_CHUNK_LOCKS];
 };
+
+struct chunk_pin {
+    uint8_t id[32];
+    uint32_t count;
+    struct chunk_pin *next;
+};
+
+static struct chunk_stripe *stripe_of(struct objlayer *ol, const uint8_t id[32])
+{
+    return &ol->stripes[id[0] % OL_CHUNK_LOCKS];
+}
+
+static struct chunk_pin **pin_slot(struct chunk_stripe *s, const uint8_t id[32])
+{
+    struct chunk_pin **pp = &s->pins[(id[1] << 8 | id[2]) % OL_PIN_BUCKETS];
+    while (*pp && memcmp((*pp)->id, id, 32) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* Stripe lock held for all three. */
+static int pin_locked(struct chunk_stripe *s, const uint8_t id[32])
+{
+    struct chunk_pin **pp = pin_slot(s, id);
+    if (!*pp) {
+        struct chunk_pin *p = calloc(1, sizeof *p);
+        if (!p)
+            return -ENOMEM;
+        memcpy(p->id, id, 32);
+        *pp = p;
+    }
+    (*pp)->count++;
+    return 0;
+}
+
+static void unpin_locked(struct chunk_stripe *s, const uint8_t id[32])
+{
+    struct chunk_pin **pp = pin_slot(s, id);
+    struct chunk_pin *p = *pp;
+    if (p && --p->count == 0) {
+        *pp = p->next;
+        free(p);
+    }
+}
+
+static int pinned_locked(struct chunk_stripe *s, const uint8_t id[32])
+{
+    return *pin_slot(s, id) != NULL;
+}
 
 const char *ol_strerror(int err)
 {
@@ -79,7 +138,7 @@ int ol_open(struct meta *m, struct chunkstore *cs, const struct ol_config *cfg,
     cdc_params_default(&ol->cdc);
     sem_init(&ol->store_slots, 0, OL_STORE_SLOTS);
     for (int i = 0; i < OL_CHUNK_LOCKS; i++)
-        pthread_mutex_init(&ol->chunk_locks[i], NULL);
+        pthread_mutex_init(&ol->stripes[i].lock, NULL);
     *out = ol;
     return 0;
 }
@@ -89,8 +148,16 @@ void ol_close(struct objlayer *ol)
     if (!ol)
         return;
     sem_destroy(&ol->store_slots);
-    for (int i = 0; i < OL_CHUNK_LOCKS; i++)
-        pthread_mutex_destroy(&ol->chunk_locks[i]);
+    for (int i = 0; i < OL_CHUNK_LOCKS; i++) {
+        for (int b = 0; b < OL_PIN_BUCKETS; b++) {
+            while (ol->stripes[i].pins[b]) { /* writers still alive: a caller bug */
+                struct chunk_pin *p = ol->stripes[i].pins[b];
+                ol->stripes[i].pins[b] = p->next;
+                free(p);
+            }
+        }
+        pthread_mutex_destroy(&ol->stripes[i].lock);
+    }
     free(ol);
 }
 
@@ -193,27 +260,32 @@ static int store_chunk(void *arg, const uint8_t *data, size_t len)
         w->chunks = p;
         w->cap = cap;
     }
-    pthread_mutex_t *lock = &ol->chunk_locks[id[0] % OL_CHUNK_LOCKS];
-    pthread_mutex_lock(lock);
-    int rc = meta_chunk_get(ol->meta, id, &rec);
+    struct chunk_stripe *st = stripe_of(ol, id);
+    pthread_mutex_lock(&st->lock);
+    int rc = pin_locked(st, id);
+    if (rc) {
+        pthread_mutex_unlock(&st->lock);
+        return rc;
+    }
+    rc = meta_chunk_get(ol->meta, id, &rec);
     if (rc == META_ENOTFOUND) {
         struct cs_placement pl;
         while (sem_wait(&ol->store_slots) != 0 && errno == EINTR)
             ;
         rc = cs_put(ol->cs, id, data, len, &pl);
         sem_post(&ol->store_slots);
-        if (rc) {
-            pthread_mutex_unlock(lock);
-            return rc;
+        if (rc == 0) {
+            memset(&rec, 0, sizeof rec);
+            memcpy(rec.id, id, 32);
+            rec.len = (uint32_t)len;
+            rec.zero_since_ms = ol_now_ms();
+            rec.placement_len = ol_placement_encode(&pl, rec.placement);
+            rc = meta_chunk_add(ol->meta, &rec);
         }
-        memset(&rec, 0, sizeof rec);
-        memcpy(rec.id, id, 32);
-        rec.len = (uint32_t)len;
-        rec.zero_since_ms = ol_now_ms();
-        rec.placement_len = ol_placement_encode(&pl, rec.placement);
-        rc = meta_chunk_add(ol->meta, &rec);
     }
-    pthread_mutex_unlock(lock);
+    if (rc)
+        unpin_locked(st, id);
+    pthread_mutex_unlock(&st->lock);
     if (rc)
         return rc;
     memcpy(w->chunks[w->nchunks].id, id, 32);
@@ -311,6 +383,12 @@ void ol_writer_free(struct ol_writer *w)
 {
     if (!w)
         return;
+    for (uint32_t i = 0; i < w->nchunks; i++) {
+        struct chunk_stripe *st = stripe_of(w->ol, w->chunks[i].id);
+        pthread_mutex_lock(&st->lock);
+        unpin_locked(st, w->chunks[i].id);
+        pthread_mutex_unlock(&st->lock);
+    }
     cdc_stream_release(&w->cdc);
     cksum_release(&w->md5);
     cksum_release(&w->checksum);
@@ -459,6 +537,15 @@ long ol_reader_read(struct ol_reader *r, uint64_t off, void *buf, size_t n)
     return (long)done;
 }
 
+int ol_reader_prefetch(struct ol_reader *r, uint64_t off, size_t n)
+{
+    if (off >= r->obj.size || !r->obj.nchunks)
+        return 0;
+    if (r->cache_idx != UINT32_MAX && off >= r->cache_off && off < r->cache_off + r->cache_len)
+        return 0;
+    return load_chunk(r, chunk_at(r, off), off, n);
+}
+
 void ol_reader_free(struct ol_reader *r)
 {
     if (!r)
@@ -562,10 +649,18 @@ int ol_gc(struct objlayer *ol, int64_t now_ms, struct ol_gc_report *rep)
         }
         for (size_t i = 0; i < n; i++) {
             struct cs_placement pl;
-            if (meta_chunk_remove_unused(ol->meta, batch[i].id, cutoff) != 0)
-                continue; /* referenced again meanwhile */
-            if (ol_placement_decode(batch[i].placement, batch[i].placement_len, &pl) == 0)
+            struct chunk_stripe *st = stripe_of(ol, batch[i].id);
+            /* Record and shards go under the stripe lock: an upload cannot
+             * write this chunk anew between the two, and a pinned chunk
+             * (an upload in flight uses it) is left alone. */
+            pthread_mutex_lock(&st->lock);
+            int removed = !pinned_locked(st, batch[i].id) &&
+                          meta_chunk_remove_unused(ol->meta, batch[i].id, cutoff) == 0;
+            if (removed && ol_placement_decode(batch[i].placement, batch[i].placement_len, &pl) == 0)
                 cs_delete(ol->cs, batch[i].id, &pl);
+            pthread_mutex_unlock(&st->lock);
+            if (!removed)
+                continue; /* in use, or referenced again meanwhile */
             rep->chunks_removed++;
             rep->bytes_removed += batch[i].len;
         }
@@ -585,10 +680,15 @@ int ol_gc(struct objlayer *ol, int64_t now_ms, struct ol_gc_report *rep)
         rc = st->ops->iterate(st, note_orphan, &o);
         for (size_t i = 0; rc == 0 && i < o.n; i++) {
             struct meta_chunk rec;
-            if (meta_chunk_get(ol->meta, o.ids[i], &rec) != META_ENOTFOUND)
-                continue;
-            if (shard_del(st, o.ids[i], o.ids[i][32]) == 0)
+            struct chunk_stripe *cst = stripe_of(ol, o.ids[i]);
+            /* An upload between cs_put and meta_chunk_add holds the stripe
+             * lock and a pin: re-check both under the lock. */
+            pthread_mutex_lock(&cst->lock);
+            if (!pinned_locked(cst, o.ids[i]) &&
+                meta_chunk_get(ol->meta, o.ids[i], &rec) == META_ENOTFOUND &&
+                shard_del(st, o.ids[i], o.ids[i][32]) == 0)
                 rep->orphan_shards_removed++;
+            pthread_mutex_unlock(&cst->lock);
         }
         free(o.ids);
         if (rc)

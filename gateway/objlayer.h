@@ -113,6 +113,10 @@ const struct meta_object *ol_reader_object(const struct ol_reader *r);
 /* Copy up to n bytes from object offset off into buf.  Returns bytes read
  * (0 at the end) or a negative error (CS_EUNAVAIL ...). */
 long ol_reader_read(struct ol_reader *r, uint64_t off, void *buf, size_t n);
+/* Make sure the bytes at off are readable now (reads the chunk holding
+ * them, n bytes being wanted from there), so that an HTTP handler can
+ * answer an error before it commits to a 200.  0 or the read error. */
+int ol_reader_prefetch(struct ol_reader *r, uint64_t off, size_t n);
 void ol_reader_free(struct ol_reader *r); /* NULL ok */
 
 /* ------------------------------------------------------------------ */

@@ -480,6 +480,19 @@ static void get_or_head(struct s3_req *r, int head)
         s3_reply_error(r, S3E_INVALID_RANGE, NULL);
         return;
     }
+    /* The first bytes are read before the status goes out: if too few
+     * drives can serve them the client gets a 503 with an error body, not
+     * a 200 cut short.  (A later chunk failing mid-body can only cut the
+     * connection.) */
+    uint64_t send_len = o->size ? last - first + 1 : 0;
+    if (!head && send_len > 0) {
+        int prc = ol_reader_prefetch(rd, first, send_len < CS_MAX_CHUNK ? (size_t)send_len : CS_MAX_CHUNK);
+        if (prc) {
+            ol_reader_free(rd);
+            s3_reply_rc(r, prc);
+            return;
+        }
+    }
     const char *checksum_mode = s3_header(r, "x-amz-checksum-mode");
     int with_checksum = !ranged && checksum_mode && strcasecmp(checksum_mode, "ENABLED") == 0;
     s3_attrs_to_headers(r, o->attrs, o->attrs_len, with_checksum);
@@ -528,7 +541,7 @@ static void get_or_head(struct s3_req *r, int head)
     }
     g->rd = rd;
     g->first = first;
-    g->len = o->size ? last - first + 1 : 0;
+    g->len = send_len;
     g->gw = r->gw;
     memcpy(g->id, r->id, sizeof g->id);
     if (ranged > 0) {
@@ -536,7 +549,7 @@ static void get_or_head(struct s3_req *r, int head)
         snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last, o->size);
         s3_add_header(r, "Content-Range", cr);
     }
-    (void)head; /* libmicrohttpd sends no body for HEAD but keeps Content-Length */
+    /* libmicrohttpd sends no body for HEAD but keeps the Content-Length. */
     struct MHD_Response *resp =
         MHD_create_response_from_callback(g->len, 256u << 10, get_reader, g, get_free);
     if (!resp) {
