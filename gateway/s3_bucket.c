@@ -258,3 +258,149 @@ static void acl_end(struct s3_req *r)
 }
 
 const struct s3_handler h_get_acl = {"GetAcl", NULL, NULL, acl_end, NULL};
+
+/* ---- PutBucketAcl / PutObjectAcl --------------------------------------- */
+
+/* S3 with ACLs disabled (the default for new buckets since 2023) accepts
+ * only ACLs that give the owner full control and nothing else; s3cmd cp/mv
+ * send exactly that after a copy. */
+static void put_acl_end(struct s3_req *r)
+{
+    struct meta_bucket b;
+    if (s3_bucket_access_or_reply(r, &b) != 0)
+        return;
+    if (r->key) {
+        struct meta_object o;
+        int rc = meta_object_get(r->gw->meta, r->bucket, r->key, s3_param(r, "versionId"), &o);
+        if (rc == 0 && (o.flags & META_OBJ_DELETE_MARKER))
+            rc = META_ENOTFOUND;
+        if (rc == 0)
+            meta_object_release(&o);
+        if (rc) {
+            s3_reply_rc(r, rc);
+            return;
+        }
+    }
+    const char *canned = s3_header(r, "x-amz-acl");
+    if (canned && strcmp(canned, "private") != 0 && strcmp(canned, "bucket-owner-full-control") != 0) {
+        s3_reply_error(r, S3E_ACL_NOT_SUPPORTED, NULL);
+        return;
+    }
+    if (r->body.len) {
+        struct xml_doc *doc = NULL;
+        if (xml_parse(r->body.data, r->body.len, &doc) != 0 ||
+            strcmp(xml_root(doc)->name, "AccessControlPolicy") != 0) {
+            xml_doc_free(doc);
+            s3_reply_error(r, S3E_MALFORMED_XML, NULL);
+            return;
+        }
+        int only_owner = 1;
+        const struct xml_node *acl = xml_child(xml_root(doc), "AccessControlList");
+        for (const struct xml_node *g = xml_child(acl, "Grant"); g; g = xml_next_named(g, "Grant")) {
+            const char *id = xml_child_text(xml_child(g, "Grantee"), "ID", "");
+            if (strcmp(id, b.owner) != 0 ||
+                strcmp(xml_child_text(g, "Permission", ""), "FULL_CONTROL") != 0)
+                only_owner = 0;
+        }
+        xml_doc_free(doc);
+        if (!only_owner) {
+            s3_reply_error(r, S3E_ACL_NOT_SUPPORTED, NULL);
+            return;
+        }
+    }
+    s3_reply_empty(r, 200);
+}
+
+const struct s3_handler h_put_acl = {"PutAcl", NULL, NULL, put_acl_end, NULL};
+
+/* ---- bucket configurations not stored yet ---------------------------- */
+
+/* What S3 answers when a bucket has no such configuration: an empty
+ * document, or the "not found" error of that configuration. */
+static const struct {
+    const char *param;
+    const char *root;      /* empty document's root element, or NULL */
+    enum s3_err err;
+} bucket_configs[] = {
+    {"accelerate", "AccelerateConfiguration", S3E_NONE},
+    {"logging", "BucketLoggingStatus", S3E_NONE},
+    {"notification", "NotificationConfiguration", S3E_NONE},
+    {"requestPayment", NULL, S3E_NONE},
+    {"cors", NULL, S3E_NO_SUCH_CORS},
+    {"encryption", NULL, S3E_NO_SUCH_ENCRYPTION},
+    {"lifecycle", NULL, S3E_NO_SUCH_LIFECYCLE},
+    {"object-lock", NULL, S3E_NO_SUCH_OBJECT_LOCK},
+    {"ownershipControls", NULL, S3E_NO_SUCH_OWNERSHIP_CONTROLS},
+    {"policy", NULL, S3E_NO_SUCH_BUCKET_POLICY},
+    {"policyStatus", NULL, S3E_NO_SUCH_BUCKET_POLICY},
+    {"publicAccessBlock", NULL, S3E_NO_SUCH_PUBLIC_ACCESS_BLOCK},
+    {"replication", NULL, S3E_NO_SUCH_REPLICATION},
+    {"tagging", NULL, S3E_NO_SUCH_TAG_SET},
+    {"website", NULL, S3E_NO_SUCH_WEBSITE},
+};
+
+static void bucket_config_end(struct s3_req *r)
+{
+    if (s3_bucket_access_or_reply(r, NULL) != 0)
+        return;
+    for (size_t i = 0; i < sizeof bucket_configs / sizeof *bucket_configs; i++) {
+        if (!s3_has_param(r, bucket_configs[i].param))
+            continue;
+        if (bucket_configs[i].err != S3E_NONE) {
+            s3_reply_error(r, bucket_configs[i].err, NULL);
+            return;
+        }
+        struct buf out;
+        struct xml_writer w;
+        buf_init(&out, 4096);
+        xmlw_init(&w, &out);
+        xmlw_decl(&w);
+        if (bucket_configs[i].root) {
+            xmlw_open_ns(&w, bucket_configs[i].root, S3_XMLNS);
+        } else {
+            xmlw_open_ns(&w, "RequestPaymentConfiguration", S3_XMLNS);
+            xmlw_elem(&w, "Payer", "BucketOwner");
+        }
+        xmlw_close(&w);
+        xmlw_finish(&w);
+        s3_reply_xml(r, 200, &out);
+        return;
+    }
+    s3_reply_error(r, S3E_NOT_IMPLEMENTED, NULL);
+}
+
+const struct s3_handler h_bucket_config = {"GetBucketConfig", NULL, NULL, bucket_config_end, NULL};
+
+/* ---- GetObjectTagging -------------------------------------------------- */
+
+/* Objects carry no tags yet: an existing object has an empty tag set. */
+static void get_object_tagging_end(struct s3_req *r)
+{
+    if (s3_bucket_access_or_reply(r, NULL) != 0)
+        return;
+    struct meta_object o;
+    int rc = meta_object_get(r->gw->meta, r->bucket, r->key, s3_param(r, "versionId"), &o);
+    if (rc == 0 && (o.flags & META_OBJ_DELETE_MARKER))
+        rc = META_ENOTFOUND;
+    if (rc) {
+        s3_reply_rc(r, rc);
+        return;
+    }
+    if (strcmp(o.version_id, "null") != 0)
+        s3_add_header(r, "x-amz-version-id", o.version_id);
+    meta_object_release(&o);
+    struct buf out;
+    struct xml_writer w;
+    buf_init(&out, 4096);
+    xmlw_init(&w, &out);
+    xmlw_decl(&w);
+    xmlw_open_ns(&w, "Tagging", S3_XMLNS);
+    xmlw_open(&w, "TagSet");
+    xmlw_close(&w);
+    xmlw_close(&w);
+    xmlw_finish(&w);
+    s3_reply_xml(r, 200, &out);
+}
+
+const struct s3_handler h_get_object_tagging = {"GetObjectTagging", NULL, NULL,
+                                                get_object_tagging_end, NULL};

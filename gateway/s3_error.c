@@ -92,6 +92,26 @@ static const struct s3_err_info table[S3E_COUNT] = {
                                "Your request header section exceeds the maximum allowed size."},
     [S3E_SERVICE_UNAVAILABLE] = {"ServiceUnavailable", 503,
                                  "Too few drives are readable to serve this object right now."},
+    [S3E_NO_SUCH_BUCKET_POLICY] = {"NoSuchBucketPolicy", 404, "The bucket policy does not exist"},
+    [S3E_NO_SUCH_CORS] = {"NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"},
+    [S3E_NO_SUCH_LIFECYCLE] = {"NoSuchLifecycleConfiguration", 404,
+                               "The lifecycle configuration does not exist"},
+    [S3E_NO_SUCH_ENCRYPTION] = {"ServerSideEncryptionConfigurationNotFoundError", 404,
+                                "The server side encryption configuration was not found"},
+    [S3E_NO_SUCH_WEBSITE] = {"NoSuchWebsiteConfiguration", 404,
+                             "The specified bucket does not have a website configuration"},
+    [S3E_NO_SUCH_TAG_SET] = {"NoSuchTagSet", 404, "The TagSet does not exist"},
+    [S3E_NO_SUCH_OBJECT_LOCK] = {"ObjectLockConfigurationNotFoundError", 404,
+                                 "Object Lock configuration does not exist for this bucket"},
+    [S3E_NO_SUCH_REPLICATION] = {"ReplicationConfigurationNotFoundError", 404,
+                                 "The replication configuration was not found"},
+    [S3E_NO_SUCH_PUBLIC_ACCESS_BLOCK] = {"NoSuchPublicAccessBlockConfiguration", 404,
+                                         "The public access block configuration was not found"},
+    [S3E_NO_SUCH_OWNERSHIP_CONTROLS] = {"OwnershipControlsNotFoundError", 404,
+                                        "The bucket ownership controls were not found"},
+    [S3E_ACL_NOT_SUPPORTED] = {"AccessControlListNotSupported", 400,
+                               "The bucket does not allow ACLs: only the owner's full control "
+                               "(canned ACL 'private') is accepted."},
 };
 
 const struct s3_err_info *s3_err_info(enum s3_err e)

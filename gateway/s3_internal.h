@@ -177,7 +177,8 @@ int s3_bucket_access_or_reply(struct s3_req *r, struct meta_bucket *b);
 /* ---- handler tables (one file each) --------------------------------- */
 
 extern const struct s3_handler h_list_buckets, h_create_bucket, h_delete_bucket, h_head_bucket,
-    h_get_bucket_location, h_get_bucket_versioning, h_list_objects, h_delete_objects, h_get_acl;
+    h_get_bucket_location, h_get_bucket_versioning, h_list_objects, h_list_versions, h_delete_objects,
+    h_get_acl, h_put_acl, h_bucket_config, h_get_object_tagging;
 extern const struct s3_handler h_put_object, h_get_object, h_head_object, h_delete_object,
     h_copy_object;
 extern const struct s3_handler h_create_mpu, h_upload_part, h_upload_part_copy, h_complete_mpu,

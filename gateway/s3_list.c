@@ -187,3 +187,108 @@ static void list_objects_end(struct s3_req *r)
 }
 
 const struct s3_handler h_list_objects = {"ListObjects", NULL, NULL, list_objects_end, NULL};
+
+/*
+ * ListObjectVersions.  Versioning cannot be enabled yet, so every object
+ * has exactly one version, "null", and the listing is the current one in
+ * S3's ListVersionsResult form.  (Clients call it to show or purge old
+ * versions; rclone and aws-cli s3api do.)
+ */
+static void list_versions_end(struct s3_req *r)
+{
+    struct meta_bucket bucket;
+    struct meta_list_res res = {0};
+    struct buf out;
+    struct xml_writer w;
+    size_t max_keys;
+
+    if (s3_bucket_access_or_reply(r, &bucket) != 0)
+        return;
+    if (bucket.versioning != META_VERSIONING_OFF) {
+        s3_reply_error(r, S3E_NOT_IMPLEMENTED, "Listing the versions of a bucket with versioning "
+                                               "is not implemented yet.");
+        return;
+    }
+    if (max_keys_or_reply(r, &max_keys) != 0)
+        return;
+    const char *enc = s3_param(r, "encoding-type");
+    if (enc && strcmp(enc, "url") != 0) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "Invalid Encoding Method specified in Request");
+        return;
+    }
+    int url = enc != NULL;
+    const char *prefix = s3_param(r, "prefix");
+    const char *delim = s3_param(r, "delimiter");
+    const char *key_marker = s3_param(r, "key-marker");
+    const char *vid_marker = s3_param(r, "version-id-marker");
+    if (vid_marker && !key_marker) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "A version-id marker cannot be specified without "
+                                                "a key marker.");
+        return;
+    }
+    if (max_keys > 0) {
+        struct meta_list_req req = {r->bucket, prefix, delim, key_marker, max_keys};
+        int rc = meta_object_list(r->gw->meta, &req, &res);
+        if (rc) {
+            s3_reply_rc(r, rc);
+            return;
+        }
+    }
+    buf_init(&out, 64u << 20);
+    xmlw_init(&w, &out);
+    xmlw_decl(&w);
+    xmlw_open_ns(&w, "ListVersionsResult", S3_XMLNS);
+    xmlw_elem(&w, "Name", r->bucket);
+    elem_maybe_encoded(&w, "Prefix", prefix ? prefix : "", url);
+    elem_maybe_encoded(&w, "KeyMarker", key_marker ? key_marker : "", url);
+    xmlw_elem(&w, "VersionIdMarker", vid_marker ? vid_marker : "");
+    if (res.truncated && res.n) {
+        elem_maybe_encoded(&w, "NextKeyMarker", res.entries[res.n - 1].key, url);
+        if (!res.entries[res.n - 1].is_prefix)
+            xmlw_elem(&w, "NextVersionIdMarker", "null");
+    }
+    xmlw_elemf(&w, "MaxKeys", "%zu", max_keys);
+    if (delim)
+        elem_maybe_encoded(&w, "Delimiter", delim, url);
+    xmlw_elem(&w, "IsTruncated", res.truncated ? "true" : "false");
+    if (url)
+        xmlw_elem(&w, "EncodingType", "url");
+    for (size_t i = 0; i < res.n; i++) {
+        const struct meta_list_entry *e = &res.entries[i];
+        if (e->is_prefix)
+            continue;
+        char t[32], etag[META_ETAG_MAX + 3];
+        s3_time_iso(e->mtime_ms, t);
+        s3_quote_etag(e->etag, etag);
+        xmlw_open(&w, "Version");
+        elem_maybe_encoded(&w, "Key", e->key, url);
+        xmlw_elem(&w, "VersionId", "null");
+        xmlw_elem(&w, "IsLatest", "true");
+        xmlw_elem(&w, "LastModified", t);
+        xmlw_elem(&w, "ETag", etag);
+        xmlw_elemf(&w, "Size", "%llu", (unsigned long long)e->size);
+        xmlw_open(&w, "Owner");
+        xmlw_elem(&w, "ID", bucket.owner);
+        xmlw_elem(&w, "DisplayName", bucket.owner);
+        xmlw_close(&w);
+        xmlw_elem(&w, "StorageClass", "STANDARD");
+        xmlw_close(&w);
+    }
+    for (size_t i = 0; i < res.n; i++) {
+        if (!res.entries[i].is_prefix)
+            continue;
+        xmlw_open(&w, "CommonPrefixes");
+        elem_maybe_encoded(&w, "Prefix", res.entries[i].key, url);
+        xmlw_close(&w);
+    }
+    xmlw_close(&w);
+    meta_list_res_release(&res);
+    if (xmlw_finish(&w) != 0) {
+        buf_release(&out);
+        s3_reply_error(r, S3E_INTERNAL, NULL);
+        return;
+    }
+    s3_reply_xml(r, 200, &out);
+}
+
+const struct s3_handler h_list_versions = {"ListObjectVersions", NULL, NULL, list_versions_end, NULL};

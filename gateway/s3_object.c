@@ -503,11 +503,6 @@ static void get_or_head(struct s3_req *r, int head)
     s3_add_header(r, "Accept-Ranges", "bytes");
     if (strcmp(o->version_id, "null") != 0)
         s3_add_header(r, "x-amz-version-id", o->version_id);
-    if (strchr(o->etag, '-')) {
-        char parts[16];
-        snprintf(parts, sizeof parts, "%s", strchr(o->etag, '-') + 1);
-        s3_add_header(r, "x-amz-mp-parts-count", parts);
-    }
     /* response-* overrides (signed requests only, as S3). */
     static const struct {
         const char *param, *header;

@@ -17,18 +17,40 @@
 /* Sub-resources cairn does not implement yet: answered NotImplemented with
  * the name, instead of being mistaken for a plain GET/PUT. */
 static const char *const unsupported[] = {
-    "accelerate", "analytics", "attributes", "cors", "encryption", "intelligent-tiering",
-    "inventory", "legal-hold", "lifecycle", "logging", "metrics", "notification",
-    "object-lock", "ownershipControls", "policy", "policyStatus", "publicAccessBlock",
-    "replication", "requestPayment", "restore", "retention", "select", "tagging", "torrent",
-    "versions", "website", NULL,
+    "analytics", "attributes", "intelligent-tiering", "inventory", "legal-hold", "metrics",
+    "restore", "retention", "select", "torrent", NULL,
 };
+
+/* Bucket configurations cairn does not store yet: reading one answers
+ * what S3 answers for a bucket without it (s3_bucket.c); writing one is
+ * NotImplemented. */
+static const char *const bucket_configs[] = {
+    "accelerate", "cors", "encryption", "lifecycle", "logging", "notification", "object-lock",
+    "ownershipControls", "policy", "policyStatus", "publicAccessBlock", "replication",
+    "requestPayment", "tagging", "website", NULL,
+};
+
+static const char *find_param(struct s3_req *r, const char *const *names)
+{
+    for (int i = 0; names[i]; i++)
+        if (s3_has_param(r, names[i]))
+            return names[i];
+    return NULL;
+}
 
 static const char *unsupported_subresource(struct s3_req *r)
 {
-    for (int i = 0; unsupported[i]; i++)
-        if (s3_has_param(r, unsupported[i]))
-            return unsupported[i];
+    const char *name = find_param(r, unsupported);
+    if (name)
+        return name;
+    /* object tagging: GET answers an empty set, writes are not there yet */
+    if (r->key && s3_has_param(r, "tagging"))
+        return strcmp(r->method, "GET") == 0 ? NULL : "tagging";
+    if (r->key)
+        return NULL;
+    name = find_param(r, bucket_configs);
+    if (name && strcmp(r->method, "GET") != 0)
+        return name;
     return NULL;
 }
 
@@ -124,10 +146,16 @@ static const struct s3_handler *route_bucket(struct s3_req *r)
             return &h_get_acl;
         if (s3_has_param(r, "versioning"))
             return &h_get_bucket_versioning;
+        if (s3_has_param(r, "versions"))
+            return &h_list_versions;
+        if (find_param(r, bucket_configs))
+            return &h_bucket_config;
         return &h_list_objects;
     }
     if (strcmp(m, "HEAD") == 0)
         return &h_head_bucket;
+    if (strcmp(m, "PUT") == 0 && s3_has_param(r, "acl"))
+        return &h_put_acl;
     if (strcmp(m, "PUT") == 0 && r->query.count == 0)
         return &h_create_bucket;
     if (strcmp(m, "DELETE") == 0 && r->query.count == 0)
@@ -146,13 +174,15 @@ static const struct s3_handler *route_object(struct s3_req *r)
             return &h_list_parts;
         if (s3_has_param(r, "acl"))
             return &h_get_acl;
+        if (s3_has_param(r, "tagging"))
+            return &h_get_object_tagging;
         return &h_get_object;
     }
     if (strcmp(m, "HEAD") == 0)
         return &h_head_object;
     if (strcmp(m, "PUT") == 0) {
         if (s3_has_param(r, "acl"))
-            return NULL;
+            return &h_put_acl;
         if (has_upload || s3_has_param(r, "partNumber"))
             return s3_header(r, "x-amz-copy-source") ? &h_upload_part_copy : &h_upload_part;
         return s3_header(r, "x-amz-copy-source") ? &h_copy_object : &h_put_object;
