@@ -493,12 +493,12 @@ int gateway_start(const struct gateway_config *cfg, struct objlayer *ol, struct 
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     gw->mhd = MHD_start_daemon(
-        flags, cfg->port, NULL, NULL, on_access, gw, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, cfg->port, NULL, NULL, on_access, gw, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, gw,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, gw, MHD_OPTION_NOTIFY_COMPLETED, on_completed, gw,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256u << 10), MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(cfg->max_connections ? cfg->max_connections : 1024),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, gw,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!gw->mhd) {
         rc = -EADDRINUSE;
         goto fail;
