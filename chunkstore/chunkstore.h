@@ -67,6 +67,12 @@ struct shard_store_stat {
     uint64_t shards;       /* live shards */
     uint64_t bytes_live;   /* payload bytes of live shards */
     uint64_t bytes_dead;   /* bytes in segments held by deleted shards */
+    /* Counters since the store was opened (0 where a store has no such
+     * thing, e.g. the in-memory store): */
+    uint64_t writes;       /* records appended (shard puts and tombstones) */
+    uint64_t write_batches; /* group commits: each made >= 1 write durable */
+    uint64_t syncs;        /* fsync/fdatasync calls (segments, folder, index) */
+    uint64_t index_checkpoints; /* index commits made durable (see drive_opts) */
 };
 
 /* One write of a batch (shard_write_batch): a put when data is non-NULL,
@@ -150,18 +156,27 @@ int drive_open(const char *path, struct shard_store **out);
  *  - put/del append a record (a tombstone for del) to the active segment
  *    (seg-NNNNNNNN.dat, rolled over at segment_bytes).  Concurrent writers
  *    are group-committed: one of them becomes the batch leader, appends
- *    every queued record, issues one fdatasync and one LMDB index commit,
- *    then wakes the others.  put returns only after that.
- *  - get does an LMDB read txn and a preadv; it never takes the writer's
- *    lock, so it does not wait for a batch's fdatasync.  Header and payload
- *    CRC32C are checked on every read.
- *  - The index env uses MDB_NOMETASYNC: a crash may lose the last index
- *    commit, never corrupt the index.  The index stores, in the same txn as
- *    the entries, the segment position up to which records are applied;
+ *    every queued record and issues ONE fdatasync of the segment, then
+ *    wakes the others.  put returns only after that fdatasync: the segment
+ *    record (self-describing, with CRCs) is the durable truth.
+ *  - The LMDB index is a cache of the segments that may lag behind them.
+ *    A batch's index changes go to an in-memory overlay (readers consult it
+ *    before LMDB); every checkpoint_records records or checkpoint_ms, and
+ *    at close, one LMDB transaction applies the overlay together with the
+ *    segment position up to which the index is complete, and is synced.
  *    open replays every record after that position (shards and
- *    tombstones), so an acknowledged write is never lost.  A missing,
- *    empty or unreadable index is rebuilt the same way from the first
- *    segment.  A torn record at the tail of the last segment is truncated.
+ *    tombstones, across segment rollovers), so an acknowledged write is
+ *    never lost.  The index also stores a checksum of its entries and a
+ *    check of that position against the segment bytes; an index that is
+ *    missing, unreadable, from an older format, or fails either check is
+ *    rebuilt from the segments (a rebuild is always correct); entries of
+ *    segment files that disappeared are dropped.  A torn (or all-zero) tail of the last segment
+ *    is truncated.
+ *  - get looks in the overlay, else does an LMDB read txn, then a preadv;
+ *    it never takes the writer's lock, so it does not wait for a batch's
+ *    fdatasync.  The record header (magic, CRC, chunk id, shard index,
+ *    length) and the payload CRC32C are checked on every read: a stale or
+ *    damaged index entry gives CS_ECORRUPT, never wrong bytes.
  *  - A missing or emptied folder opens empty.  If the folder (or the
  *    active segment) disappears while open, reads of the lost shards
  *    return CS_ENOTFOUND, and the next write re-opens the drive in place
@@ -172,6 +187,8 @@ int drive_open(const char *path, struct shard_store **out);
  *    the page cache can no longer be trusted.
  *  - Dead space (replaced/deleted records, tombstones) is counted in
  *    stat.bytes_dead; compaction is not implemented yet.
+ *  - iterate first checkpoints the index (so it sees every write that
+ *    returned before it started), then walks LMDB.
  */
 struct drive_opts {
     uint64_t segment_bytes;  /* roll over past this size; 0 = 256 MiB */
@@ -181,6 +198,13 @@ struct drive_opts {
      * same path a real full disk takes.  Used by tests; also usable as a
      * quota. */
     uint64_t capacity_bytes;
+    /* Index checkpoint policy: the overlay is committed to LMDB and synced
+     * once it holds this many records (0 = 8192; at most 1<<20) ... */
+    uint32_t checkpoint_records;
+    /* ... or this many milliseconds after the last checkpoint, checked
+     * after each batch (0 = 2000).  More means fewer syncs and more to
+     * replay after a crash (never more than 256 MiB of records). */
+    uint32_t checkpoint_ms;
 };
 
 /* drive_open() with options (opts may be NULL: defaults). */

@@ -2,29 +2,61 @@
  * chunkstore/drive_segment.c - the local drive engine: append-only segment
  * files plus an LMDB index, one instance per drive folder.
  *
- * Byte layouts: docs/on-disk-format-chunkstore.md.  Behaviour summary: the
- * comment above struct drive_opts in chunkstore.h.  This file explains why.
+ * Byte layouts and the durability argument: docs/on-disk-format-chunkstore.md.
+ * Behaviour summary: the comment above struct drive_opts in chunkstore.h.
+ * This file explains why.
  *
  * Writes.  Callers queue requests; whoever finds no batch leader becomes
  * it, takes everything queued (up to a cap), appends one record per
- * request, calls fdatasync once and commits the index once, then wakes
- * everybody.  So the cost of an fdatasync is shared by all writers that
- * arrived while the previous one was running (group commit), and there is
- * exactly one writer at a time without a dedicated thread.
+ * request and calls fdatasync once, then wakes everybody.  So the cost of
+ * an fdatasync is shared by all writers that arrived while the previous
+ * one was running (group commit), and there is exactly one writer at a
+ * time without a dedicated thread.  One fdatasync per batch is all a put
+ * waits for: on every drive folder of a machine, which usually share one
+ * disk, that is the whole price of durability.
  *
- * Index durability.  The env runs with MDB_NOMETASYNC: each commit syncs
- * the data pages but not the meta page, so a crash can roll the index back
- * by one commit but cannot corrupt it.  That is safe because every batch
- * commits, with its entries, the segment position up to which records are
- * applied ("applied"), and open replays all records past it.  MDB_NOSYNC
- * would save another sync, but LMDB may then be corrupt after a power
- * failure on a file system that reorders writes, and we could not tell.
+ * Index durability.  The segments are the truth: every record carries its
+ * key and CRCs, so the index can always be rebuilt by reading them.  The
+ * index therefore need not be durable at every batch, only recoverable:
+ *
+ *  - A batch's index changes go to an in-memory overlay: a log of the
+ *    records appended since the last checkpoint plus a hash table from key
+ *    to the newest log entry.  Readers look there first, then in LMDB.
+ *  - A checkpoint (every checkpoint_records records, 256 MiB of payload or
+ *    checkpoint_ms, and at close) applies the log to LMDB in one write
+ *    transaction, with the position (segment, offset) up to which the
+ *    index is now complete, then empties the overlay.  The env runs with
+ *    MDB_NOMETASYNC: a commit syncs its data pages (one fdatasync) but not
+ *    the meta page, so an OS crash can take the index back by one
+ *    checkpoint but never leave it half-written.
+ *  - open replays every record after the recorded position, across any
+ *    number of segment rollovers: that is at most one checkpoint interval
+ *    of records (two if the last meta page was lost).
+ *
+ * Why not MDB_NOSYNC with a periodic mdb_env_sync?  With NOSYNC an OS
+ * crash can leave LMDB's meta page pointing at pages that never reached
+ * the disk (or that a later commit reused), and LMDB has no checksums to
+ * tell.  Keeping unsynced changes in memory instead costs the same one
+ * sync per checkpoint and leaves LMDB consistent at every instant.  We
+ * still do not trust the index blindly: it carries a checksum of all its
+ * entries (verified at open) and a check of its recorded position against
+ * the segment bytes, and is rebuilt from the segments when either fails.
+ * And every read checks the record header (chunk id, shard index, length,
+ * CRCs) against what it asked for, so even a stale entry cannot return
+ * wrong bytes.
+ *
+ * Segments are not preallocated: measured here (ext4), fallocate'd
+ * (unwritten) extents made 256 KiB - 1 MiB appends + fdatasync no faster
+ * and 1 MiB ones slower, as the extent conversion costs the journal commit
+ * that the size update would have.  The scanner still reads a zero tail
+ * (as a file system may leave after a crash) as the end of the records.
  *
  * Reads take only env_lock in read mode (held exclusively just while the
- * drive is re-opened in place), a short LMDB read txn, and a preadv on a
- * cached segment fd: they never wait for a batch's fdatasync.
+ * drive is re-opened in place), ov_lock for a hash lookup, a short LMDB
+ * read txn and a preadv on a cached segment fd: they never wait for a
+ * batch's fdatasync or a checkpoint.
  *
- * Lock order: env_lock -> fd_lock; q_lock and st_lock are leaves.
+ * Lock order: env_lock -> fd_lock; q_lock, ov_lock and st_lock are leaves.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -60,7 +92,8 @@
 #define IDX_KEY_LEN (CHUNK_ID_LEN + 1)
 #define IDX_VAL_LEN 32u
 #define SEGSTAT_LEN 24u
-#define INDEX_FORMAT 1u
+#define STATE_LEN 40u
+#define INDEX_FORMAT 2u
 #define DEFAULT_SEGMENT_BYTES (256ull << 20)
 #define INDEX_MAP_BYTES (32ull << 30) /* address space only; the file grows as used */
 #define INDEX_MAX_READERS 1024
@@ -69,14 +102,22 @@
 #define MAX_BATCH_BYTES (64u << 20)
 #define REPLAY_TXN_RECORDS 4096
 #define ITER_PAGE 256
+#define CKPT_DEFAULT_RECORDS 8192u
+#define CKPT_MAX_RECORDS (1u << 20)
+#define CKPT_DEFAULT_MS 2000u
+#define CKPT_MAX_BYTES (256ull << 20) /* payload logged: bounds replay after a crash */
+/* tags of the entry checksum: which database an entry is in */
+#define TAG_SHARDS 1u
+#define TAG_SEGS 2u
 
 struct rec_hdr {
     uint8_t type;
     uint8_t idx;
     uint8_t id[CHUNK_ID_LEN];
-    uint32_t len; /* payload bytes */
-    uint32_t crc; /* CRC32C of the payload */
+    uint32_t len;  /* payload bytes */
+    uint32_t crc;  /* CRC32C of the payload */
     int64_t written;
+    uint32_t hcrc; /* the header's own CRC (bytes 60..63) */
 };
 
 struct idx_entry {
@@ -110,12 +151,37 @@ struct drive_req {
     int done;
 };
 
+/* One record appended since the last checkpoint (the overlay's log). */
+struct ov_entry {
+    uint8_t key[IDX_KEY_LEN];
+    uint8_t type;    /* REC_SHARD or REC_TOMB */
+    int32_t prev;    /* older log entry of the same key, -1: none */
+    uint32_t seg;
+    uint32_t len;
+    uint32_t crc;
+    uint32_t hcrc;
+    uint64_t off;    /* of the record header */
+    int64_t written;
+};
+
+/* The index's own record of how far it is complete (meta "state"). */
+struct idx_state {
+    uint32_t seg;      /* every record before (seg, off) is in the index */
+    uint64_t off;
+    uint32_t next_seg; /* number the next new segment gets */
+    uint64_t digest;   /* sum of the entry checksums of shards + segments */
+    uint64_t ck_off;   /* a header in segment seg: 0 = the segment header */
+    uint32_t ck_crc;   /* ... and its CRC (bytes 60..63) */
+};
+
 struct drive {
     struct shard_store base;
     char path[PATH_MAX - 32];
     char index_path[PATH_MAX];
     uint64_t segment_bytes;
     uint64_t capacity;
+    uint32_t ckpt_records;
+    uint32_t ckpt_ms;
 
     /* Read mode: anything that uses env or the fd cache.  Write mode: only
      * drive_load/drive_unload (open, close, re-open in place). */
@@ -135,20 +201,42 @@ struct drive {
     struct drive_req *q_head, *q_tail;
     int leader;
 
+    /* Index overlay.  Changed only by the leader, under ov_lock; readers
+     * see the first ov_visible log entries (those whose fdatasync is
+     * done).  ov_slots: open addressing, -1 = empty, else the newest log
+     * entry of a key. */
+    pthread_mutex_t ov_lock;
+    struct ov_entry *ov_log;
+    int32_t *ov_slots;
+    uint32_t ov_mask;
+    int ov_cap;
+    int ov_count;
+    int ov_visible;
+    uint64_t ov_bytes;  /* payload bytes in the log */
+    double ckpt_last;   /* monotonic seconds */
+
     /* Owned by the batch leader (and by open/close, when nobody else runs). */
     struct drive_req *batch[MAX_BATCH];
     int active_fd;
     uint32_t active_seg;
     uint64_t active_end;
     uint32_t next_seg;
+    uint64_t digest;       /* of the committed index */
+    uint64_t digest_txn;   /* the same, inside the open write txn */
+    uint32_t ck_seg;       /* newest known-good header: position check */
+    uint64_t ck_off;
+    uint32_t ck_crc;
     /* Sum of segment file sizes (capacity accounting).  Written only by
      * the leader, through disk_bytes_set(); stat reads it concurrently. */
     uint64_t disk_bytes;
     int lock_fd; /* flock'd <drive>/LOCK: one process per drive folder */
     int write_err;       /* sticky: set when a sync or an undo failed */
+    int index_damaged;   /* atomic: LMDB reported damage; next batch rebuilds */
 
     pthread_mutex_t st_lock;
     uint64_t st_shards, st_live, st_dead;
+    /* counters (atomic) */
+    uint64_t n_writes, n_batches, n_syncs, n_ckpts;
 };
 
 static const struct shard_store_ops drive_ops;
@@ -156,6 +244,25 @@ static const struct shard_store_ops drive_ops;
 static void disk_bytes_set(struct drive *d, uint64_t v)
 {
     __atomic_store_n(&d->disk_bytes, v, __ATOMIC_RELAXED);
+}
+
+static void count(uint64_t *counter, uint64_t n)
+{
+    __atomic_add_fetch(counter, n, __ATOMIC_RELAXED);
+}
+
+/* fdatasync, counted (every sync the drive asks for is in stat.syncs). */
+static int drive_fdatasync(struct drive *d, int fd)
+{
+    count(&d->n_syncs, 1);
+    return fdatasync(fd);
+}
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ------------------------------------------------------------------ */
@@ -189,7 +296,8 @@ static uint64_t get_le64(const uint8_t *p)
     return v;
 }
 
-static void rec_hdr_encode(const struct rec_hdr *h, uint8_t out[REC_HDR_LEN])
+/* Returns the header CRC it wrote. */
+static uint32_t rec_hdr_encode(const struct rec_hdr *h, uint8_t out[REC_HDR_LEN])
 {
     memset(out, 0, REC_HDR_LEN);
     memcpy(out, REC_MAGIC, 4);
@@ -200,7 +308,9 @@ static void rec_hdr_encode(const struct rec_hdr *h, uint8_t out[REC_HDR_LEN])
     put_le32(out + 40, h->len);
     put_le32(out + 44, h->crc);
     put_le64(out + 48, (uint64_t)h->written);
-    put_le32(out + 60, crc32c(0, out, 60));
+    uint32_t hcrc = crc32c(0, out, 60);
+    put_le32(out + 60, hcrc);
+    return hcrc;
 }
 
 /* 0 if in is a well-formed record header, -1 if not. */
@@ -216,6 +326,7 @@ static int rec_hdr_decode(const uint8_t in[REC_HDR_LEN], struct rec_hdr *h)
     h->len = get_le32(in + 40);
     h->crc = get_le32(in + 44);
     h->written = (int64_t)get_le64(in + 48);
+    h->hcrc = get_le32(in + 60);
     if (h->type == REC_SHARD && h->len <= CS_MAX_CHUNK)
         return 0;
     if (h->type == REC_TOMB && h->len == TOMB_LEN)
@@ -268,7 +379,9 @@ static int idx_val_decode(const MDB_val *v, struct idx_entry *e)
     return 0;
 }
 
-/* LMDB codes never leave this file: map them to errno. */
+/* LMDB codes never leave this file: map them to errno.  The codes that
+ * mean the index file is damaged become -EBADMSG, which the open path
+ * answers by rebuilding the index (and readers report as -EIO). */
 static int mdb_err(int rc)
 {
     if (rc == 0)
@@ -277,6 +390,9 @@ static int mdb_err(int rc)
         return -rc;
     if (rc == MDB_MAP_FULL)
         return -ENOSPC;
+    if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID ||
+        rc == MDB_VERSION_MISMATCH || rc == MDB_BAD_TXN || rc == MDB_BAD_VALSIZE)
+        return -EBADMSG;
     return -EIO;
 }
 
@@ -456,9 +572,110 @@ static void segfd_release(struct drive *d, int slot, int fd)
 /* ------------------------------------------------------------------ */
 /* Index                                                               */
 
+/* The index checksum.  Every entry of `shards` and `segments` has a 64-bit
+ * hash (CRC-64 of tag, key, value); the index stores their sum (mod 2^64)
+ * in its state and open recomputes it, so an entry damaged on disk (or a
+ * page of another snapshot) is noticed and the index rebuilt.  A sum can
+ * be kept up to date per change: minus the old entry, plus the new one.
+ * All changes to those two databases go through index_apply, dput and
+ * dcursor_del, which keep d->digest_txn current; it becomes d->digest on
+ * commit. */
+static uint64_t entry_hash(uint8_t tag, const MDB_val *k, const MDB_val *v)
+{
+    struct cksum c;
+    uint8_t out[CKSUM_MAX_LEN];
+    uint64_t h = 0;
+    cksum_init(&c, CKSUM_CRC64NVME); /* a CRC: cannot fail */
+    cksum_update(&c, &tag, 1);
+    cksum_update(&c, k->mv_data, k->mv_size);
+    cksum_update(&c, v->mv_data, v->mv_size);
+    cksum_final(&c, out);
+    for (int i = 0; i < 8; i++)
+        h = h << 8 | out[i];
+    return h;
+}
+
+static int dput(struct drive *d, MDB_txn *txn, MDB_dbi dbi, uint8_t tag, MDB_val *k, MDB_val *v)
+{
+    MDB_val old;
+    int rc = mdb_get(txn, dbi, k, &old);
+    if (rc == 0)
+        d->digest_txn -= entry_hash(tag, k, &old);
+    else if (rc != MDB_NOTFOUND)
+        return rc;
+    rc = mdb_put(txn, dbi, k, v, 0);
+    if (rc == 0)
+        d->digest_txn += entry_hash(tag, k, v);
+    return rc;
+}
+
+static int dcursor_del(struct drive *d, MDB_cursor *cur, uint8_t tag, const MDB_val *k,
+                       const MDB_val *v)
+{
+    d->digest_txn -= entry_hash(tag, k, v);
+    return mdb_cursor_del(cur, 0);
+}
+
+/* Recompute the checksum of the whole index.  Returns an LMDB code. */
+static int digest_walk(struct drive *d, MDB_txn *txn, uint64_t *out)
+{
+    const MDB_dbi dbis[2] = {d->dbi_shards, d->dbi_segs};
+    const uint8_t tags[2] = {TAG_SHARDS, TAG_SEGS};
+    uint64_t sum = 0;
+    int rc = 0;
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        MDB_cursor *cur = NULL;
+        MDB_val k, v;
+        rc = mdb_cursor_open(txn, dbis[i], &cur);
+        if (rc)
+            break;
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            /* sizes first: a damaged node may claim gigabytes */
+            if (tags[i] == TAG_SHARDS ? k.mv_size != IDX_KEY_LEN || v.mv_size != IDX_VAL_LEN
+                                      : k.mv_size != 4 || v.mv_size != SEGSTAT_LEN) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+            sum += entry_hash(tags[i], &k, &v);
+        }
+        mdb_cursor_close(cur);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (rc == 0)
+        *out = sum;
+    return rc;
+}
+
+static int wtxn_begin(struct drive *d, MDB_txn **txn)
+{
+    d->digest_txn = d->digest;
+    return mdb_txn_begin(d->env, NULL, 0, txn);
+}
+
+/* Commit (one fdatasync of the index: MDB_NOMETASYNC). */
+static int wtxn_commit(struct drive *d, MDB_txn *txn)
+{
+    count(&d->n_syncs, 1);
+    int rc = mdb_txn_commit(txn);
+    if (rc == 0)
+        d->digest = d->digest_txn;
+    return rc;
+}
+
+static void segstat_key(uint32_t seg, uint8_t kb[4])
+{
+    kb[0] = (uint8_t)(seg >> 24);
+    kb[1] = (uint8_t)(seg >> 16);
+    kb[2] = (uint8_t)(seg >> 8);
+    kb[3] = (uint8_t)seg;
+}
+
 static int segstat_get(MDB_txn *txn, struct drive *d, uint32_t seg, struct seg_stat *st)
 {
-    uint8_t kb[4] = {(uint8_t)(seg >> 24), (uint8_t)(seg >> 16), (uint8_t)(seg >> 8), (uint8_t)seg};
+    uint8_t kb[4];
+    segstat_key(seg, kb);
     MDB_val k = {sizeof kb, kb}, v;
     int rc = mdb_get(txn, d->dbi_segs, &k, &v);
     memset(st, 0, sizeof *st);
@@ -479,16 +696,17 @@ static int segstat_add(MDB_txn *txn, struct drive *d, uint32_t seg, int64_t shar
                        int64_t live, int64_t dead)
 {
     struct seg_stat st;
-    uint8_t kb[4] = {(uint8_t)(seg >> 24), (uint8_t)(seg >> 16), (uint8_t)(seg >> 8), (uint8_t)seg};
+    uint8_t kb[4];
     uint8_t vb[SEGSTAT_LEN];
     int rc = segstat_get(txn, d, seg, &st);
     if (rc)
         return rc;
+    segstat_key(seg, kb);
     put_le64(vb, st.live_shards + (uint64_t)shards);
     put_le64(vb + 8, st.live_bytes + (uint64_t)live);
     put_le64(vb + 16, st.dead_bytes + (uint64_t)dead);
     MDB_val k = {sizeof kb, kb}, v = {sizeof vb, vb};
-    return mdb_put(txn, d->dbi_segs, &k, &v, 0);
+    return dput(d, txn, d->dbi_segs, TAG_SEGS, &k, &v);
 }
 
 static int meta_put(MDB_txn *txn, struct drive *d, const char *name, const void *val, size_t len)
@@ -510,62 +728,162 @@ static int meta_get(MDB_txn *txn, struct drive *d, const char *name, void *val, 
     return 0;
 }
 
-static int meta_put_applied(MDB_txn *txn, struct drive *d, uint32_t seg, uint64_t off)
+/* 0 and *st filled, MDB_NOTFOUND (absent or failing its CRC), or an error. */
+static int state_get(MDB_txn *txn, struct drive *d, struct idx_state *st)
 {
-    uint8_t b[12];
-    put_le32(b, seg);
-    put_le64(b + 4, off);
-    int rc = meta_put(txn, d, "applied", b, sizeof b);
-    if (rc == 0) {
-        put_le32(b, d->next_seg);
-        rc = meta_put(txn, d, "next_segment", b, 4);
+    uint8_t b[STATE_LEN];
+    int rc = meta_get(txn, d, "state", b, sizeof b);
+    if (rc)
+        return rc;
+    if (get_le32(b + 36) != crc32c(0, b, 36))
+        return MDB_NOTFOUND;
+    st->seg = get_le32(b);
+    st->next_seg = get_le32(b + 4);
+    st->off = get_le64(b + 8);
+    st->digest = get_le64(b + 16);
+    st->ck_off = get_le64(b + 24);
+    st->ck_crc = get_le32(b + 32);
+    return 0;
+}
+
+/* Record in txn that the index is complete up to (seg, off) of the
+ * segment open as fd, with the running checksum.  The position check is
+ * the newest header known in seg (d->ck_*), or seg's own header.  Call
+ * last in a txn: the digest must be final. */
+static int state_put(MDB_txn *txn, struct drive *d, uint32_t seg, uint64_t off, int fd)
+{
+    uint8_t b[STATE_LEN];
+    if (d->ck_seg != seg) {
+        uint8_t sh[SEG_HDR_LEN];
+        int r = pread_full(fd, sh, sizeof sh, 0);
+        if (r)
+            return r < 0 ? -r : EIO;
+        d->ck_seg = seg;
+        d->ck_off = 0;
+        d->ck_crc = get_le32(sh + 60);
     }
+    memset(b, 0, sizeof b);
+    put_le32(b, seg);
+    put_le32(b + 4, d->next_seg);
+    put_le64(b + 8, off);
+    put_le64(b + 16, d->digest_txn);
+    put_le64(b + 24, d->ck_off);
+    put_le32(b + 32, d->ck_crc);
+    put_le32(b + 36, crc32c(0, b, 36));
+    return meta_put(txn, d, "state", b, sizeof b);
+}
+
+/* What record h, replacing old (NULL: nothing there), does to the counts. */
+static void delta_of(const struct idx_entry *old, const struct rec_hdr *h, struct stat_delta *delta)
+{
+    if (old) {
+        delta->shards--;
+        delta->live -= old->len;
+        delta->dead += REC_HDR_LEN + (int64_t)old->len;
+    }
+    if (h->type == REC_TOMB) {
+        delta->dead += REC_HDR_LEN + TOMB_LEN;
+    } else {
+        delta->shards++;
+        delta->live += h->len;
+    }
+}
+
+/* Per-segment count changes of a run of records, written to `segments`
+ * once per segment instead of twice per record (a checkpoint or a replay
+ * txn touches few segments, many times). */
+struct seg_acc {
+    uint32_t seg;
+    int64_t shards, live, dead;
+};
+
+struct seg_accs {
+    struct seg_acc *v;
+    size_t n, cap;
+};
+
+static int acc_add(struct seg_accs *a, uint32_t seg, int64_t shards, int64_t live, int64_t dead)
+{
+    size_t i = a->n;
+    while (i > 0 && a->v[i - 1].seg != seg)
+        i--;
+    if (i == 0) {
+        if (a->n == a->cap) {
+            size_t nc = a->cap ? a->cap * 2 : 16;
+            struct seg_acc *nv = realloc(a->v, nc * sizeof *nv);
+            if (!nv)
+                return ENOMEM;
+            a->v = nv;
+            a->cap = nc;
+        }
+        a->v[a->n] = (struct seg_acc){.seg = seg};
+        i = ++a->n;
+    }
+    a->v[i - 1].shards += shards;
+    a->v[i - 1].live += live;
+    a->v[i - 1].dead += dead;
+    return 0;
+}
+
+/* Write the accumulated changes into txn and empty a.  LMDB code. */
+static int acc_flush(MDB_txn *txn, struct drive *d, struct seg_accs *a)
+{
+    int rc = 0;
+    for (size_t i = 0; i < a->n && rc == 0; i++)
+        rc = segstat_add(txn, d, a->v[i].seg, a->v[i].shards, a->v[i].live, a->v[i].dead);
+    a->n = 0;
     return rc;
 }
 
 /* Apply one record found at (seg, off) to the index: a shard replaces
  * whatever entry its key had, a tombstone removes it.  The superseded
- * record turns into dead bytes of its segment.  Returns an LMDB code. */
+ * record turns into dead bytes of its segment (counted in acc, written by
+ * acc_flush).  delta may be NULL.  Returns an LMDB code. */
 static int index_apply(MDB_txn *txn, struct drive *d, const struct rec_hdr *h, uint32_t seg,
-                       uint64_t off, struct stat_delta *delta)
+                       uint64_t off, struct seg_accs *acc, struct stat_delta *delta)
 {
     uint8_t kb[IDX_KEY_LEN], vb[IDX_VAL_LEN];
-    MDB_val k = {sizeof kb, kb}, v;
+    MDB_val k = {sizeof kb, kb}, v, nv;
     struct idx_entry old;
-    int rc;
+    struct stat_delta ignored;
+    uint64_t old_hash = 0;
+    int rc, have_old = 0, exists;
 
+    if (!delta)
+        delta = &ignored;
     idx_key(kb, h->id, h->idx);
     rc = mdb_get(txn, d->dbi_shards, &k, &v);
     if (rc && rc != MDB_NOTFOUND)
         return rc;
-    if (rc == 0 && idx_val_decode(&v, &old) == 0) {
-        uint64_t dead = REC_HDR_LEN + (uint64_t)old.len;
-        rc = segstat_add(txn, d, old.seg, -1, -(int64_t)old.len, (int64_t)dead);
-        if (rc)
-            return rc;
-        delta->shards--;
-        delta->live -= old.len;
-        delta->dead += (int64_t)dead;
-        if (h->type == REC_TOMB) {
-            rc = mdb_del(txn, d->dbi_shards, &k, NULL);
+    exists = rc == 0;
+    if (exists) {
+        old_hash = entry_hash(TAG_SHARDS, &k, &v);
+        if (idx_val_decode(&v, &old) == 0) {
+            have_old = 1;
+            rc = acc_add(acc, old.seg, -1, -(int64_t)old.len, REC_HDR_LEN + (int64_t)old.len);
             if (rc)
                 return rc;
         }
     }
+    delta_of(have_old ? &old : NULL, h, delta);
     if (h->type == REC_TOMB) {
-        delta->dead += REC_HDR_LEN + TOMB_LEN;
-        return segstat_add(txn, d, seg, 0, 0, REC_HDR_LEN + TOMB_LEN);
+        if (have_old) {
+            rc = mdb_del(txn, d->dbi_shards, &k, NULL);
+            if (rc)
+                return rc;
+            d->digest_txn -= old_hash;
+        }
+        return acc_add(acc, seg, 0, 0, REC_HDR_LEN + TOMB_LEN);
     }
     struct idx_entry e = {.seg = seg, .len = h->len, .off = off, .crc = h->crc, .written = h->written};
     idx_val_encode(&e, vb);
-    v.mv_size = sizeof vb;
-    v.mv_data = vb;
-    rc = mdb_put(txn, d->dbi_shards, &k, &v, 0);
+    nv.mv_size = sizeof vb;
+    nv.mv_data = vb;
+    rc = mdb_put(txn, d->dbi_shards, &k, &nv, 0);
     if (rc)
         return rc;
-    delta->shards++;
-    delta->live += h->len;
-    return segstat_add(txn, d, seg, 1, h->len, 0);
+    d->digest_txn += entry_hash(TAG_SHARDS, &k, &nv) - old_hash;
+    return acc_add(acc, seg, 1, h->len, 0);
 }
 
 static void delta_apply(struct drive *d, const struct stat_delta *delta)
@@ -575,6 +893,214 @@ static void delta_apply(struct drive *d, const struct stat_delta *delta)
     d->st_live += (uint64_t)delta->live;
     d->st_dead += (uint64_t)delta->dead;
     pthread_mutex_unlock(&d->st_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Index overlay: what was written since the last checkpoint           */
+
+static uint32_t ov_hash(const uint8_t key[IDX_KEY_LEN])
+{
+    /* the chunk id is a SHA-256: any 4 of its bytes are a fine hash */
+    return get_le32(key) ^ (uint32_t)key[CHUNK_ID_LEN] * 0x9e3779b1u;
+}
+
+/* Slot of key in the table: the one holding it, or the empty one where it
+ * would go.  Caller holds ov_lock (or is the only one running). */
+static uint32_t ov_slot(const struct drive *d, const uint8_t key[IDX_KEY_LEN])
+{
+    uint32_t i = ov_hash(key) & d->ov_mask;
+    while (d->ov_slots[i] >= 0 && memcmp(d->ov_log[d->ov_slots[i]].key, key, IDX_KEY_LEN) != 0)
+        i = (i + 1) & d->ov_mask;
+    return i;
+}
+
+/* Newest entry for key among the first `limit` log entries, copied to *out.
+ * Returns 1 if found, 0 if the overlay knows nothing of key.  Takes ov_lock. */
+static int ov_find(struct drive *d, const uint8_t key[IDX_KEY_LEN], int leader_view,
+                   struct ov_entry *out)
+{
+    int found = 0;
+    pthread_mutex_lock(&d->ov_lock);
+    if (d->ov_count) {
+        int limit = leader_view ? d->ov_count : d->ov_visible;
+        int32_t i = d->ov_slots[ov_slot(d, key)];
+        while (i >= limit)
+            i = d->ov_log[i].prev;
+        if (i >= 0) {
+            *out = d->ov_log[i];
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&d->ov_lock);
+    return found;
+}
+
+/* Leader: log the record just appended at (seg, off).  Not visible to
+ * readers until ov_publish().  The caller made sure there is room. */
+static void ov_add(struct drive *d, const struct rec_hdr *h, uint32_t seg, uint64_t off)
+{
+    pthread_mutex_lock(&d->ov_lock);
+    int32_t n = d->ov_count;
+    struct ov_entry *e = &d->ov_log[n];
+    idx_key(e->key, h->id, h->idx);
+    uint32_t slot = ov_slot(d, e->key);
+    e->type = h->type;
+    e->prev = d->ov_slots[slot];
+    e->seg = seg;
+    e->len = h->len;
+    e->crc = h->crc;
+    e->hcrc = h->hcrc;
+    e->off = off;
+    e->written = h->written;
+    d->ov_slots[slot] = n;
+    d->ov_count = n + 1;
+    if (h->type == REC_SHARD)
+        d->ov_bytes += h->len;
+    pthread_mutex_unlock(&d->ov_lock);
+}
+
+/* Leader: the batch is durable, let readers see it. */
+static void ov_publish(struct drive *d)
+{
+    pthread_mutex_lock(&d->ov_lock);
+    d->ov_visible = d->ov_count;
+    pthread_mutex_unlock(&d->ov_lock);
+}
+
+/* Keep only the first n log entries (n = 0: empty the overlay, after a
+ * checkpoint or when the drive is re-opened; n = ov_visible: forget a
+ * failed batch).  The table is rebuilt, as open addressing cannot
+ * un-insert. */
+static void ov_truncate(struct drive *d, int n)
+{
+    pthread_mutex_lock(&d->ov_lock);
+    if (d->ov_slots)
+        memset(d->ov_slots, 0xff, ((size_t)d->ov_mask + 1) * sizeof *d->ov_slots);
+    d->ov_count = 0;
+    d->ov_bytes = 0;
+    for (int i = 0; i < n; i++) {
+        struct ov_entry *e = &d->ov_log[i];
+        uint32_t slot = ov_slot(d, e->key);
+        e->prev = d->ov_slots[slot];
+        d->ov_slots[slot] = i;
+        d->ov_count = i + 1;
+        if (e->type == REC_SHARD)
+            d->ov_bytes += e->len;
+    }
+    d->ov_visible = d->ov_count;
+    pthread_mutex_unlock(&d->ov_lock);
+}
+
+static int ov_alloc(struct drive *d)
+{
+    uint32_t slots = 1;
+    d->ov_cap = (int)d->ckpt_records + MAX_BATCH;
+    while (slots < 2u * (uint32_t)d->ov_cap)
+        slots <<= 1;
+    d->ov_mask = slots - 1;
+    d->ov_log = malloc((size_t)d->ov_cap * sizeof *d->ov_log);
+    d->ov_slots = malloc((size_t)slots * sizeof *d->ov_slots);
+    if (!d->ov_log || !d->ov_slots)
+        return -ENOMEM;
+    ov_truncate(d, 0);
+    return 0;
+}
+
+/*
+ * Leader (or open/close): apply the overlay to LMDB in one transaction,
+ * together with the position up to which the index is now complete (the
+ * end of the active segment: every record before it is in the log or
+ * already in LMDB), commit (one fdatasync), then empty the overlay.
+ * Readers keep using the overlay until LMDB has it, so a lookup never
+ * falls between the two.  On failure the overlay is kept (still right for
+ * reads) and the next batch tries again.
+ */
+static int drive_checkpoint(struct drive *d)
+{
+    MDB_txn *txn = NULL;
+    struct seg_accs acc = {0};
+    int rc;
+
+    d->ckpt_last = now_mono();
+    if (!d->env || d->active_fd < 0)
+        return -EIO;
+    if (d->ov_count == 0)
+        return 0;
+    rc = wtxn_begin(d, &txn);
+    for (int i = 0; rc == 0 && i < d->ov_count; i++) {
+        const struct ov_entry *e = &d->ov_log[i];
+        struct rec_hdr h = {.type = e->type, .idx = e->key[CHUNK_ID_LEN], .len = e->len,
+                            .crc = e->crc, .written = e->written, .hcrc = e->hcrc};
+        memcpy(h.id, e->key, CHUNK_ID_LEN);
+        rc = index_apply(txn, d, &h, e->seg, e->off, &acc, NULL);
+    }
+    if (rc == 0)
+        rc = acc_flush(txn, d, &acc);
+    free(acc.v);
+    if (rc == 0) {
+        const struct ov_entry *last = &d->ov_log[d->ov_count - 1];
+        if (last->seg == d->active_seg) {
+            d->ck_seg = last->seg;
+            d->ck_off = last->off;
+            d->ck_crc = last->hcrc;
+        }
+        rc = state_put(txn, d, d->active_seg, d->active_end, d->active_fd);
+    }
+    if (rc == 0) {
+        rc = wtxn_commit(d, txn);
+        txn = NULL;
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    if (rc) {
+        log_error("drive %s: index checkpoint failed: %s", d->path,
+                  rc > 0 ? strerror(rc) : mdb_strerror(rc));
+        rc = mdb_err(rc);
+        if (rc == -EBADMSG)
+            __atomic_store_n(&d->index_damaged, 1, __ATOMIC_RELAXED);
+        return rc;
+    }
+    count(&d->n_ckpts, 1);
+    ov_truncate(d, 0);
+    return 0;
+}
+
+static int drive_checkpoint_due(const struct drive *d)
+{
+    if (d->ov_count == 0)
+        return 0;
+    return d->ov_count >= (int)d->ckpt_records || d->ov_bytes >= CKPT_MAX_BYTES ||
+           (now_mono() - d->ckpt_last) * 1000.0 >= d->ckpt_ms;
+}
+
+/* Delete the index files (the env must be closed): the next index_open
+ * starts an empty index, which open fills from the segments. */
+static void index_remove(struct drive *d)
+{
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/data.mdb", d->index_path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.mdb", d->index_path);
+    unlink(p);
+}
+
+/* LMDB reads its file through a map larger than the file.  A damaged page
+ * (garbage node offsets) can point up to 64 KiB past itself, and touching
+ * the map past the end of the file is SIGBUS, not an error code.  So keep
+ * the file at least 128 KiB longer than its last page (zeros LMDB never
+ * uses): damage then reads as garbage, which the checks catch. */
+static void index_pad(struct drive *d, MDB_env *env)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    char p[PATH_MAX + 16];
+    struct stat st;
+    if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &ms) != 0)
+        return;
+    uint64_t need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize + (128u << 10);
+    snprintf(p, sizeof p, "%s/data.mdb", d->index_path);
+    if (stat(p, &st) == 0 && (uint64_t)st.st_size < need && truncate(p, (off_t)need) != 0)
+        log_warn("drive %s: cannot pad the index file: %s", d->path, strerror(errno));
 }
 
 /* Open the env, rebuilding it from nothing if LMDB says it is unreadable. */
@@ -591,8 +1117,10 @@ static int index_open(struct drive *d)
         mdb_env_set_mapsize(env, INDEX_MAP_BYTES);
         mdb_env_set_maxreaders(env, INDEX_MAX_READERS);
         rc = mdb_env_open(env, d->index_path, MDB_NOMETASYNC | MDB_NOTLS, 0644);
-        if (rc == 0)
+        if (rc == 0) {
+            index_pad(d, env);
             rc = mdb_txn_begin(env, NULL, 0, &txn);
+        }
         if (rc == 0)
             rc = mdb_dbi_open(txn, "shards", MDB_CREATE, &d->dbi_shards);
         if (rc == 0)
@@ -610,15 +1138,10 @@ static int index_open(struct drive *d)
         if (txn)
             mdb_txn_abort(txn);
         mdb_env_close(env);
-        if (attempt == 0 && (rc == MDB_INVALID || rc == MDB_CORRUPTED ||
-                             rc == MDB_VERSION_MISMATCH || rc == MDB_PAGE_NOTFOUND)) {
-            char p[PATH_MAX + 16];
+        if (attempt == 0 && mdb_err(rc) == -EBADMSG) {
             log_warn("drive %s: index unreadable (%s), rebuilding it from the segments",
                      d->path, mdb_strerror(rc));
-            snprintf(p, sizeof p, "%s/data.mdb", d->index_path);
-            unlink(p);
-            snprintf(p, sizeof p, "%s/lock.mdb", d->index_path);
-            unlink(p);
+            index_remove(d);
             continue;
         }
         break;
@@ -690,10 +1213,43 @@ static int seg_listed(const struct seg_file *segs, size_t n, uint32_t seg)
     return bsearch(&key, segs, n, sizeof *segs, seg_cmp) != NULL;
 }
 
-/* Make the index agree with the segment files present: drop it when it
- * has no "applied" mark (rebuild from scratch) or no segment exists any
- * more; forget entries of segments that were removed behind our back.
- * Sets wm_seg and wm_off to where replay starts (0/0: from the first). */
+/* Does the index's recorded position fit the segment files?  The applied
+ * segment must exist and reach the recorded offset, and hold at ck_off the
+ * header whose CRC the index remembers.  This catches an index that is
+ * ahead of the segments (segments restored from an older copy, a lost
+ * fsync of theirs) or belongs to other segments (copied in from another
+ * folder).  Returns 1 if it fits. */
+static int position_fits(struct drive *d, const struct idx_state *st)
+{
+    char path[PATH_MAX];
+    uint8_t hb[REC_HDR_LEN];
+    struct stat sb;
+    struct rec_hdr h;
+    int ok = 0;
+
+    seg_path(d, st->seg, path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size < st->off || st->off < SEG_HDR_LEN ||
+        pread_full(fd, hb, sizeof hb, st->ck_off) != 0)
+        goto out;
+    if (st->ck_off == 0)
+        ok = seg_hdr_valid(hb, st->seg) && get_le32(hb + 60) == st->ck_crc;
+    else
+        ok = rec_hdr_decode(hb, &h) == 0 && h.hcrc == st->ck_crc &&
+             st->ck_off + REC_HDR_LEN + h.len <= st->off;
+out:
+    close(fd);
+    return ok;
+}
+
+/* Make the index agree with the segment files present: drop it (rebuild
+ * from scratch) when it has no state, is of an older format, no segment
+ * exists any more, its position does not fit the segments or its
+ * checksum does not match its entries; forget entries of segments that
+ * were removed behind our back.  Sets wm_seg and wm_off to where replay
+ * starts (0/0: from the first). */
 static int index_reconcile(struct drive *d, const struct seg_file *segs, size_t n,
                            uint32_t *wm_seg, uint64_t *wm_off)
 {
@@ -701,17 +1257,21 @@ static int index_reconcile(struct drive *d, const struct seg_file *segs, size_t 
     MDB_cursor *cur = NULL;
     uint32_t *missing = NULL;
     size_t nmissing = 0, capmissing = 0;
-    uint8_t b[12];
-    MDB_stat ms;
-    int rc;
+    uint8_t b[4];
+    struct idx_state st;
+    const char *why = NULL;
+    uint64_t sum = 0;
+    int rc, fmt_old = 0;
 
-    rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+    rc = wtxn_begin(d, &txn);
     if (rc)
         goto out;
     rc = meta_get(txn, d, "format", b, 4);
     if (rc == MDB_NOTFOUND) {
         put_le32(b, INDEX_FORMAT);
         rc = meta_put(txn, d, "format", b, 4);
+    } else if (rc == 0 && get_le32(b) < INDEX_FORMAT) {
+        fmt_old = 1; /* a cache of an older layout: rebuild it */
     } else if (rc == 0 && get_le32(b) != INDEX_FORMAT) {
         log_error("drive %s: index format %u not supported", d->path, get_le32(b));
         rc = MDB_INCOMPATIBLE;
@@ -720,32 +1280,58 @@ static int index_reconcile(struct drive *d, const struct seg_file *segs, size_t 
         goto out;
 
     d->next_seg = 1;
-    if (meta_get(txn, d, "next_segment", b, 4) == 0 && get_le32(b) > 0)
-        d->next_seg = get_le32(b);
-    if (n && segs[n - 1].seg >= d->next_seg)
-        d->next_seg = segs[n - 1].seg + 1;
-
-    rc = mdb_stat(txn, d->dbi_shards, &ms);
-    if (rc)
+    int have_state = !fmt_old && state_get(txn, d, &st) == 0;
+    if (fmt_old)
+        why = "index of an older format";
+    else if (!have_state)
+        why = "index incomplete";
+    else if (n == 0)
+        why = "no segment files left";
+    else if (!position_fits(d, &st))
+        why = "index does not match the segment files";
+    else if (digest_walk(d, txn, &sum) != 0 || sum != st.digest) {
+        /* damaged: do not even let LMDB free its pages (mdb_drop would
+         * follow the damage); start a new file */
+        log_warn("drive %s: index checksum mismatch (damaged index)", d->path);
+        rc = MDB_CORRUPTED;
         goto out;
-    int have_wm = meta_get(txn, d, "applied", b, 12) == 0;
-    if (!have_wm || n == 0) {
-        if (ms.ms_entries)
-            log_warn("drive %s: %s; dropping %zu index entries", d->path,
-                     n == 0 ? "no segment files left" : "index incomplete, rebuilding",
-                     (size_t)ms.ms_entries);
+    }
+    if (why) {
+        MDB_stat ms;
+        if (mdb_stat(txn, d->dbi_shards, &ms) == 0 && ms.ms_entries)
+            log_warn("drive %s: %s; dropping %zu index entries and rebuilding from the segments",
+                     d->path, why, (size_t)ms.ms_entries);
         *wm_seg = 0;
         *wm_off = 0;
         rc = mdb_drop(txn, d->dbi_shards, 0);
         if (rc == 0)
             rc = mdb_drop(txn, d->dbi_segs, 0);
         if (rc == 0)
-            rc = mdb_txn_commit(txn);
-        txn = NULL;
+            rc = mdb_drop(txn, d->dbi_meta, 0);
+        if (rc == 0) {
+            put_le32(b, INDEX_FORMAT);
+            rc = meta_put(txn, d, "format", b, 4);
+        }
+        d->digest = d->digest_txn = 0;
+        d->ck_seg = 0;
+        if (n && segs[n - 1].seg >= d->next_seg)
+            d->next_seg = segs[n - 1].seg + 1;
+        if (rc == 0) {
+            rc = wtxn_commit(d, txn);
+            txn = NULL;
+        }
         goto out;
     }
-    *wm_seg = get_le32(b);
-    *wm_off = get_le64(b + 4);
+    *wm_seg = st.seg;
+    *wm_off = st.off;
+    d->digest = d->digest_txn = st.digest;
+    d->ck_seg = st.seg;
+    d->ck_off = st.ck_off;
+    d->ck_crc = st.ck_crc;
+    if (st.next_seg > 0)
+        d->next_seg = st.next_seg;
+    if (segs[n - 1].seg >= d->next_seg)
+        d->next_seg = segs[n - 1].seg + 1;
 
     /* Segments the index knows but the folder no longer has. */
     MDB_val k, v;
@@ -773,7 +1359,7 @@ static int index_reconcile(struct drive *d, const struct seg_file *segs, size_t 
             }
             missing[nmissing++] = seg;
         }
-        rc = mdb_cursor_del(cur, 0);
+        rc = dcursor_del(d, cur, TAG_SEGS, &k, &v);
         if (rc)
             goto out;
     }
@@ -795,7 +1381,7 @@ static int index_reconcile(struct drive *d, const struct seg_file *segs, size_t 
                 continue;
             for (size_t i = 0; i < nmissing; i++) {
                 if (missing[i] == e.seg) {
-                    rc = mdb_cursor_del(cur, 0);
+                    rc = dcursor_del(d, cur, TAG_SHARDS, &k, &v);
                     if (rc)
                         goto out;
                     dropped++;
@@ -809,7 +1395,21 @@ static int index_reconcile(struct drive *d, const struct seg_file *segs, size_t 
         cur = NULL;
         log_warn("drive %s: dropped %zu index entries of missing segments", d->path, dropped);
     }
-    rc = mdb_txn_commit(txn);
+    if (d->digest_txn != d->digest) {
+        /* the checksum changed: record it (the position stays) */
+        char path[PATH_MAX];
+        seg_path(d, st.seg, path, sizeof path);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        rc = fd < 0 ? errno : state_put(txn, d, st.seg, st.off, fd);
+        if (fd >= 0)
+            close(fd);
+        if (rc)
+            goto out;
+        rc = wtxn_commit(d, txn);
+    } else {
+        mdb_txn_abort(txn);
+        rc = 0;
+    }
     txn = NULL;
 out:
     if (cur)
@@ -820,22 +1420,30 @@ out:
     return mdb_err(rc);
 }
 
-/* Offset of the next plausible record header in [from, size): magic, a
- * valid header CRC and a record that fits in the file.  size if none. */
-static uint64_t resync(int fd, uint64_t from, uint64_t size)
+/* Offset of the next plausible record header in (from, size): magic, a
+ * valid header CRC and a record that fits in the file.  size if none.
+ * *nonzero: whether any byte before that was not zero (all zeros is a
+ * tail of blocks never written, not damage). */
+static uint64_t resync(int fd, uint64_t from, uint64_t size, int *nonzero)
 {
     enum { WIN = 1 << 20 };
     uint8_t *buf = malloc(WIN);
     uint64_t pos = from, found = size;
+    *nonzero = 1;
     if (!buf)
         return size;
+    *nonzero = 0;
     while (pos + REC_HDR_LEN <= size) {
         size_t want = size - pos < WIN ? (size_t)(size - pos) : WIN;
         if (pread_full(fd, buf, want, pos) != 0)
             break;
-        for (size_t i = 0; i + REC_HDR_LEN <= want; i++) {
+        for (size_t i = 0; i < want; i++) {
             struct rec_hdr h;
-            if (buf[i] != 'S' || memcmp(buf + i, REC_MAGIC, 4) != 0)
+            if (buf[i] == 0)
+                continue;
+            *nonzero = 1;
+            if (buf[i] != 'S' || pos + i == from || i + REC_HDR_LEN > want ||
+                memcmp(buf + i, REC_MAGIC, 4) != 0)
                 continue;
             if (rec_hdr_decode(buf + i, &h) == 0 &&
                 pos + i + REC_HDR_LEN + h.len <= size) {
@@ -890,11 +1498,13 @@ static int read_record(int fd, uint64_t pos, uint64_t size, struct rec_hdr *h, u
 
 /*
  * Apply every record from (wm_seg, wm_off) to the end of the last segment.
- * Normally that is nothing (or the last batch, if a crash took its index
- * commit); after an index loss it is everything.  A bad stretch followed
- * by a good record is bit rot: skipped and counted dead.  A bad stretch
- * running to the end of the last segment is a write torn by a crash (it
- * was never acknowledged): truncated away.
+ * Normally that is nothing, or what was written since the last index
+ * checkpoint if the process or the machine died; after an index loss it is
+ * everything.  A bad stretch followed by a good record is bit rot: skipped
+ * and counted dead.  A bad stretch running to the end of the last segment
+ * is a write torn by a crash (never acknowledged: everything acknowledged
+ * was fdatasync'd, and the batches before it are whole), or zeros where a
+ * crash kept a size but not the data: truncated away.
  */
 static int replay(struct drive *d, const struct seg_file *segs, size_t n, uint32_t wm_seg,
                   uint64_t wm_off)
@@ -903,6 +1513,7 @@ static int replay(struct drive *d, const struct seg_file *segs, size_t n, uint32
     uint8_t *buf = NULL;
     size_t cap = 0, nrec = 0, total = 0;
     struct stat_delta delta = {0};
+    struct seg_accs acc = {0};
     int fd = -1, rc = 0;
 
     for (size_t i = 0; i < n; i++) {
@@ -928,7 +1539,7 @@ static int replay(struct drive *d, const struct seg_file *segs, size_t n, uint32
                  * durable: write the header again */
                 seg_hdr_encode(seg, sh);
                 if (ftruncate(fd, 0) != 0 || pwrite(fd, sh, sizeof sh, 0) != (ssize_t)sizeof sh ||
-                    fdatasync(fd) != 0) {
+                    drive_fdatasync(d, fd) != 0) {
                     rc = -errno;
                     goto out;
                 }
@@ -945,24 +1556,31 @@ static int replay(struct drive *d, const struct seg_file *segs, size_t n, uint32
                 goto out;
             }
             if (!txn) {
-                rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+                rc = wtxn_begin(d, &txn);
                 if (rc) {
                     rc = mdb_err(rc);
                     goto out;
                 }
             }
             if (r == REC_OK) {
-                rc = index_apply(txn, d, &h, seg, pos, &delta);
+                rc = index_apply(txn, d, &h, seg, pos, &acc, &delta);
                 if (rc) {
                     rc = mdb_err(rc);
                     goto out;
                 }
+                d->ck_seg = seg;
+                d->ck_off = pos;
+                d->ck_crc = h.hcrc;
                 pos += REC_HDR_LEN + h.len;
                 total++;
                 if (++nrec >= REPLAY_TXN_RECORDS) {
-                    rc = meta_put_applied(txn, d, seg, pos);
+                    rc = acc_flush(txn, d, &acc);
                     if (rc == 0)
-                        rc = mdb_txn_commit(txn);
+                        rc = state_put(txn, d, seg, pos, fd);
+                    if (rc == 0)
+                        rc = wtxn_commit(d, txn);
+                    else
+                        mdb_txn_abort(txn);
                     txn = NULL;
                     nrec = 0;
                     if (rc) {
@@ -972,11 +1590,15 @@ static int replay(struct drive *d, const struct seg_file *segs, size_t n, uint32
                 }
                 continue;
             }
-            uint64_t next = r == REC_BAD_PAYLOAD ? pos + REC_HDR_LEN + h.len : resync(fd, pos + 1, size);
+            int nonzero = 1;
+            uint64_t next = r == REC_BAD_PAYLOAD ? pos + REC_HDR_LEN + h.len
+                                                 : resync(fd, pos, size, &nonzero);
             if (next >= size && last) {
-                log_warn("drive %s: truncating a torn record at segment %u offset %llu (%llu bytes)",
-                         d->path, seg, (unsigned long long)pos, (unsigned long long)(size - pos));
-                if (ftruncate(fd, (off_t)pos) != 0 || fdatasync(fd) != 0) {
+                if (nonzero)
+                    log_warn("drive %s: truncating a torn record at segment %u offset %llu "
+                             "(%llu bytes)", d->path, seg, (unsigned long long)pos,
+                             (unsigned long long)(size - pos));
+                if (ftruncate(fd, (off_t)pos) != 0 || drive_fdatasync(d, fd) != 0) {
                     rc = -errno;
                     goto out;
                 }
@@ -993,13 +1615,15 @@ static int replay(struct drive *d, const struct seg_file *segs, size_t n, uint32
             pos = next;
         }
         if (!txn) {
-            rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+            rc = wtxn_begin(d, &txn);
             if (rc) {
                 rc = mdb_err(rc);
                 goto out;
             }
         }
-        rc = meta_put_applied(txn, d, seg, pos > size ? pos : size);
+        rc = acc_flush(txn, d, &acc);
+        if (rc == 0)
+            rc = state_put(txn, d, seg, pos > size ? pos : size, fd);
         if (rc) {
             rc = mdb_err(rc);
             goto out;
@@ -1008,7 +1632,7 @@ static int replay(struct drive *d, const struct seg_file *segs, size_t n, uint32
         fd = -1;
     }
     if (txn) {
-        rc = mdb_err(mdb_txn_commit(txn));
+        rc = mdb_err(wtxn_commit(d, txn));
         txn = NULL;
     }
     if (total && rc == 0)
@@ -1019,16 +1643,17 @@ out:
     if (fd >= 0)
         close(fd);
     free(buf);
+    free(acc.v);
     return rc;
 }
 
 /* Create segment d->next_seg and make it the active one.  The caller has
- * made the previous active segment durable.  txn: the batch's txn, or
- * NULL at open (then the new number is committed here). */
-static int create_segment(struct drive *d, MDB_txn *txn)
+ * made the previous active segment durable.  The index learns the new
+ * number at its next checkpoint (open also takes it from the file names). */
+static int create_segment(struct drive *d)
 {
     char path[PATH_MAX];
-    uint8_t sh[SEG_HDR_LEN], b[4];
+    uint8_t sh[SEG_HDR_LEN];
     uint32_t seg = d->next_seg;
     int fd = -1, rc = 0;
 
@@ -1043,40 +1668,27 @@ static int create_segment(struct drive *d, MDB_txn *txn)
         rc = errno ? -errno : -EIO;
         goto fail;
     }
-    if (fdatasync(fd) != 0) {
+    if (drive_fdatasync(d, fd) != 0) {
         rc = -errno;
         goto fail;
     }
+    count(&d->n_syncs, 1);
     rc = fsync_dir(d->path);
     if (rc)
         goto fail;
     d->next_seg = seg + 1;
-    put_le32(b, d->next_seg);
-    if (txn) {
-        rc = mdb_err(meta_put(txn, d, "next_segment", b, 4));
-    } else {
-        MDB_txn *t = NULL;
-        rc = mdb_txn_begin(d->env, NULL, 0, &t);
-        if (rc == 0)
-            rc = meta_put(t, d, "next_segment", b, 4);
-        if (rc == 0)
-            rc = mdb_txn_commit(t);
-        else if (t)
-            mdb_txn_abort(t);
-        rc = mdb_err(rc);
-    }
-    if (rc)
-        goto fail_kept; /* the file is valid and empty; keep the number used */
     if (d->active_fd >= 0)
         close(d->active_fd);
     d->active_fd = fd;
     d->active_seg = seg;
     d->active_end = SEG_HDR_LEN;
+    d->ck_seg = seg;
+    d->ck_off = 0;
+    d->ck_crc = get_le32(sh + 60);
     disk_bytes_set(d, d->disk_bytes + SEG_HDR_LEN);
     return 0;
 fail:
     unlink(path);
-fail_kept:
     close(fd);
     return rc;
 }
@@ -1102,7 +1714,7 @@ static int activate_segment(struct drive *d, const struct seg_file *segs, size_t
         }
         close(fd);
     }
-    return create_segment(d, NULL);
+    return create_segment(d);
 }
 
 static int load_stats(struct drive *d, const struct seg_file *segs, size_t n)
@@ -1155,10 +1767,17 @@ out:
     return mdb_err(rc);
 }
 
-/* Close env and files.  Caller holds env_lock for writing (or is alone). */
-static void drive_unload(struct drive *d)
+/* Close env and files.  flush (a close): checkpoint the index and sync
+ * its meta page, so the next open has nothing to replay.  Without flush
+ * (the folder vanished, or a failed open) the overlay is just dropped.
+ * Caller holds env_lock for writing (or is alone). */
+static void drive_unload(struct drive *d, int flush)
 {
+    if (flush && d->env && d->active_fd >= 0)
+        drive_checkpoint(d);
+    ov_truncate(d, 0);
     if (d->env) {
+        count(&d->n_syncs, 1);
         mdb_env_sync(d->env, 1); /* the meta page NOMETASYNC left behind */
         mdb_env_close(d->env);
         d->env = NULL;
@@ -1194,7 +1813,7 @@ static int drive_lock(struct drive *d)
 
 /* Bring the drive up from whatever the folder holds.  Caller holds
  * env_lock for writing (or is alone).  On failure everything is closed. */
-static int drive_load(struct drive *d)
+static int drive_load(struct drive *d, int fresh_index)
 {
     struct seg_file *segs = NULL;
     size_t n = 0;
@@ -1210,6 +1829,9 @@ static int drive_load(struct drive *d)
         goto out;
     d->dev = st.st_dev;
     d->ino = st.st_ino;
+    d->ck_seg = 0;
+    d->digest = 0;
+    d->ckpt_last = now_mono();
     rc = drive_lock(d);
     if (rc)
         goto out;
@@ -1217,16 +1839,29 @@ static int drive_load(struct drive *d)
         rc = -errno;
         goto out;
     }
-    rc = index_open(d);
-    if (rc)
-        goto out;
-    rc = list_segments(d, &segs, &n);
-    if (rc)
-        goto out;
-    rc = index_reconcile(d, segs, n, &wm_seg, &wm_off);
-    if (rc)
-        goto out;
-    rc = replay(d, segs, n, wm_seg, wm_off);
+    if (fresh_index)
+        index_remove(d);
+    for (int attempt = 0;; attempt++) {
+        rc = index_open(d);
+        if (rc)
+            goto out;
+        free(segs);
+        segs = NULL;
+        rc = list_segments(d, &segs, &n);
+        if (rc)
+            goto out;
+        rc = index_reconcile(d, segs, n, &wm_seg, &wm_off);
+        if (rc == 0)
+            rc = replay(d, segs, n, wm_seg, wm_off);
+        if (rc != -EBADMSG || attempt > 0)
+            break;
+        /* LMDB found damage its checks at open did not: start over with
+         * an empty index */
+        log_warn("drive %s: index damaged; rebuilding it from the segments", d->path);
+        mdb_env_close(d->env);
+        d->env = NULL;
+        index_remove(d);
+    }
     if (rc)
         goto out;
     rc = load_stats(d, segs, n);
@@ -1239,18 +1874,19 @@ static int drive_load(struct drive *d)
 out:
     if (rc) {
         log_error("drive %s: open failed: %s", d->path, cs_strerror(rc));
-        drive_unload(d);
+        drive_unload(d, 0);
     }
     free(segs);
     return rc;
 }
 
-/* Re-open in place: for a folder that vanished or was replaced under us. */
-static int drive_reset(struct drive *d)
+/* Re-open in place: for a folder that vanished or was replaced under us
+ * (or, with fresh_index, an index found damaged while running). */
+static int drive_reset(struct drive *d, int fresh_index)
 {
     pthread_rwlock_wrlock(&d->env_lock);
-    drive_unload(d);
-    int rc = drive_load(d);
+    drive_unload(d, 0);
+    int rc = drive_load(d, fresh_index);
     pthread_rwlock_unlock(&d->env_lock);
     return rc;
 }
@@ -1273,9 +1909,10 @@ static int drive_lost(struct drive *d)
 /* Writes                                                              */
 
 /* Append one record to the active segment, rolling over first if it would
- * not fit.  On failure nothing of the record remains in the file. */
-static int drive_append(struct drive *d, MDB_txn *txn, const struct rec_hdr *h,
-                        const void *payload, uint32_t *seg, uint64_t *off)
+ * not fit.  On failure nothing of the record remains in the file.  Sets
+ * h->hcrc. */
+static int drive_append(struct drive *d, struct rec_hdr *h, const void *payload, uint32_t *seg,
+                        uint64_t *off)
 {
     uint8_t hb[REC_HDR_LEN];
     uint64_t rec_len = REC_HDR_LEN + (uint64_t)h->len;
@@ -1285,18 +1922,18 @@ static int drive_append(struct drive *d, MDB_txn *txn, const struct rec_hdr *h,
     if (d->active_end > SEG_HDR_LEN && d->active_end + rec_len > d->segment_bytes) {
         /* Make the full segment durable before leaving it, so a torn
          * record can only ever sit at the end of the last segment. */
-        if (fdatasync(d->active_fd) != 0) {
+        if (drive_fdatasync(d, d->active_fd) != 0) {
             rc = -errno;
             d->write_err = -EIO;
             return rc;
         }
-        rc = create_segment(d, txn);
+        rc = create_segment(d);
         if (rc)
             return rc;
     }
     if (d->capacity)
         limit = d->capacity > d->disk_bytes ? d->capacity - d->disk_bytes : 0;
-    rec_hdr_encode(h, hb);
+    h->hcrc = rec_hdr_encode(h, hb);
     rc = write_record_at(d->active_fd, d->active_end, hb, payload, h->len, limit);
     if (rc) {
         if (ftruncate(d->active_fd, (off_t)d->active_end) != 0) {
@@ -1313,7 +1950,8 @@ static int drive_append(struct drive *d, MDB_txn *txn, const struct rec_hdr *h,
 }
 
 /* Take back everything a failed batch appended (from start_seg/start_end
- * on), so the files hold only indexed records again. */
+ * on), so the files hold only the records the index (overlay included)
+ * knows again. */
 static void drive_undo(struct drive *d, uint32_t start_seg, uint64_t start_end,
                        uint64_t start_disk)
 {
@@ -1321,12 +1959,13 @@ static void drive_undo(struct drive *d, uint32_t start_seg, uint64_t start_end,
         uint64_t keep = seg == start_seg ? start_end : SEG_HDR_LEN;
         int ok;
         if (seg == d->active_seg) {
-            ok = ftruncate(d->active_fd, (off_t)keep) == 0 && fdatasync(d->active_fd) == 0;
+            ok = ftruncate(d->active_fd, (off_t)keep) == 0 &&
+                 drive_fdatasync(d, d->active_fd) == 0;
         } else {
             char path[PATH_MAX];
             seg_path(d, seg, path, sizeof path);
             int fd = open(path, O_RDWR | O_CLOEXEC);
-            ok = fd >= 0 && ftruncate(fd, (off_t)keep) == 0 && fdatasync(fd) == 0;
+            ok = fd >= 0 && ftruncate(fd, (off_t)keep) == 0 && drive_fdatasync(d, fd) == 0;
             if (fd >= 0)
                 close(fd);
         }
@@ -1340,10 +1979,35 @@ static void drive_undo(struct drive *d, uint32_t start_seg, uint64_t start_end,
     disk_bytes_set(d, start_disk + (uint64_t)(d->active_seg - start_seg) * SEG_HDR_LEN);
 }
 
-/* The batch leader's work: append, one fdatasync, one index commit. */
+/* The current entry of a key, as the leader sees it: the overlay
+ * (including this batch's records so far), else LMDB (rtxn).  Returns 1
+ * and fills *e when the shard is live, 0 when absent, or -errno. */
+static int drive_lookup_leader(struct drive *d, MDB_txn *rtxn, const uint8_t key[IDX_KEY_LEN],
+                               struct idx_entry *e)
+{
+    struct ov_entry o;
+    if (ov_find(d, key, 1, &o)) {
+        if (o.type != REC_SHARD)
+            return 0;
+        *e = (struct idx_entry){.seg = o.seg, .len = o.len, .off = o.off, .crc = o.crc,
+                                .written = o.written};
+        return 1;
+    }
+    MDB_val k = {IDX_KEY_LEN, (void *)key}, v;
+    int r = mdb_get(rtxn, d->dbi_shards, &k, &v);
+    if (r == MDB_NOTFOUND)
+        return 0;
+    if (r)
+        return mdb_err(r);
+    return idx_val_decode(&v, e) == 0;
+}
+
+/* The batch leader's work: append every record, one fdatasync, then make
+ * the records visible in the overlay.  No index commit here (see
+ * drive_checkpoint). */
 static void drive_run_batch(struct drive *d, struct drive_req **reqs, int n)
 {
-    MDB_txn *txn = NULL;
+    MDB_txn *rtxn = NULL;
     struct stat_delta delta = {0};
     uint32_t start_seg = 0;
     uint64_t start_end = 0, start_disk = 0;
@@ -1352,7 +2016,15 @@ static void drive_run_batch(struct drive *d, struct drive_req **reqs, int n)
 
     if (drive_lost(d)) {
         log_warn("drive %s: folder or active segment is gone; re-opening it", d->path);
-        rc = drive_reset(d);
+        rc = drive_reset(d, 0);
+        if (rc)
+            goto fail;
+    }
+    if (__atomic_load_n(&d->index_damaged, __ATOMIC_RELAXED)) {
+        /* everything is in the (synced) segments: a fresh index loses nothing */
+        log_warn("drive %s: index damaged; rebuilding it from the segments", d->path);
+        __atomic_store_n(&d->index_damaged, 0, __ATOMIC_RELAXED);
+        rc = drive_reset(d, 1);
         if (rc)
             goto fail;
     }
@@ -1360,10 +2032,16 @@ static void drive_run_batch(struct drive *d, struct drive_req **reqs, int n)
         rc = d->write_err;
         goto fail;
     }
+    if (d->ov_count + n > d->ov_cap) {
+        /* a checkpoint failed earlier and the overlay is full */
+        rc = drive_checkpoint(d);
+        if (rc)
+            goto fail;
+    }
     start_seg = d->active_seg;
     start_end = d->active_end;
     start_disk = d->disk_bytes;
-    rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+    rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &rtxn);
     if (rc) {
         rc = mdb_err(rc);
         goto fail;
@@ -1371,33 +2049,35 @@ static void drive_run_batch(struct drive *d, struct drive_req **reqs, int n)
     for (int i = 0; i < n; i++) {
         struct shard_write *w = reqs[i]->w;
         struct rec_hdr h = {.idx = w->shard_idx, .written = now};
-        uint8_t tomb[TOMB_LEN];
+        uint8_t tomb[TOMB_LEN], key[IDX_KEY_LEN];
+        struct idx_entry old;
         const void *payload;
         uint32_t seg = 0;
         uint64_t off = 0;
 
         memcpy(h.id, w->chunk_id, CHUNK_ID_LEN);
-        if (w->data) {
-            if (w->len > CS_MAX_CHUNK) {
-                w->err = CS_EINVAL;
-                continue;
+        if (w->data && w->len > CS_MAX_CHUNK) {
+            w->err = CS_EINVAL;
+            continue;
+        }
+        idx_key(key, w->chunk_id, w->shard_idx);
+        int have_old = drive_lookup_leader(d, rtxn, key, &old);
+        if (have_old < 0) {
+            rc = have_old;
+            if (rc == -EBADMSG) {
+                __atomic_store_n(&d->index_damaged, 1, __ATOMIC_RELAXED);
+                rc = -EIO;
             }
+            goto fail;
+        }
+        if (w->data) {
             h.type = REC_SHARD;
             h.len = w->len;
             payload = w->data;
         } else {
-            uint8_t kb[IDX_KEY_LEN];
-            MDB_val k = {sizeof kb, kb}, v;
-            struct idx_entry old;
-            idx_key(kb, w->chunk_id, w->shard_idx);
-            int r = mdb_get(txn, d->dbi_shards, &k, &v);
-            if (r == MDB_NOTFOUND || (r == 0 && idx_val_decode(&v, &old) != 0)) {
+            if (!have_old) {
                 w->err = 0; /* absent: nothing to write */
                 continue;
-            }
-            if (r) {
-                rc = mdb_err(r);
-                goto fail;
             }
             h.type = REC_TOMB;
             h.len = TOMB_LEN;
@@ -1406,7 +2086,7 @@ static void drive_run_batch(struct drive *d, struct drive_req **reqs, int n)
             payload = tomb;
         }
         h.crc = crc32c(0, payload, h.len);
-        int r = drive_append(d, txn, &h, payload, &seg, &off);
+        int r = drive_append(d, &h, payload, &seg, &off);
         if (r) {
             w->err = r;
             if (d->write_err) {
@@ -1415,45 +2095,56 @@ static void drive_run_batch(struct drive *d, struct drive_req **reqs, int n)
             }
             continue;
         }
-        wrote = 1;
-        r = index_apply(txn, d, &h, seg, off, &delta);
-        if (r) {
-            rc = mdb_err(r);
-            goto fail;
-        }
+        wrote++;
+        ov_add(d, &h, seg, off);
+        delta_of(have_old ? &old : NULL, &h, &delta);
         w->err = 0;
     }
-    if (!wrote) {
-        mdb_txn_abort(txn);
+    mdb_txn_abort(rtxn);
+    rtxn = NULL;
+    if (!wrote)
         return;
-    }
-    if (fdatasync(d->active_fd) != 0) {
+    if (drive_fdatasync(d, d->active_fd) != 0) {
         rc = -errno;
         log_error("drive %s: fdatasync failed (%s); refusing writes until re-opened", d->path,
                   strerror(errno));
         d->write_err = -EIO;
         goto fail;
     }
-    rc = meta_put_applied(txn, d, d->active_seg, d->active_end);
-    if (rc == 0)
-        rc = mdb_txn_commit(txn);
-    txn = NULL;
-    if (rc) {
-        log_error("drive %s: index commit failed: %s", d->path, mdb_strerror(rc));
-        rc = mdb_err(rc);
-        goto fail;
-    }
+    ov_publish(d);
     delta_apply(d, &delta);
+    count(&d->n_batches, 1);
+    count(&d->n_writes, (uint64_t)wrote);
     return;
 
 fail:
-    if (txn)
-        mdb_txn_abort(txn);
-    if (wrote)
+    if (rtxn)
+        mdb_txn_abort(rtxn);
+    if (wrote) {
         drive_undo(d, start_seg, start_end, start_disk);
+        ov_truncate(d, d->ov_visible);
+    }
     for (int i = 0; i < n; i++)
         if (reqs[i]->w->err == 0)
             reqs[i]->w->err = rc;
+}
+
+/* Become the one thread that writes (batch leader) / stop being it. */
+static void drive_lead(struct drive *d)
+{
+    pthread_mutex_lock(&d->q_lock);
+    while (d->leader)
+        pthread_cond_wait(&d->q_done, &d->q_lock);
+    d->leader = 1;
+    pthread_mutex_unlock(&d->q_lock);
+}
+
+static void drive_unlead(struct drive *d)
+{
+    pthread_mutex_lock(&d->q_lock);
+    d->leader = 0;
+    pthread_cond_broadcast(&d->q_done);
+    pthread_mutex_unlock(&d->q_lock);
 }
 
 static int drive_write_batch(struct shard_store *s, struct shard_write *w, int n)
@@ -1506,6 +2197,14 @@ static int drive_write_batch(struct shard_store *s, struct shard_write *w, int n
         pthread_mutex_lock(&d->q_lock);
         for (int i = 0; i < cnt; i++)
             d->batch[i]->done = 1;
+        pthread_cond_broadcast(&d->q_done);
+        if (drive_checkpoint_due(d)) {
+            /* The batch's writers are already released; the next batch
+             * waits for this one sync. */
+            pthread_mutex_unlock(&d->q_lock);
+            drive_checkpoint(d);
+            pthread_mutex_lock(&d->q_lock);
+        }
         d->leader = 0;
         pthread_cond_broadcast(&d->q_done);
     }
@@ -1545,6 +2244,7 @@ static int drive_get(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint
     MDB_val k = {sizeof kb, kb}, v;
     MDB_txn *txn = NULL;
     struct idx_entry e;
+    struct ov_entry o;
     struct rec_hdr h;
     struct stat st;
     int slot = -1, fd = -1, rc;
@@ -1555,21 +2255,33 @@ static int drive_get(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint
         rc = -EIO;
         goto out;
     }
-    rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn);
-    if (rc) {
-        rc = mdb_err(rc);
-        goto out;
+    /* The overlay first: it is newer than LMDB, and it is emptied only
+     * after LMDB has its contents, so one of the two always has the key. */
+    if (ov_find(d, kb, 0, &o)) {
+        rc = o.type == REC_SHARD ? 0 : MDB_NOTFOUND;
+        e = (struct idx_entry){.seg = o.seg, .len = o.len, .off = o.off, .crc = o.crc,
+                               .written = o.written};
+    } else {
+        rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn);
+        if (rc) {
+            rc = mdb_err(rc);
+            goto out;
+        }
+        rc = mdb_get(txn, d->dbi_shards, &k, &v);
+        if (rc == 0 && idx_val_decode(&v, &e) != 0)
+            rc = MDB_CORRUPTED;
+        mdb_txn_abort(txn);
     }
-    rc = mdb_get(txn, d->dbi_shards, &k, &v);
-    if (rc == 0 && idx_val_decode(&v, &e) != 0)
-        rc = MDB_CORRUPTED;
-    mdb_txn_abort(txn);
     if (rc == MDB_NOTFOUND) {
         rc = CS_ENOTFOUND;
         goto out;
     }
     if (rc) {
         rc = mdb_err(rc);
+        if (rc == -EBADMSG) {
+            __atomic_store_n(&d->index_damaged, 1, __ATOMIC_RELAXED);
+            rc = -EIO;
+        }
         goto out;
     }
     if (e.len > cap) {
@@ -1587,6 +2299,8 @@ static int drive_get(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint
         rc = -errno;
         goto out;
     }
+    /* Whatever the index said, the bytes must prove they are this shard:
+     * a stale or damaged entry ends here, never as wrong bytes. */
     if ((uint64_t)got != REC_HDR_LEN + (uint64_t)e.len || rec_hdr_decode(hb, &h) != 0 ||
         h.type != REC_SHARD || h.idx != idx || memcmp(h.id, id, CHUNK_ID_LEN) != 0 ||
         h.len != e.len || h.crc != e.crc || crc32c(0, buf, e.len) != e.crc) {
@@ -1611,8 +2325,9 @@ out:
     return rc;
 }
 
-/* Pages through the index (ITER_PAGE entries per read txn) so that no txn
- * is held while fn runs; fn may call back into the drive. */
+/* Checkpoints the index (so LMDB holds every write that returned before
+ * the call), then pages through it (ITER_PAGE entries per read txn) so
+ * that no txn is held while fn runs; fn may call back into the drive. */
 static int drive_iterate(struct shard_store *s, shard_iter_fn fn, void *arg)
 {
     struct drive *d = (struct drive *)s;
@@ -1626,6 +2341,14 @@ static int drive_iterate(struct shard_store *s, shard_iter_fn fn, void *arg)
 
     if (!items)
         return -ENOMEM;
+    drive_lead(d);
+    if (d->ov_count)
+        rc = drive_checkpoint(d);
+    drive_unlead(d);
+    if (rc) {
+        free(items);
+        return rc;
+    }
     for (;;) {
         MDB_txn *txn = NULL;
         MDB_cursor *cur = NULL;
@@ -1692,6 +2415,10 @@ static int drive_stat(struct shard_store *s, struct shard_store_stat *out)
     out->bytes_live = d->st_live;
     out->bytes_dead = d->st_dead;
     pthread_mutex_unlock(&d->st_lock);
+    out->writes = __atomic_load_n(&d->n_writes, __ATOMIC_RELAXED);
+    out->write_batches = __atomic_load_n(&d->n_batches, __ATOMIC_RELAXED);
+    out->syncs = __atomic_load_n(&d->n_syncs, __ATOMIC_RELAXED);
+    out->index_checkpoints = __atomic_load_n(&d->n_ckpts, __ATOMIC_RELAXED);
     out->bytes_total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
     out->bytes_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
     if (d->capacity) {
@@ -1709,6 +2436,9 @@ static void drive_free(struct drive *d)
     pthread_mutex_destroy(&d->q_lock);
     pthread_cond_destroy(&d->q_done);
     pthread_mutex_destroy(&d->st_lock);
+    pthread_mutex_destroy(&d->ov_lock);
+    free(d->ov_log);
+    free(d->ov_slots);
     free(d);
 }
 
@@ -1717,7 +2447,7 @@ static void drive_close(struct shard_store *s)
     struct drive *d = (struct drive *)s;
     if (!d)
         return;
-    drive_unload(d);
+    drive_unload(d, 1);
     drive_free(d);
 }
 
@@ -1751,6 +2481,11 @@ int drive_open_opts(const char *path, const struct drive_opts *opts, struct shar
     snprintf(d->index_path, sizeof d->index_path, "%s/index", d->path);
     d->segment_bytes = opts && opts->segment_bytes ? opts->segment_bytes : DEFAULT_SEGMENT_BYTES;
     d->capacity = opts ? opts->capacity_bytes : 0;
+    d->ckpt_records = opts && opts->checkpoint_records ? opts->checkpoint_records
+                                                       : CKPT_DEFAULT_RECORDS;
+    if (d->ckpt_records > CKPT_MAX_RECORDS)
+        d->ckpt_records = CKPT_MAX_RECORDS;
+    d->ckpt_ms = opts && opts->checkpoint_ms ? opts->checkpoint_ms : CKPT_DEFAULT_MS;
     d->active_fd = -1;
     d->lock_fd = -1;
     for (int i = 0; i < FD_CACHE; i++)
@@ -1766,8 +2501,11 @@ int drive_open_opts(const char *path, const struct drive_opts *opts, struct shar
     pthread_mutex_init(&d->q_lock, NULL);
     pthread_cond_init(&d->q_done, NULL);
     pthread_mutex_init(&d->st_lock, NULL);
+    pthread_mutex_init(&d->ov_lock, NULL);
 
-    rc = drive_load(d);
+    rc = ov_alloc(d);
+    if (rc == 0)
+        rc = drive_load(d, 0);
     if (rc) {
         drive_free(d);
         return rc;

@@ -214,6 +214,7 @@ static int mem_iterate(struct shard_store *s, shard_iter_fn fn, void *arg)
 static int mem_stat(struct shard_store *s, struct shard_store_stat *out)
 {
     struct mem_store *ms = (struct mem_store *)s;
+    memset(out, 0, sizeof *out);
     pthread_rwlock_rdlock(&ms->lock);
     out->shards = ms->count;
     out->bytes_live = ms->bytes;

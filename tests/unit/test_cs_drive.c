@@ -13,7 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -678,7 +682,7 @@ static void *conc_reader(void *p)
 {
     struct conc_arg *a = p;
     uint8_t buf[CONC_LEN];
-    while (!*a->stop) {
+    while (!__atomic_load_n(a->stop, __ATOMIC_ACQUIRE)) {
         uint32_t got = 0;
         if (shard_get(a->s, a->hot_id, 0, buf, sizeof buf, &got) != 0 || got != CONC_LEN ||
             memcmp(buf, a->hot_data, CONC_LEN) != 0)
@@ -708,7 +712,7 @@ static void test_concurrent_puts(void **state)
     }
     for (int t = 0; t < CONC_THREADS; t++)
         pthread_join(th[t], NULL);
-    stop = 1;
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
     for (int t = CONC_THREADS; t < CONC_THREADS + 2; t++)
         pthread_join(th[t], NULL);
     for (int t = 0; t < CONC_THREADS + 2; t++)
@@ -783,6 +787,629 @@ static void test_iterate(void **state)
     s->ops->close(s);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Index sync policy: the index lags the segments; crashes must not lose
+ * an acknowledged write, and nothing wrong may ever be returned. */
+
+static void crash_data(int i, uint8_t *out, uint32_t len)
+{
+    for (uint32_t b = 0; b < len; b++)
+        out[b] = (uint8_t)(i * 37 + b * 11 + (b >> 8));
+}
+
+static uint32_t crash_len(int i)
+{
+    return 100 + (uint32_t)(i * 97 % 1900);
+}
+
+/* Op i of the crash workload: every 4th op deletes the shard op i-2 put,
+ * the others put key i. */
+static int crash_is_delete(int i)
+{
+    return i % 4 == 3;
+}
+
+/* Run ops [0, n) on s, publishing the count of acknowledged ops in *acked
+ * after each one.  Returns 0, or the op that failed + 1. */
+static int crash_run(struct shard_store *s, int n, volatile int *acked)
+{
+    uint8_t data[2048];
+    for (int i = 0; i < n; i++) {
+        uint8_t id[CHUNK_ID_LEN];
+        int rc;
+        if (crash_is_delete(i)) {
+            make_id(i - 2, id);
+            rc = shard_del(s, id, (uint8_t)((i - 2) % 6));
+        } else {
+            make_id(i, id);
+            crash_data(i, data, crash_len(i));
+            rc = shard_put(s, id, (uint8_t)(i % 6), data, crash_len(i));
+        }
+        if (rc != 0)
+            return i + 1;
+        __atomic_store_n(acked, i + 1, __ATOMIC_RELEASE);
+    }
+    return 0;
+}
+
+/* What must hold after recovery when exactly the ops before `acked` were
+ * acknowledged (op `acked` may have been in flight, later ones never
+ * started): acknowledged puts are there with their bytes unless an
+ * acknowledged delete removed them; the in-flight op may or may not have
+ * happened; nothing else is there; no read returns other bytes.  Returns
+ * the number of shards that must be live. */
+static int crash_check(struct shard_store *s, int acked, int upto)
+{
+    uint8_t data[2048], buf[2048];
+    int live = 0;
+    for (int i = 0; i < upto; i++) {
+        uint8_t id[CHUNK_ID_LEN];
+        uint32_t got = 0;
+        if (crash_is_delete(i))
+            continue;
+        make_id(i, id);
+        int rc = shard_get(s, id, (uint8_t)(i % 6), buf, sizeof buf, &got);
+        int del = crash_is_delete(i + 2) ? i + 2 : -1;
+        int must = i < acked && !(del >= 0 && del < acked) && !(del == acked);
+        int may = i <= acked && !(del >= 0 && del < acked);
+        crash_data(i, data, crash_len(i));
+        if (rc == 0) {
+            /* whatever is returned is exactly what was put */
+            assert_true(may);
+            assert_int_equal(got, crash_len(i));
+            assert_memory_equal(buf, data, got);
+            live++;
+        } else {
+            assert_int_equal(rc, CS_ENOTFOUND);
+            assert_false(must);
+        }
+        /* never a shard under another index */
+        assert_int_equal(shard_get(s, id, (uint8_t)(i % 6 + 1), buf, sizeof buf, &got), CS_ENOTFOUND);
+    }
+    return live;
+}
+
+/* Child process: open the drive and run the workload until killed (or, when
+ * quit_at > 0, leave with _exit after quit_at ops: no close, so nothing
+ * after the last automatic checkpoint reaches the index).  Never returns. */
+static void crash_child(const char *p, const struct drive_opts *o, int n, volatile int *acked,
+                        volatile int *failed)
+{
+    struct shard_store *s = NULL;
+    if (drive_open_opts(p, o, &s) != 0) {
+        *failed = -1;
+        _exit(1);
+    }
+    *failed = crash_run(s, n, acked);
+    _exit(0); /* a crash as far as the index is concerned */
+}
+
+/* kill -9 of a writer at arbitrary moments (with small segments and
+ * frequent checkpoints, so the kill lands between checkpoints, across
+ * rollovers, inside batches): reopen and check. */
+static void test_crash_kill_writer(void **state)
+{
+    (void)state;
+    struct drive_opts o = {.segment_bytes = 32 << 10, .checkpoint_records = 16};
+    volatile int *shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(shm != MAP_FAILED);
+    /* kill once the writer has acknowledged this many ops (and a little
+     * later, so the kill lands anywhere in a batch) */
+    const int after_ops[] = {3, 17, 40, 75};
+    for (unsigned r = 0; r < sizeof after_ops / sizeof after_ops[0]; r++) {
+        char p[512], name[32];
+        struct shard_store *s = NULL;
+        snprintf(name, sizeof name, "kill%u", r);
+        drive_path(p, sizeof p, name);
+        shm[0] = 0;
+        shm[1] = 0;
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            crash_child(p, &o, 100000, &shm[0], &shm[1]);
+        for (int waited = 0; waited < 10000 && __atomic_load_n(&shm[0], __ATOMIC_ACQUIRE) <
+                                                    after_ops[r]; waited++)
+            usleep(1000);
+        usleep((useconds_t)(rnd() % 4000));
+        kill(pid, SIGKILL);
+        int wst;
+        assert_int_equal(waitpid(pid, &wst, 0), pid);
+        assert_int_equal(shm[1], 0); /* the writer saw no error */
+        int acked = __atomic_load_n(&shm[0], __ATOMIC_ACQUIRE);
+        assert_int_equal(drive_open_opts(p, &o, &s), 0);
+        int live = crash_check(s, acked, acked + 8);
+        struct shard_store_stat st;
+        assert_int_equal(s->ops->stat(s, &st), 0);
+        assert_int_equal(st.shards, (uint64_t)live);
+        print_message("kill -9 after >= %d ops: %d ops acknowledged, %d shards live, %d segments\n",
+                      after_ops[r], acked, live, count_segments(p, NULL, 0));
+        assert_true(acked >= after_ops[r]);
+        /* and the recovered drive goes on working */
+        uint8_t id[CHUNK_ID_LEN], data[300];
+        make_id(-1, id);
+        fill_random(data, sizeof data);
+        assert_int_equal(shard_put(s, id, 0, data, sizeof data), 0);
+        s->ops->close(s);
+        assert_int_equal(drive_open_opts(p, &o, &s), 0);
+        expect_shard(s, id, 0, data, sizeof data);
+        assert_int_equal(crash_check(s, acked, acked + 8), live);
+        s->ops->close(s);
+    }
+    munmap((void *)shm, 4096);
+}
+
+/* The index is never synced after open (the writer exits before any
+ * checkpoint and without closing): open replays everything from the
+ * segments, across rollovers, with the same counts. */
+static void test_crash_before_any_checkpoint(void **state)
+{
+    (void)state;
+    char p[512];
+    struct shard_store *s = NULL;
+    struct drive_opts o = {.segment_bytes = 16 << 10, .checkpoint_records = 1u << 20,
+                           .checkpoint_ms = 3600000};
+    volatile int *shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(shm != MAP_FAILED);
+    drive_path(p, sizeof p, "nockpt");
+    /* some history that did reach the index */
+    assert_int_equal(drive_open_opts(p, &o, &s), 0);
+    workload(s);
+    s->ops->close(s);
+
+    shm[0] = shm[1] = 0;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        crash_child(p, &o, 160, &shm[0], &shm[1]);
+    int wst;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    assert_int_equal(shm[1], 0);
+    assert_int_equal(shm[0], 160);
+    assert_true(count_segments(p, NULL, 0) > 4); /* the replay crosses rollovers */
+
+    assert_int_equal(drive_open_opts(p, &o, &s), 0);
+    struct shard_store_stat st;
+    int live = crash_check(s, 160, 170);
+    assert_int_equal(s->ops->stat(s, &st), 0);
+    /* crash ids 0..159 and workload ids 0..29 overlap in names but not in
+     * (id, index) pairs only where i % 6 differs; count instead by
+     * re-checking the workload, which the crash ops partly replaced */
+    assert_true(st.shards >= (uint64_t)live);
+    uint64_t live_before = st.bytes_live, dead_before = st.bytes_dead;
+    s->ops->close(s);
+    /* a full rebuild from the segments agrees with the replay */
+    char ip[600];
+    snprintf(ip, sizeof ip, "%s/index", p);
+    rm_rf(ip);
+    assert_int_equal(drive_open_opts(p, &o, &s), 0);
+    struct shard_store_stat st2;
+    assert_int_equal(s->ops->stat(s, &st2), 0);
+    assert_int_equal(st2.shards, st.shards);
+    assert_int_equal(st2.bytes_live, live_before);
+    assert_int_equal(st2.bytes_dead, dead_before);
+    assert_int_equal(crash_check(s, 160, 170), live);
+    s->ops->close(s);
+    munmap((void *)shm, 4096);
+}
+
+static void copy_tree(const char *from, const char *to)
+{
+    DIR *d = opendir(from);
+    struct dirent *de;
+    assert_non_null(d);
+    mkdir(to, 0755);
+    while ((de = readdir(d)) != NULL) {
+        char a[1024], b[1024];
+        struct stat st;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            !strcmp(de->d_name, "lock.mdb"))
+            continue;
+        snprintf(a, sizeof a, "%s/%s", from, de->d_name);
+        snprintf(b, sizeof b, "%s/%s", to, de->d_name);
+        if (stat(a, &st) != 0)
+            continue; /* gone meanwhile */
+        if (S_ISDIR(st.st_mode))
+            copy_tree(a, b);
+        else
+            copy_file(a, b);
+    }
+    closedir(d);
+}
+
+#define SNAP_PRE 60
+#define SNAPS 5
+
+struct snap_writer {
+    struct shard_store *s;
+    volatile int puts_acked, dels_acked;
+    volatile int stop;
+    int failures;
+};
+
+static void *snap_put_thread(void *p)
+{
+    struct snap_writer *w = p;
+    uint8_t data[2048];
+    for (int i = 0; !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE); i++) {
+        uint8_t id[CHUNK_ID_LEN];
+        make_id(5000 + i, id);
+        crash_data(5000 + i, data, crash_len(i));
+        if (shard_put(w->s, id, 1, data, crash_len(i)) != 0)
+            __atomic_add_fetch(&w->failures, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&w->puts_acked, i + 1, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+static void *snap_del_thread(void *p)
+{
+    struct snap_writer *w = p;
+    for (int i = 0; i < SNAP_PRE && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE); i++) {
+        uint8_t id[CHUNK_ID_LEN];
+        make_id(i, id);
+        if (shard_del(w->s, id, 2) != 0)
+            __atomic_add_fetch(&w->failures, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&w->dels_acked, i + 1, __ATOMIC_RELEASE);
+        usleep(2000);
+    }
+    return NULL;
+}
+
+/* Copies of the drive folder taken at arbitrary moments while writes run
+ * (a copy is what a crash leaves, only less kind: files copied at
+ * different instants, the index possibly mid-checkpoint) each open and
+ * serve every write acknowledged before the copy began, and nothing
+ * wrong. */
+static void test_copy_while_writing(void **state)
+{
+    (void)state;
+    char p[512];
+    struct shard_store *s = NULL;
+    struct drive_opts o = {.segment_bytes = 64 << 10, .checkpoint_records = 8};
+    struct snap_writer w = {0};
+    int put_acked[SNAPS], del_acked[SNAPS];
+    uint8_t data[2048], buf[2048];
+    pthread_t tp, td;
+
+    drive_path(p, sizeof p, "snap");
+    assert_int_equal(drive_open_opts(p, &o, &s), 0);
+    for (int i = 0; i < SNAP_PRE; i++) {
+        uint8_t id[CHUNK_ID_LEN];
+        make_id(i, id);
+        crash_data(i, data, crash_len(i));
+        assert_int_equal(shard_put(s, id, 2, data, crash_len(i)), 0);
+    }
+    w.s = s;
+    assert_int_equal(pthread_create(&tp, NULL, snap_put_thread, &w), 0);
+    assert_int_equal(pthread_create(&td, NULL, snap_del_thread, &w), 0);
+    for (int k = 0; k < SNAPS; k++) {
+        char snap[600];
+        struct timespec ts = {0, (long)(7 + 11 * k) * 1000000L};
+        nanosleep(&ts, NULL);
+        put_acked[k] = __atomic_load_n(&w.puts_acked, __ATOMIC_ACQUIRE);
+        del_acked[k] = __atomic_load_n(&w.dels_acked, __ATOMIC_ACQUIRE);
+        snprintf(snap, sizeof snap, "%s/snapcopy%d", tmpdir, k);
+        copy_tree(p, snap);
+    }
+    __atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(tp, NULL);
+    pthread_join(td, NULL);
+    assert_int_equal(w.failures, 0);
+    s->ops->close(s);
+
+    for (int k = 0; k < SNAPS; k++) {
+        char snap[600];
+        struct shard_store *c = NULL;
+        int present = 0;
+        snprintf(snap, sizeof snap, "%s/snapcopy%d", tmpdir, k);
+        assert_int_equal(drive_open_opts(snap, &o, &c), 0);
+        for (int i = 0; i < put_acked[k] + 64; i++) {
+            uint8_t id[CHUNK_ID_LEN];
+            uint32_t got = 0;
+            make_id(5000 + i, id);
+            int rc = shard_get(c, id, 1, buf, sizeof buf, &got);
+            if (i < put_acked[k])
+                assert_int_equal(rc, 0);
+            if (rc == 0) {
+                crash_data(5000 + i, data, crash_len(i));
+                assert_int_equal(got, crash_len(i));
+                assert_memory_equal(buf, data, got);
+                present++;
+            } else {
+                assert_int_equal(rc, CS_ENOTFOUND);
+            }
+        }
+        for (int i = 0; i < SNAP_PRE; i++) {
+            uint8_t id[CHUNK_ID_LEN];
+            uint32_t got = 0;
+            make_id(i, id);
+            int rc = shard_get(c, id, 2, buf, sizeof buf, &got);
+            if (i < del_acked[k])
+                assert_int_equal(rc, CS_ENOTFOUND);
+            if (rc == 0) {
+                crash_data(i, data, crash_len(i));
+                assert_int_equal(got, crash_len(i));
+                assert_memory_equal(buf, data, got);
+            } else {
+                assert_int_equal(rc, CS_ENOTFOUND);
+            }
+        }
+        print_message("copy %d: %d puts / %d deletes acknowledged before it, %d puts found\n", k,
+                      put_acked[k], del_acked[k], present);
+        c->ops->close(c);
+        rm_rf(snap);
+    }
+}
+
+/* Overwrite bytes of the LMDB file: every occurrence of some keys gets a
+ * byte of its value flipped (the entry then points elsewhere), or whole
+ * pages are zeroed or filled with garbage.  The index checksum (or LMDB
+ * itself) notices, the index is rebuilt from the segments, and every
+ * shard is served as before. */
+static void corrupt_db(const char *db, int mode)
+{
+    FILE *f = fopen(db, "r+b");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)size);
+    assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
+    int hits = 0;
+    for (int i = 5; i < WL_N; i += 7) {
+        uint8_t key[CHUNK_ID_LEN + 1];
+        make_id(i, key);
+        key[CHUNK_ID_LEN] = (uint8_t)(i % 6);
+        for (uint8_t *at = buf; (at = memmem(at, (size_t)(buf + size - at), key, sizeof key)) != NULL;
+             at++) {
+            long off = (long)(at - buf);
+            hits++;
+            if (mode == 0 && off + (long)sizeof key + 10 < size) {
+                at[sizeof key + 9] ^= 0x01; /* the offset field of the value */
+            } else if (mode == 1) {
+                long page = off / 4096 * 4096;
+                memset(buf + page, 0, 4096 < size - page ? 4096 : (size_t)(size - page));
+            } else if (mode == 2) {
+                long page = off / 4096 * 4096;
+                for (long b = page + 16; b < page + 4096 && b < size; b++)
+                    buf[b] = (uint8_t)(b * 131 + 7);
+            }
+        }
+    }
+    assert_true(hits > 0);
+    fseek(f, 0, SEEK_SET);
+    assert_int_equal(fwrite(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    free(buf);
+}
+
+static void test_corrupt_index_rebuilt(void **state)
+{
+    (void)state;
+    char p[512], db[600];
+    struct shard_store *s = NULL;
+    struct drive_opts o = {.segment_bytes = 16 << 10};
+    drive_path(p, sizeof p, "badindex");
+    snprintf(db, sizeof db, "%s/index/data.mdb", p);
+    assert_int_equal(drive_open_opts(p, &o, &s), 0);
+    workload(s);
+    s->ops->close(s);
+    for (int mode = 0; mode < 3; mode++) {
+        corrupt_db(db, mode);
+        assert_int_equal(drive_open_opts(p, &o, &s), 0);
+        workload_check(s);
+        s->ops->close(s);
+        assert_int_equal(drive_open_opts(p, &o, &s), 0); /* and the rebuilt one is fine */
+        workload_check(s);
+        s->ops->close(s);
+    }
+}
+
+/* An index that does not belong to these segments (here: another drive's,
+ * whose segment 1 is shorter) fails the position check and is rebuilt. */
+static void test_foreign_index_rebuilt(void **state)
+{
+    (void)state;
+    char p[512], q[512], from[600], to[600];
+    struct shard_store *s = NULL;
+    uint8_t id[CHUNK_ID_LEN], data[500];
+    drive_path(p, sizeof p, "foreign-a");
+    drive_path(q, sizeof q, "foreign-b");
+    assert_int_equal(drive_open(p, &s), 0);
+    workload(s);
+    s->ops->close(s);
+    assert_int_equal(drive_open(q, &s), 0);
+    make_id(77, id);
+    fill_random(data, sizeof data);
+    assert_int_equal(shard_put(s, id, 0, data, sizeof data), 0);
+    s->ops->close(s);
+    snprintf(from, sizeof from, "%s/index/data.mdb", q);
+    snprintf(to, sizeof to, "%s/index/data.mdb", p);
+    copy_file(from, to);
+    assert_int_equal(drive_open(p, &s), 0);
+    workload_check(s);
+    expect_absent(s, id, 0);
+    s->ops->close(s);
+}
+
+/* Whatever an index entry says, a read returns only the shard asked for:
+ * a valid record of another key (or another shard index of the same
+ * chunk) sitting where the entry points is CS_ECORRUPT, never its bytes. */
+static void test_stale_entry_never_wrong_bytes(void **state)
+{
+    (void)state;
+    char p[512], seg[600];
+    struct shard_store *s = NULL;
+    uint8_t a[CHUNK_ID_LEN], b[CHUNK_ID_LEN], da[1000], db_[1000], dc[1000], buf[1000];
+    uint32_t got;
+    drive_path(p, sizeof p, "stale");
+    make_id(1, a);
+    make_id(2, b);
+    fill_random(da, sizeof da);
+    fill_random(db_, sizeof db_);
+    fill_random(dc, sizeof dc);
+    assert_int_equal(drive_open(p, &s), 0);
+    assert_int_equal(shard_put(s, a, 0, da, sizeof da), 0);  /* at 64 */
+    assert_int_equal(shard_put(s, b, 0, db_, sizeof db_), 0); /* at 64 + 1064 */
+    assert_int_equal(shard_put(s, a, 1, dc, sizeof dc), 0);  /* at 64 + 2 * 1064 */
+    count_segments(p, seg, sizeof seg);
+    int fd = open(seg, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t rec[1064];
+    /* b's record where a/0's entry points */
+    assert_int_equal(pread(fd, rec, sizeof rec, 64 + 1064), (ssize_t)sizeof rec);
+    assert_int_equal(pwrite(fd, rec, sizeof rec, 64), (ssize_t)sizeof rec);
+    assert_int_equal(shard_get(s, a, 0, buf, sizeof buf, &got), CS_ECORRUPT);
+    expect_shard(s, b, 0, db_, sizeof db_);
+    /* a/1's record where b's entry points: same chunk, wrong index */
+    assert_int_equal(pread(fd, rec, sizeof rec, 64 + 2 * 1064), (ssize_t)sizeof rec);
+    assert_int_equal(pwrite(fd, rec, sizeof rec, 64 + 1064), (ssize_t)sizeof rec);
+    assert_int_equal(shard_get(s, b, 0, buf, sizeof buf, &got), CS_ECORRUPT);
+    expect_shard(s, a, 1, dc, sizeof dc);
+    /* two shards with the same bytes (as all-padding data shards of
+     * different chunks are): the payload CRC cannot tell them apart, the
+     * header's chunk id and index must */
+    uint8_t c[CHUNK_ID_LEN];
+    make_id(3, c);
+    assert_int_equal(shard_put(s, c, 0, da, sizeof da), 0); /* at 64 + 3 * 1064 */
+    assert_int_equal(shard_put(s, c, 4, da, sizeof da), 0); /* at 64 + 4 * 1064 */
+    assert_int_equal(shard_put(s, b, 4, da, sizeof da), 0); /* at 64 + 5 * 1064 */
+    assert_int_equal(pread(fd, rec, sizeof rec, 64 + 4 * 1064), (ssize_t)sizeof rec);
+    assert_int_equal(pwrite(fd, rec, sizeof rec, 64 + 3 * 1064), (ssize_t)sizeof rec);
+    assert_int_equal(shard_get(s, c, 0, buf, sizeof buf, &got), CS_ECORRUPT); /* index 4 there */
+    assert_int_equal(pread(fd, rec, sizeof rec, 64 + 5 * 1064), (ssize_t)sizeof rec);
+    assert_int_equal(pwrite(fd, rec, sizeof rec, 64 + 4 * 1064), (ssize_t)sizeof rec);
+    assert_int_equal(shard_get(s, c, 4, buf, sizeof buf, &got), CS_ECORRUPT); /* chunk b there */
+    expect_shard(s, b, 4, da, sizeof da);
+    close(fd);
+    /* an entry pointing past the end of its segment */
+    assert_int_equal(truncate(seg, 64 + 5 * 1064 + 500), 0);
+    assert_int_equal(shard_get(s, b, 4, buf, sizeof buf, &got), CS_ECORRUPT);
+    s->ops->close(s);
+}
+
+/* Zeros after the last record (a file system that kept a size but not
+ * the data, or a segment grown ahead of its records) are the end of the
+ * records: cut off, nothing lost, the next record goes right after the
+ * last one. */
+static void test_zero_tail(void **state)
+{
+    (void)state;
+    char p[512], seg[600];
+    struct shard_store *s = NULL;
+    uint8_t id[CHUNK_ID_LEN], data[3000];
+    drive_path(p, sizeof p, "zerotail");
+    fill_random(data, sizeof data);
+    assert_int_equal(drive_open(p, &s), 0);
+    for (int i = 0; i < 10; i++) {
+        make_id(i, id);
+        assert_int_equal(shard_put(s, id, 0, data, sizeof data), 0);
+    }
+    count_segments(p, seg, sizeof seg);
+    off_t end = 64 + 10 * (64 + 3000);
+    s->ops->close(s);
+    assert_int_equal(file_size(seg), end);
+
+    assert_int_equal(truncate(seg, end + (1 << 20)), 0);
+    assert_int_equal(drive_open(p, &s), 0);
+    assert_int_equal(file_size(seg), end);
+    for (int i = 0; i < 10; i++) {
+        make_id(i, id);
+        expect_shard(s, id, 0, data, sizeof data);
+    }
+    make_id(10, id);
+    assert_int_equal(shard_put(s, id, 0, data, 100), 0);
+    s->ops->close(s);
+    assert_int_equal(file_size(seg), end + 64 + 100);
+    assert_int_equal(drive_open(p, &s), 0);
+    expect_shard(s, id, 0, data, 100);
+    s->ops->close(s);
+}
+
+static int count_cb(void *arg, const uint8_t id[CHUNK_ID_LEN], uint8_t idx, uint32_t len,
+                    int64_t written)
+{
+    (void)id;
+    (void)idx;
+    (void)len;
+    (void)written;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* Checkpoints happen by record count, at close, and on iterate; a batch
+ * costs exactly one sync. */
+static void test_checkpoint_policy(void **state)
+{
+    (void)state;
+    char p[512];
+    struct shard_store *s = NULL;
+    struct shard_store_stat a, b;
+    struct drive_opts o = {.checkpoint_records = 10, .checkpoint_ms = 3600000};
+    uint8_t id[CHUNK_ID_LEN], data[200];
+    drive_path(p, sizeof p, "ckpt");
+    fill_random(data, sizeof data);
+    assert_int_equal(drive_open_opts(p, &o, &s), 0);
+    assert_int_equal(s->ops->stat(s, &a), 0);
+    for (int i = 0; i < 25; i++) {
+        make_id(i, id);
+        assert_int_equal(shard_put(s, id, 0, data, sizeof data), 0);
+    }
+    assert_int_equal(s->ops->stat(s, &b), 0);
+    assert_int_equal(b.writes - a.writes, 25);
+    assert_int_equal(b.write_batches - a.write_batches, 25); /* one writer: no grouping */
+    assert_int_equal(b.index_checkpoints - a.index_checkpoints, 2); /* at 10 and 20 */
+    assert_int_equal(b.syncs - a.syncs, 25 + 2);
+    /* iterate sees the 5 records not yet checkpointed (it checkpoints) */
+    int n = 0;
+    assert_int_equal(s->ops->iterate(s, count_cb, &n), 0);
+    assert_int_equal(n, 25);
+    assert_int_equal(s->ops->stat(s, &a), 0);
+    assert_int_equal(a.index_checkpoints - b.index_checkpoints, 1);
+    /* a delete of an absent shard writes nothing and syncs nothing */
+    make_id(999, id);
+    assert_int_equal(shard_del(s, id, 0), 0);
+    assert_int_equal(s->ops->stat(s, &b), 0);
+    assert_int_equal(b.syncs, a.syncs);
+    assert_int_equal(b.writes, a.writes);
+    s->ops->close(s);
+}
+
+/* Group commit under concurrency: 8 writers, counted. */
+static void test_group_commit_counts(void **state)
+{
+    (void)state;
+    char p[512];
+    struct shard_store *s = NULL;
+    struct shard_store_stat a, b;
+    pthread_t th[CONC_THREADS];
+    struct conc_arg args[CONC_THREADS];
+    drive_path(p, sizeof p, "group");
+    assert_int_equal(drive_open(p, &s), 0);
+    assert_int_equal(s->ops->stat(s, &a), 0);
+    for (int t = 0; t < CONC_THREADS; t++) {
+        args[t] = (struct conc_arg){.s = s, .thread = t};
+        assert_int_equal(pthread_create(&th[t], NULL, conc_writer, &args[t]), 0);
+    }
+    for (int t = 0; t < CONC_THREADS; t++) {
+        pthread_join(th[t], NULL);
+        assert_int_equal(args[t].failures, 0);
+    }
+    assert_int_equal(s->ops->stat(s, &b), 0);
+    uint64_t writes = b.writes - a.writes, batches = b.write_batches - a.write_batches;
+    uint64_t syncs = b.syncs - a.syncs, ckpts = b.index_checkpoints - a.index_checkpoints;
+    print_message("%d writers x %d puts: %llu records in %llu batches (%.1f per batch), "
+                  "%llu syncs (%llu index checkpoints)\n",
+                  CONC_THREADS, CONC_PUTS, (unsigned long long)writes,
+                  (unsigned long long)batches, (double)writes / (double)batches,
+                  (unsigned long long)syncs, (unsigned long long)ckpts);
+    assert_int_equal(writes, CONC_THREADS * CONC_PUTS);
+    assert_true(batches < writes); /* concurrent writers shared fdatasyncs */
+    assert_int_equal(syncs, batches + ckpts); /* one sync per batch, nothing else */
+    s->ops->close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -798,6 +1425,15 @@ int main(void)
         cmocka_unit_test(test_enospc),
         cmocka_unit_test(test_concurrent_puts),
         cmocka_unit_test(test_iterate),
+        cmocka_unit_test(test_crash_kill_writer),
+        cmocka_unit_test(test_crash_before_any_checkpoint),
+        cmocka_unit_test(test_copy_while_writing),
+        cmocka_unit_test(test_corrupt_index_rebuilt),
+        cmocka_unit_test(test_foreign_index_rebuilt),
+        cmocka_unit_test(test_stale_entry_never_wrong_bytes),
+        cmocka_unit_test(test_zero_tail),
+        cmocka_unit_test(test_checkpoint_policy),
+        cmocka_unit_test(test_group_commit_counts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
