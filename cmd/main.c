@@ -263,7 +263,7 @@ static int cmd_server(int argc, char **argv)
         fprintf(stderr, "cairn: cannot read config file %s\n", config);
         return 2;
     }
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; i < argc; i += 2) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             server_usage(stdout);
             return 0;
@@ -276,7 +276,6 @@ static int cmd_server(int argc, char **argv)
             fprintf(stderr, "cairn server: unknown option or bad value: %s %s\n", argv[i], argv[i + 1]);
             return 2;
         }
-        i++;
     }
     int level = log_level_from_name(o.log_level);
     if (level < 0) {

@@ -222,18 +222,8 @@ static void acl_end(struct s3_req *r)
     struct meta_bucket b;
     if (s3_bucket_access_or_reply(r, &b) != 0)
         return;
-    if (r->key) {
-        struct meta_object o;
-        int rc = meta_object_get(r->gw->meta, r->bucket, r->key, s3_param(r, "versionId"), &o);
-        if (rc == 0 && (o.flags & META_OBJ_DELETE_MARKER))
-            rc = META_ENOTFOUND;
-        if (rc == 0)
-            meta_object_release(&o);
-        if (rc) {
-            s3_reply_rc(r, rc);
-            return;
-        }
-    }
+    if (r->key && s3_object_or_reply(r, NULL) != 0)
+        return;
     struct buf out;
     struct xml_writer w;
     buf_init(&out, 4096);
@@ -269,18 +259,8 @@ static void put_acl_end(struct s3_req *r)
     struct meta_bucket b;
     if (s3_bucket_access_or_reply(r, &b) != 0)
         return;
-    if (r->key) {
-        struct meta_object o;
-        int rc = meta_object_get(r->gw->meta, r->bucket, r->key, s3_param(r, "versionId"), &o);
-        if (rc == 0 && (o.flags & META_OBJ_DELETE_MARKER))
-            rc = META_ENOTFOUND;
-        if (rc == 0)
-            meta_object_release(&o);
-        if (rc) {
-            s3_reply_rc(r, rc);
-            return;
-        }
-    }
+    if (r->key && s3_object_or_reply(r, NULL) != 0)
+        return;
     const char *canned = s3_header(r, "x-amz-acl");
     if (canned && strcmp(canned, "private") != 0 && strcmp(canned, "bucket-owner-full-control") != 0) {
         s3_reply_error(r, S3E_ACL_NOT_SUPPORTED, NULL);
@@ -379,13 +359,8 @@ static void get_object_tagging_end(struct s3_req *r)
     if (s3_bucket_access_or_reply(r, NULL) != 0)
         return;
     struct meta_object o;
-    int rc = meta_object_get(r->gw->meta, r->bucket, r->key, s3_param(r, "versionId"), &o);
-    if (rc == 0 && (o.flags & META_OBJ_DELETE_MARKER))
-        rc = META_ENOTFOUND;
-    if (rc) {
-        s3_reply_rc(r, rc);
+    if (s3_object_or_reply(r, &o) != 0)
         return;
-    }
     if (strcmp(o.version_id, "null") != 0)
         s3_add_header(r, "x-amz-version-id", o.version_id);
     meta_object_release(&o);

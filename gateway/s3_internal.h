@@ -231,6 +231,11 @@ struct s3_copy_src {
 int s3_copy_source_or_reply(struct s3_req *r, struct s3_copy_src *src);
 void s3_copy_src_release(struct s3_copy_src *src);
 
+/* The version of r's key named by ?versionId (or the latest), unless it is
+ * absent or a delete marker: then replies NoSuchKey and returns -1.  out
+ * (may be NULL) receives the record (release with meta_object_release). */
+int s3_object_or_reply(struct s3_req *r, struct meta_object *out);
+
 /* A fresh version id (32 hex). */
 void s3_new_version_id(char out[META_VERSION_MAX]);
 /* Delete one key (idempotent: absent is 0). */

@@ -31,6 +31,30 @@ static void elem_maybe_encoded(struct xml_writer *w, const char *name, const cha
     buf_release(&b);
 }
 
+/* encoding-type: absent or "url". */
+static int encoding_or_reply(struct s3_req *r, int *url)
+{
+    const char *enc = s3_param(r, "encoding-type");
+    if (enc && strcmp(enc, "url") != 0) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "Invalid Encoding Method specified in Request");
+        return -1;
+    }
+    *url = enc != NULL;
+    return 0;
+}
+
+/* S3 lists the rolled-up prefixes after the keys. */
+static void write_common_prefixes(struct xml_writer *w, const struct meta_list_res *res, int url)
+{
+    for (size_t i = 0; i < res->n; i++) {
+        if (!res->entries[i].is_prefix)
+            continue;
+        xmlw_open(w, "CommonPrefixes");
+        elem_maybe_encoded(w, "Prefix", res->entries[i].key, url);
+        xmlw_close(w);
+    }
+}
+
 static int max_keys_or_reply(struct s3_req *r, size_t *out)
 {
     const char *mk = s3_param(r, "max-keys");
@@ -70,12 +94,9 @@ static void list_objects_end(struct s3_req *r)
     }
     if (max_keys_or_reply(r, &max_keys) != 0)
         return;
-    const char *enc = s3_param(r, "encoding-type");
-    if (enc && strcmp(enc, "url") != 0) {
-        s3_reply_error(r, S3E_INVALID_ARGUMENT, "Invalid Encoding Method specified in Request");
+    int url;
+    if (encoding_or_reply(r, &url) != 0)
         return;
-    }
-    int url = enc != NULL;
     const char *prefix = s3_param(r, "prefix");
     const char *delim = s3_param(r, "delimiter");
     const char *marker = v2 ? NULL : s3_param(r, "marker");
@@ -168,13 +189,7 @@ static void list_objects_end(struct s3_req *r)
         xmlw_elem(&w, "StorageClass", "STANDARD");
         xmlw_close(&w);
     }
-    for (size_t i = 0; i < res.n; i++) {
-        if (!res.entries[i].is_prefix)
-            continue;
-        xmlw_open(&w, "CommonPrefixes");
-        elem_maybe_encoded(&w, "Prefix", res.entries[i].key, url);
-        xmlw_close(&w);
-    }
+    write_common_prefixes(&w, &res, url);
     xmlw_close(&w);
     meta_list_res_release(&res);
     free(token_key);
@@ -211,12 +226,9 @@ static void list_versions_end(struct s3_req *r)
     }
     if (max_keys_or_reply(r, &max_keys) != 0)
         return;
-    const char *enc = s3_param(r, "encoding-type");
-    if (enc && strcmp(enc, "url") != 0) {
-        s3_reply_error(r, S3E_INVALID_ARGUMENT, "Invalid Encoding Method specified in Request");
+    int url;
+    if (encoding_or_reply(r, &url) != 0)
         return;
-    }
-    int url = enc != NULL;
     const char *prefix = s3_param(r, "prefix");
     const char *delim = s3_param(r, "delimiter");
     const char *key_marker = s3_param(r, "key-marker");
@@ -274,13 +286,7 @@ static void list_versions_end(struct s3_req *r)
         xmlw_elem(&w, "StorageClass", "STANDARD");
         xmlw_close(&w);
     }
-    for (size_t i = 0; i < res.n; i++) {
-        if (!res.entries[i].is_prefix)
-            continue;
-        xmlw_open(&w, "CommonPrefixes");
-        elem_maybe_encoded(&w, "Prefix", res.entries[i].key, url);
-        xmlw_close(&w);
-    }
+    write_common_prefixes(&w, &res, url);
     xmlw_close(&w);
     meta_list_res_release(&res);
     if (xmlw_finish(&w) != 0) {

@@ -222,15 +222,39 @@ int s3_write_precond_or_reply(struct s3_req *r, struct meta_precond *pc, char *e
     return 0;
 }
 
-/* Whether key currently exists (latest version not a delete marker). */
-static int s3_key_exists(struct s3_req *r, const char *key)
+static int live_object(struct s3_req *r, const char *version_id, struct meta_object *o)
+{
+    int rc = meta_object_get(r->gw->meta, r->bucket, r->key, version_id, o);
+    if (rc == 0 && (o->flags & META_OBJ_DELETE_MARKER)) {
+        meta_object_release(o);
+        rc = META_ENOTFOUND;
+    }
+    return rc;
+}
+
+int s3_object_or_reply(struct s3_req *r, struct meta_object *out)
 {
     struct meta_object o;
-    if (meta_object_get(r->gw->meta, r->bucket, key, NULL, &o) != 0)
+    int rc = live_object(r, s3_param(r, "versionId"), &o);
+    if (rc) {
+        s3_reply_rc(r, rc);
+        return -1;
+    }
+    if (out)
+        *out = o;
+    else
+        meta_object_release(&o);
+    return 0;
+}
+
+/* Whether r's key currently exists (latest version not a delete marker). */
+static int s3_key_exists(struct s3_req *r)
+{
+    struct meta_object o;
+    if (live_object(r, NULL, &o) != 0)
         return 0;
-    int live = !(o.flags & META_OBJ_DELETE_MARKER);
     meta_object_release(&o);
-    return live;
+    return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -265,7 +289,7 @@ static void put_object_end(struct s3_req *r)
     o.attrs_len = (uint32_t)p->attrs.len;
     ol_writer_object(p->w, &o);
     int rc = ol_put(r->gw->ol, r->bucket, &o, &p->pc, NULL);
-    if (rc == META_EPRECOND && p->pc.if_match_etag && !s3_key_exists(r, r->key))
+    if (rc == META_EPRECOND && p->pc.if_match_etag && !s3_key_exists(r))
         rc = META_ENOTFOUND; /* S3: If-Match on an absent key is NoSuchKey */
     if (rc) {
         s3_reply_rc(r, rc);
