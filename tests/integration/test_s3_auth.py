@@ -13,7 +13,6 @@ import contextlib
 import datetime
 import hashlib
 import hmac
-import http.client
 import os
 import re
 import socket
@@ -23,7 +22,6 @@ import types
 import urllib.error
 import urllib.parse
 import urllib.request
-import xml.etree.ElementTree as ET
 import zlib
 
 import boto3
@@ -35,7 +33,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from cairn_test import Server, expect_error, run_tests
+from cairn_test import RawResponse, Server, expect_error, header_dict, raw, run_tests, sign_headers
 
 KiB = 1024
 REGION = "us-east-1"
@@ -45,71 +43,9 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 # ---------------------------------------------------------------------------
 # raw requests (local to this file: tests/lib has no raw-request helper)
 
-def header_dict(pairs):
-    """Lower-case names; a repeated header's values joined with ", " (as
-    botocore does), so a duplicate cannot hide behind the last value."""
-    d = {}
-    for k, v in pairs:
-        k = k.lower()
-        d[k] = d[k] + ", " + v if k in d else v
-    return d
-
-
-class RawResponse:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def error(self):
-        assert self.body, "no error body (status %d)" % self.status
-        root = ET.fromstring(self.body)
-        assert root.tag == "Error", self.body[:300]
-        e = {c.tag: (c.text or "") for c in root}
-        assert e.get("Code") and e.get("Message"), e
-        return e
-
-    def __repr__(self):
-        return "<%d %r>" % (self.status, self.body[:300])
-
-
-class _PayloadAuth(S3SigV4Auth):
-    """S3 SigV4 header signer with a chosen x-amz-content-sha256 value."""
-
-    def __init__(self, creds, payload):
-        super().__init__(creds, "s3", REGION)
-        self._payload = payload
-
-    def payload(self, request):
-        if self._payload is not None:
-            return self._payload
-        return super().payload(request)
-
-
-def sign_headers(srv, method, target, headers=None, body=b"", payload=None, key=None,
-                 secret=None):
-    req = AWSRequest(method=method, url=srv.endpoint + target, headers=dict(headers or {}),
-                     data=body)
-    _PayloadAuth(Credentials(key or srv.key, secret or srv.secret), payload).add_auth(req)
-    return dict(req.headers.items())
-
-
 def send(srv, method, target, headers, body=b"", timeout=60):
-    u = urllib.parse.urlsplit(srv.endpoint)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
-    try:
-        conn.request(method, target, body=body or None, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        return RawResponse(resp.status, header_dict(resp.getheaders()), data)
-    finally:
-        conn.close()
-
-
-def raw(srv, method, target, headers=None, body=b"", payload=None, sign=True, key=None,
-        secret=None):
-    """One request; target is the already-encoded path and query."""
-    if sign:
-        headers = sign_headers(srv, method, target, headers, body, payload, key, secret)
-    return send(srv, method, target, dict(headers or {}), body)
+    """A request with headers already signed (or deliberately not)."""
+    return raw(srv, method, target, headers, body, sign=False, timeout=timeout)
 
 
 def url_get(url, method="GET", data=None, headers=None):

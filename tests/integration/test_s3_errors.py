@@ -19,11 +19,9 @@ import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
-from cairn_test import Server, expect_error, run_tests
+from cairn_test import (RawResponse, Server, expect_error, header_dict, host_port, raw, run_tests,
+                        sign_headers)
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -31,64 +29,6 @@ MiB = 1024 * KiB
 
 # ---------------------------------------------------------------------------
 # raw requests (local to this file: tests/lib has no raw-request helper)
-
-def header_dict(pairs):
-    """Lower-case names; a repeated header's values joined with ", " (as
-    botocore does), so a duplicate cannot hide behind the last value."""
-    d = {}
-    for k, v in pairs:
-        k = k.lower()
-        d[k] = d[k] + ", " + v if k in d else v
-    return d
-
-
-class RawResponse:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def __repr__(self):
-        return "<%d %r %r>" % (self.status, self.headers, self.body[:400])
-
-
-class _PayloadAuth(S3SigV4Auth):
-    def __init__(self, creds, payload):
-        super().__init__(creds, "s3", "us-east-1")
-        self._payload = payload
-
-    def payload(self, request):
-        if self._payload is not None:
-            return self._payload
-        return super().payload(request)
-
-
-def sign_headers(srv, method, target, headers=None, body=b"", payload=None, key=None,
-                 secret=None):
-    req = AWSRequest(method=method, url=srv.endpoint + target, headers=dict(headers or {}),
-                     data=body)
-    _PayloadAuth(Credentials(key or srv.key, secret or srv.secret), payload).add_auth(req)
-    return dict(req.headers.items())
-
-
-def host_port(srv):
-    u = urllib.parse.urlsplit(srv.endpoint)
-    return u.hostname, u.port
-
-
-def raw(srv, method, target, headers=None, body=b"", payload=None, sign=True, key=None,
-        secret=None, timeout=60):
-    """One request over http.client; target is the already-encoded path+query."""
-    headers = dict(headers or {})
-    if sign:
-        headers = sign_headers(srv, method, target, headers, body, payload, key, secret)
-    conn = http.client.HTTPConnection(*host_port(srv), timeout=timeout)
-    try:
-        conn.request(method, target, body=body or None, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        return RawResponse(resp.status, header_dict(resp.getheaders()), data)
-    finally:
-        conn.close()
-
 
 def raw_bytes(srv, request, timeout=30):
     """Send request bytes as they are; parse the answer."""

@@ -19,17 +19,12 @@ import base64
 import contextlib
 import datetime
 import hashlib
-import http.client
 import random
-import urllib.parse
-import xml.etree.ElementTree as ET
 import zlib
 
 import botocore
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
+import cairn_test
 from cairn_test import Server, expect_error, run_tests
 
 KiB = 1024
@@ -169,57 +164,9 @@ def checksum_location(client, op, where):
         client.meta.events.unregister(event, move)
 
 
-def header_dict(pairs):
-    """Lower-case names; a repeated header's values joined with ", " (as
-    botocore does), so a duplicate cannot hide behind the last value."""
-    d = {}
-    for k, v in pairs:
-        k = k.lower()
-        d[k] = d[k] + ", " + v if k in d else v
-    return d
-
-
-class RawResponse:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def error(self):
-        root = ET.fromstring(self.body)
-        assert root.tag == "Error", self.body[:300]
-        return {c.tag: (c.text or "") for c in root}
-
-
-class _PayloadAuth(S3SigV4Auth):
-    """S3 SigV4 header signer with a chosen x-amz-content-sha256 value."""
-
-    def __init__(self, creds, payload):
-        super().__init__(creds, "s3", "us-east-1")
-        self._payload = payload
-
-    def payload(self, request):
-        if self._payload is not None:
-            return self._payload
-        return super().payload(request)
-
-
-def raw(srv, method, path, query="", headers=None, body=b"", payload=None, sign=True,
-        timeout=60):
-    """One request over http.client; path and query must be already encoded."""
-    headers = dict(headers or {})
-    target = path + ("?" + query if query else "")
-    if sign:
-        req = AWSRequest(method=method, url=srv.endpoint + target, headers=headers, data=body)
-        _PayloadAuth(Credentials(srv.key, srv.secret), payload).add_auth(req)
-        headers = dict(req.headers.items())
-    u = urllib.parse.urlsplit(srv.endpoint)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
-    try:
-        conn.request(method, target, body=body or None, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        return RawResponse(resp.status, header_dict(resp.getheaders()), data)
-    finally:
-        conn.close()
+def raw(srv, method, path, query="", **kw):
+    """cairn_test.raw with the path and query given apart (both encoded)."""
+    return cairn_test.raw(srv, method, path + ("?" + query if query else ""), **kw)
 
 
 def make_bucket(c, name):

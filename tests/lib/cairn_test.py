@@ -18,9 +18,16 @@ import time
 import traceback
 import urllib.request
 
+import http.client
+import urllib.parse
+import xml.etree.ElementTree as ET
+
 import boto3
 import botocore
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 ROOT_KEY = "cairntestroot"
 ROOT_SECRET = "cairn-test-root-secret"
@@ -109,6 +116,82 @@ class Server:
         return subprocess.run([os.environ["CAIRN_BIN"], "admin"] + list(args) +
                               ["--endpoint", self.endpoint],
                               env=env, capture_output=True, text=True, timeout=600)
+
+
+# ---------------------------------------------------------------------------
+# Raw requests, for what boto3 will not send (bad signatures, odd headers,
+# hand-built bodies).
+
+def header_dict(pairs):
+    """Lower-case names; a repeated header's values joined with ", " (as
+    botocore does), so a duplicate cannot hide behind the last value."""
+    d = {}
+    for k, v in pairs:
+        k = k.lower()
+        d[k] = d[k] + ", " + v if k in d else v
+    return d
+
+
+class RawResponse:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def error(self):
+        """The fields of an S3 error body; Code and Message must be there."""
+        assert self.body, "no error body (status %d)" % self.status
+        root = ET.fromstring(self.body)
+        assert root.tag == "Error", self.body[:300]
+        e = {c.tag: (c.text or "") for c in root}
+        assert e.get("Code") and e.get("Message"), e
+        return e
+
+    def __repr__(self):
+        return "<%d %r %r>" % (self.status, self.headers, self.body[:400])
+
+
+class _PayloadAuth(S3SigV4Auth):
+    """S3 SigV4 header signer with a chosen x-amz-content-sha256 value."""
+
+    def __init__(self, creds, payload):
+        super().__init__(creds, "s3", "us-east-1")
+        self._payload = payload
+
+    def payload(self, request):
+        if self._payload is not None:
+            return self._payload
+        return super().payload(request)
+
+
+def sign_headers(srv, method, target, headers=None, body=b"", payload=None, key=None,
+                 secret=None):
+    """SigV4 headers for a request to srv; payload overrides the
+    x-amz-content-sha256 value (default: the body's hash)."""
+    req = AWSRequest(method=method, url=srv.endpoint + target, headers=dict(headers or {}),
+                     data=body)
+    _PayloadAuth(Credentials(key or srv.key, secret or srv.secret), payload).add_auth(req)
+    return dict(req.headers.items())
+
+
+def host_port(srv):
+    u = urllib.parse.urlsplit(srv.endpoint)
+    return u.hostname, u.port
+
+
+def raw(srv, method, target, headers=None, body=b"", payload=None, sign=True, key=None,
+        secret=None, timeout=60):
+    """One request over http.client; target is the already-encoded path and
+    query.  Signed with SigV4 unless sign is False."""
+    headers = dict(headers or {})
+    if sign:
+        headers = sign_headers(srv, method, target, headers, body, payload, key, secret)
+    conn = http.client.HTTPConnection(*host_port(srv), timeout=timeout)
+    try:
+        conn.request(method, target, body=body or None, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        return RawResponse(resp.status, header_dict(resp.getheaders()), data)
+    finally:
+        conn.close()
 
 
 def error_code(exc):
