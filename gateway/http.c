@@ -153,6 +153,24 @@ void s3_reply_xml(struct s3_req *r, unsigned status, struct buf *xml)
     s3_reply_response(r, status, resp);
 }
 
+void s3_doc_begin(struct s3_doc *d, const char *root, size_t cap)
+{
+    buf_init(&d->buf, cap);
+    xmlw_init(&d->w, &d->buf);
+    xmlw_decl(&d->w);
+    xmlw_open_ns(&d->w, root, "http://s3.amazonaws.com/doc/2006-03-01/");
+}
+
+void s3_doc_reply(struct s3_req *r, struct s3_doc *d)
+{
+    if (xmlw_finish(&d->w) != 0) {
+        buf_release(&d->buf);
+        s3_reply_error(r, S3E_INTERNAL, NULL);
+        return;
+    }
+    s3_reply_xml(r, 200, &d->buf);
+}
+
 void s3_reply_json(struct s3_req *r, unsigned status, char *json)
 {
     struct MHD_Response *resp = response_from_buf(json, strlen(json));

@@ -10,8 +10,6 @@
 #include "common/xml.h"
 #include "gateway/s3_internal.h"
 
-#define S3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
-
 /* S3's bucket naming rules (the current ones, for new buckets). */
 static int bucket_name_valid(const char *n)
 {
@@ -67,31 +65,22 @@ static void list_buckets_end(struct s3_req *r)
         s3_reply_rc(r, rc);
         return;
     }
-    struct buf b;
-    struct xml_writer w;
-    buf_init(&b, 64u << 20);
-    xmlw_init(&w, &b);
-    xmlw_decl(&w);
-    xmlw_open_ns(&w, "ListAllMyBucketsResult", S3_XMLNS);
-    xml_owner(&w, r->user);
-    xmlw_open(&w, "Buckets");
+    struct s3_doc d;
+    s3_doc_begin(&d, "ListAllMyBucketsResult", 64u << 20);
+    xml_owner(&d.w, r->user);
+    xmlw_open(&d.w, "Buckets");
     for (size_t i = 0; i < n; i++) {
         char t[32];
         s3_time_iso(bs[i].created_ms, t);
-        xmlw_open(&w, "Bucket");
-        xmlw_elem(&w, "Name", bs[i].name);
-        xmlw_elem(&w, "CreationDate", t);
-        xmlw_close(&w);
+        xmlw_open(&d.w, "Bucket");
+        xmlw_elem(&d.w, "Name", bs[i].name);
+        xmlw_elem(&d.w, "CreationDate", t);
+        xmlw_close(&d.w);
     }
-    xmlw_close(&w);
-    xmlw_close(&w);
+    xmlw_close(&d.w);
+    xmlw_close(&d.w);
     free(bs);
-    if (xmlw_finish(&w) != 0) {
-        buf_release(&b);
-        s3_reply_error(r, S3E_INTERNAL, NULL);
-        return;
-    }
-    s3_reply_xml(r, 200, &b);
+    s3_doc_reply(r, &d);
 }
 
 const struct s3_handler h_list_buckets = {"ListBuckets", NULL, NULL, list_buckets_end, NULL};
@@ -174,19 +163,14 @@ static void location_end(struct s3_req *r)
     struct meta_bucket b;
     if (s3_bucket_access_or_reply(r, &b) != 0)
         return;
-    struct buf out;
-    struct xml_writer w;
-    buf_init(&out, 4096);
-    xmlw_init(&w, &out);
-    xmlw_decl(&w);
+    struct s3_doc d;
     /* us-east-1 is answered as an empty constraint, as S3 does. */
     const char *region = b.region[0] ? b.region : r->gw->region;
-    xmlw_open_ns(&w, "LocationConstraint", S3_XMLNS);
+    s3_doc_begin(&d, "LocationConstraint", 4096);
     if (strcmp(region, "us-east-1") != 0)
-        xmlw_text(&w, region);
-    xmlw_close(&w);
-    xmlw_finish(&w);
-    s3_reply_xml(r, 200, &out);
+        xmlw_text(&d.w, region);
+    xmlw_close(&d.w);
+    s3_doc_reply(r, &d);
 }
 
 const struct s3_handler h_get_bucket_location = {"GetBucketLocation", NULL, NULL, location_end,
@@ -197,19 +181,14 @@ static void versioning_end(struct s3_req *r)
     struct meta_bucket b;
     if (s3_bucket_access_or_reply(r, &b) != 0)
         return;
-    struct buf out;
-    struct xml_writer w;
-    buf_init(&out, 4096);
-    xmlw_init(&w, &out);
-    xmlw_decl(&w);
-    xmlw_open_ns(&w, "VersioningConfiguration", S3_XMLNS);
+    struct s3_doc d;
+    s3_doc_begin(&d, "VersioningConfiguration", 4096);
     if (b.versioning == META_VERSIONING_ENABLED)
-        xmlw_elem(&w, "Status", "Enabled");
+        xmlw_elem(&d.w, "Status", "Enabled");
     else if (b.versioning == META_VERSIONING_SUSPENDED)
-        xmlw_elem(&w, "Status", "Suspended");
-    xmlw_close(&w);
-    xmlw_finish(&w);
-    s3_reply_xml(r, 200, &out);
+        xmlw_elem(&d.w, "Status", "Suspended");
+    xmlw_close(&d.w);
+    s3_doc_reply(r, &d);
 }
 
 const struct s3_handler h_get_bucket_versioning = {"GetBucketVersioning", NULL, NULL,
@@ -224,27 +203,22 @@ static void acl_end(struct s3_req *r)
         return;
     if (r->key && s3_object_or_reply(r, NULL) != 0)
         return;
-    struct buf out;
-    struct xml_writer w;
-    buf_init(&out, 4096);
-    xmlw_init(&w, &out);
-    xmlw_decl(&w);
-    xmlw_open_ns(&w, "AccessControlPolicy", S3_XMLNS);
-    xml_owner(&w, b.owner);
-    xmlw_open(&w, "AccessControlList");
-    xmlw_open(&w, "Grant");
+    struct s3_doc d;
+    s3_doc_begin(&d, "AccessControlPolicy", 4096);
+    xml_owner(&d.w, b.owner);
+    xmlw_open(&d.w, "AccessControlList");
+    xmlw_open(&d.w, "Grant");
     static const char *const grantee[] = {"xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance",
                                           "xsi:type", "CanonicalUser", NULL};
-    xmlw_open_attrs(&w, "Grantee", grantee);
-    xmlw_elem(&w, "ID", b.owner);
-    xmlw_elem(&w, "DisplayName", b.owner);
-    xmlw_close(&w);
-    xmlw_elem(&w, "Permission", "FULL_CONTROL");
-    xmlw_close(&w);
-    xmlw_close(&w);
-    xmlw_close(&w);
-    xmlw_finish(&w);
-    s3_reply_xml(r, 200, &out);
+    xmlw_open_attrs(&d.w, "Grantee", grantee);
+    xmlw_elem(&d.w, "ID", b.owner);
+    xmlw_elem(&d.w, "DisplayName", b.owner);
+    xmlw_close(&d.w);
+    xmlw_elem(&d.w, "Permission", "FULL_CONTROL");
+    xmlw_close(&d.w);
+    xmlw_close(&d.w);
+    xmlw_close(&d.w);
+    s3_doc_reply(r, &d);
 }
 
 const struct s3_handler h_get_acl = {"GetAcl", NULL, NULL, acl_end, NULL};
@@ -330,20 +304,12 @@ static void bucket_config_end(struct s3_req *r)
             s3_reply_error(r, bucket_configs[i].err, NULL);
             return;
         }
-        struct buf out;
-        struct xml_writer w;
-        buf_init(&out, 4096);
-        xmlw_init(&w, &out);
-        xmlw_decl(&w);
-        if (bucket_configs[i].root) {
-            xmlw_open_ns(&w, bucket_configs[i].root, S3_XMLNS);
-        } else {
-            xmlw_open_ns(&w, "RequestPaymentConfiguration", S3_XMLNS);
-            xmlw_elem(&w, "Payer", "BucketOwner");
-        }
-        xmlw_close(&w);
-        xmlw_finish(&w);
-        s3_reply_xml(r, 200, &out);
+        struct s3_doc d;
+        s3_doc_begin(&d, bucket_configs[i].root ? bucket_configs[i].root : "RequestPaymentConfiguration", 4096);
+        if (!bucket_configs[i].root)
+            xmlw_elem(&d.w, "Payer", "BucketOwner");
+        xmlw_close(&d.w);
+        s3_doc_reply(r, &d);
         return;
     }
     s3_reply_error(r, S3E_NOT_IMPLEMENTED, NULL);
@@ -364,17 +330,12 @@ static void get_object_tagging_end(struct s3_req *r)
     if (strcmp(o.version_id, "null") != 0)
         s3_add_header(r, "x-amz-version-id", o.version_id);
     meta_object_release(&o);
-    struct buf out;
-    struct xml_writer w;
-    buf_init(&out, 4096);
-    xmlw_init(&w, &out);
-    xmlw_decl(&w);
-    xmlw_open_ns(&w, "Tagging", S3_XMLNS);
-    xmlw_open(&w, "TagSet");
-    xmlw_close(&w);
-    xmlw_close(&w);
-    xmlw_finish(&w);
-    s3_reply_xml(r, 200, &out);
+    struct s3_doc d;
+    s3_doc_begin(&d, "Tagging", 4096);
+    xmlw_open(&d.w, "TagSet");
+    xmlw_close(&d.w);
+    xmlw_close(&d.w);
+    s3_doc_reply(r, &d);
 }
 
 const struct s3_handler h_get_object_tagging = {"GetObjectTagging", NULL, NULL,

@@ -9,7 +9,6 @@
 #include "common/xml.h"
 #include "gateway/s3_internal.h"
 
-#define S3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
 #define DELETE_MAX_KEYS 1000
 
 static int delete_objects_begin(struct s3_req *r)
@@ -39,8 +38,7 @@ static int body_digest_ok(struct s3_req *r)
 static void delete_objects_end(struct s3_req *r)
 {
     struct xml_doc *doc = NULL;
-    struct buf out;
-    struct xml_writer w;
+    struct s3_doc d;
     if (!body_digest_ok(r)) {
         s3_reply_error(r, S3E_BAD_DIGEST, NULL);
         return;
@@ -68,10 +66,7 @@ static void delete_objects_end(struct s3_req *r)
         return;
     }
 
-    buf_init(&out, 16u << 20);
-    xmlw_init(&w, &out);
-    xmlw_decl(&w);
-    xmlw_open_ns(&w, "DeleteResult", S3_XMLNS);
+    s3_doc_begin(&d, "DeleteResult", 16u << 20);
     for (struct xml_node *o = xml_child(root, "Object"); o; o = xml_next_named(o, "Object")) {
         const char *key = xml_child_text(o, "Key", "");
         const char *version = xml_child_text(o, "VersionId", NULL);
@@ -79,30 +74,25 @@ static void delete_objects_end(struct s3_req *r)
         if (rc == 0) {
             if (quiet)
                 continue;
-            xmlw_open(&w, "Deleted");
-            xmlw_elem(&w, "Key", key);
+            xmlw_open(&d.w, "Deleted");
+            xmlw_elem(&d.w, "Key", key);
             if (version)
-                xmlw_elem(&w, "VersionId", version);
-            xmlw_close(&w);
+                xmlw_elem(&d.w, "VersionId", version);
+            xmlw_close(&d.w);
         } else {
             const struct s3_err_info *e = s3_err_info(s3_err_from(rc));
-            xmlw_open(&w, "Error");
-            xmlw_elem(&w, "Key", key);
+            xmlw_open(&d.w, "Error");
+            xmlw_elem(&d.w, "Key", key);
             if (version)
-                xmlw_elem(&w, "VersionId", version);
-            xmlw_elem(&w, "Code", e->code);
-            xmlw_elem(&w, "Message", e->message);
-            xmlw_close(&w);
+                xmlw_elem(&d.w, "VersionId", version);
+            xmlw_elem(&d.w, "Code", e->code);
+            xmlw_elem(&d.w, "Message", e->message);
+            xmlw_close(&d.w);
         }
     }
-    xmlw_close(&w);
+    xmlw_close(&d.w);
     xml_doc_free(doc);
-    if (xmlw_finish(&w) != 0) {
-        buf_release(&out);
-        s3_reply_error(r, S3E_INTERNAL, NULL);
-        return;
-    }
-    s3_reply_xml(r, 200, &out);
+    s3_doc_reply(r, &d);
 }
 
 const struct s3_handler h_delete_objects = {"DeleteObjects", delete_objects_begin, NULL,

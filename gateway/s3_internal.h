@@ -32,6 +32,7 @@
 #include "common/buf.h"
 #include "common/hash.h"
 #include "common/sigv4.h"
+#include "common/xml.h"
 #include "common/uri.h"
 #include "gateway/gateway.h"
 #include "gateway/s3_error.h"
@@ -141,6 +142,17 @@ void s3_reply_rc(struct s3_req *r, int rc);
 void s3_reply_xml(struct s3_req *r, unsigned status, struct buf *xml);
 void s3_reply_json(struct s3_req *r, unsigned status, char *json);
 void s3_reply_empty(struct s3_req *r, unsigned status);
+
+/* An S3 XML reply.  s3_doc_begin sets up a buffer of at most cap bytes and
+ * a writer, writes the declaration and opens root in S3's namespace; the
+ * handler writes the rest (closing root); s3_doc_reply sends it with 200,
+ * or InternalError if writing failed (past the cap). */
+struct s3_doc {
+    struct buf buf;
+    struct xml_writer w;
+};
+void s3_doc_begin(struct s3_doc *d, const char *root, size_t cap);
+void s3_doc_reply(struct s3_req *r, struct s3_doc *d);
 /* Reply with a response libmicrohttpd already holds (taken). */
 void s3_reply_response(struct s3_req *r, unsigned status, struct MHD_Response *resp);
 

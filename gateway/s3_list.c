@@ -14,7 +14,6 @@
 #include "common/xml.h"
 #include "gateway/s3_internal.h"
 
-#define S3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
 #define LIST_MAX_KEYS 1000
 
 /* Write text as an element, URL-encoded when encoding-type=url. */
@@ -76,8 +75,7 @@ static void list_objects_end(struct s3_req *r)
 {
     struct meta_bucket bucket;
     struct meta_list_res res = {0};
-    struct buf out;
-    struct xml_writer w;
+    struct s3_doc d;
     char *token_key = NULL;
     size_t max_keys;
     int v2 = 0;
@@ -133,25 +131,22 @@ static void list_objects_end(struct s3_req *r)
         }
     }
 
-    buf_init(&out, 64u << 20);
-    xmlw_init(&w, &out);
-    xmlw_decl(&w);
-    xmlw_open_ns(&w, "ListBucketResult", S3_XMLNS);
-    xmlw_elem(&w, "Name", r->bucket);
-    elem_maybe_encoded(&w, "Prefix", prefix ? prefix : "", url);
+    s3_doc_begin(&d, "ListBucketResult", 64u << 20);
+    xmlw_elem(&d.w, "Name", r->bucket);
+    elem_maybe_encoded(&d.w, "Prefix", prefix ? prefix : "", url);
     if (v2) {
         if (token)
-            xmlw_elem(&w, "ContinuationToken", token);
+            xmlw_elem(&d.w, "ContinuationToken", token);
         if (start_after)
-            elem_maybe_encoded(&w, "StartAfter", start_after, url);
-        xmlw_elemf(&w, "KeyCount", "%zu", res.n);
+            elem_maybe_encoded(&d.w, "StartAfter", start_after, url);
+        xmlw_elemf(&d.w, "KeyCount", "%zu", res.n);
     } else {
-        elem_maybe_encoded(&w, "Marker", marker ? marker : "", url);
+        elem_maybe_encoded(&d.w, "Marker", marker ? marker : "", url);
     }
-    xmlw_elemf(&w, "MaxKeys", "%zu", max_keys);
+    xmlw_elemf(&d.w, "MaxKeys", "%zu", max_keys);
     if (delim)
-        elem_maybe_encoded(&w, "Delimiter", delim, url);
-    xmlw_elem(&w, "IsTruncated", res.truncated ? "true" : "false");
+        elem_maybe_encoded(&d.w, "Delimiter", delim, url);
+    xmlw_elem(&d.w, "IsTruncated", res.truncated ? "true" : "false");
     if (res.truncated && res.n) {
         const char *last = res.entries[res.n - 1].key;
         if (v2) {
@@ -159,15 +154,15 @@ static void list_objects_end(struct s3_req *r)
             char *tok = malloc(base64_encoded_len(ll) + 1);
             if (tok) {
                 base64_encode((const uint8_t *)last, ll, tok);
-                xmlw_elem(&w, "NextContinuationToken", tok);
+                xmlw_elem(&d.w, "NextContinuationToken", tok);
                 free(tok);
             }
         } else if (delim) {
-            elem_maybe_encoded(&w, "NextMarker", last, url);
+            elem_maybe_encoded(&d.w, "NextMarker", last, url);
         }
     }
     if (url)
-        xmlw_elem(&w, "EncodingType", "url");
+        xmlw_elem(&d.w, "EncodingType", "url");
     for (size_t i = 0; i < res.n; i++) {
         const struct meta_list_entry *e = &res.entries[i];
         if (e->is_prefix)
@@ -175,30 +170,25 @@ static void list_objects_end(struct s3_req *r)
         char t[32], etag[META_ETAG_MAX + 3];
         s3_time_iso(e->mtime_ms, t);
         s3_quote_etag(e->etag, etag);
-        xmlw_open(&w, "Contents");
-        elem_maybe_encoded(&w, "Key", e->key, url);
-        xmlw_elem(&w, "LastModified", t);
-        xmlw_elem(&w, "ETag", etag);
-        xmlw_elemf(&w, "Size", "%llu", (unsigned long long)e->size);
+        xmlw_open(&d.w, "Contents");
+        elem_maybe_encoded(&d.w, "Key", e->key, url);
+        xmlw_elem(&d.w, "LastModified", t);
+        xmlw_elem(&d.w, "ETag", etag);
+        xmlw_elemf(&d.w, "Size", "%llu", (unsigned long long)e->size);
         if (fetch_owner) {
-            xmlw_open(&w, "Owner");
-            xmlw_elem(&w, "ID", bucket.owner);
-            xmlw_elem(&w, "DisplayName", bucket.owner);
-            xmlw_close(&w);
+            xmlw_open(&d.w, "Owner");
+            xmlw_elem(&d.w, "ID", bucket.owner);
+            xmlw_elem(&d.w, "DisplayName", bucket.owner);
+            xmlw_close(&d.w);
         }
-        xmlw_elem(&w, "StorageClass", "STANDARD");
-        xmlw_close(&w);
+        xmlw_elem(&d.w, "StorageClass", "STANDARD");
+        xmlw_close(&d.w);
     }
-    write_common_prefixes(&w, &res, url);
-    xmlw_close(&w);
+    write_common_prefixes(&d.w, &res, url);
+    xmlw_close(&d.w);
     meta_list_res_release(&res);
     free(token_key);
-    if (xmlw_finish(&w) != 0) {
-        buf_release(&out);
-        s3_reply_error(r, S3E_INTERNAL, NULL);
-        return;
-    }
-    s3_reply_xml(r, 200, &out);
+    s3_doc_reply(r, &d);
 }
 
 const struct s3_handler h_list_objects = {"ListObjects", NULL, NULL, list_objects_end, NULL};
@@ -213,8 +203,7 @@ static void list_versions_end(struct s3_req *r)
 {
     struct meta_bucket bucket;
     struct meta_list_res res = {0};
-    struct buf out;
-    struct xml_writer w;
+    struct s3_doc d;
     size_t max_keys;
 
     if (s3_bucket_access_or_reply(r, &bucket) != 0)
@@ -246,25 +235,22 @@ static void list_versions_end(struct s3_req *r)
             return;
         }
     }
-    buf_init(&out, 64u << 20);
-    xmlw_init(&w, &out);
-    xmlw_decl(&w);
-    xmlw_open_ns(&w, "ListVersionsResult", S3_XMLNS);
-    xmlw_elem(&w, "Name", r->bucket);
-    elem_maybe_encoded(&w, "Prefix", prefix ? prefix : "", url);
-    elem_maybe_encoded(&w, "KeyMarker", key_marker ? key_marker : "", url);
-    xmlw_elem(&w, "VersionIdMarker", vid_marker ? vid_marker : "");
+    s3_doc_begin(&d, "ListVersionsResult", 64u << 20);
+    xmlw_elem(&d.w, "Name", r->bucket);
+    elem_maybe_encoded(&d.w, "Prefix", prefix ? prefix : "", url);
+    elem_maybe_encoded(&d.w, "KeyMarker", key_marker ? key_marker : "", url);
+    xmlw_elem(&d.w, "VersionIdMarker", vid_marker ? vid_marker : "");
     if (res.truncated && res.n) {
-        elem_maybe_encoded(&w, "NextKeyMarker", res.entries[res.n - 1].key, url);
+        elem_maybe_encoded(&d.w, "NextKeyMarker", res.entries[res.n - 1].key, url);
         if (!res.entries[res.n - 1].is_prefix)
-            xmlw_elem(&w, "NextVersionIdMarker", "null");
+            xmlw_elem(&d.w, "NextVersionIdMarker", "null");
     }
-    xmlw_elemf(&w, "MaxKeys", "%zu", max_keys);
+    xmlw_elemf(&d.w, "MaxKeys", "%zu", max_keys);
     if (delim)
-        elem_maybe_encoded(&w, "Delimiter", delim, url);
-    xmlw_elem(&w, "IsTruncated", res.truncated ? "true" : "false");
+        elem_maybe_encoded(&d.w, "Delimiter", delim, url);
+    xmlw_elem(&d.w, "IsTruncated", res.truncated ? "true" : "false");
     if (url)
-        xmlw_elem(&w, "EncodingType", "url");
+        xmlw_elem(&d.w, "EncodingType", "url");
     for (size_t i = 0; i < res.n; i++) {
         const struct meta_list_entry *e = &res.entries[i];
         if (e->is_prefix)
@@ -272,29 +258,24 @@ static void list_versions_end(struct s3_req *r)
         char t[32], etag[META_ETAG_MAX + 3];
         s3_time_iso(e->mtime_ms, t);
         s3_quote_etag(e->etag, etag);
-        xmlw_open(&w, "Version");
-        elem_maybe_encoded(&w, "Key", e->key, url);
-        xmlw_elem(&w, "VersionId", "null");
-        xmlw_elem(&w, "IsLatest", "true");
-        xmlw_elem(&w, "LastModified", t);
-        xmlw_elem(&w, "ETag", etag);
-        xmlw_elemf(&w, "Size", "%llu", (unsigned long long)e->size);
-        xmlw_open(&w, "Owner");
-        xmlw_elem(&w, "ID", bucket.owner);
-        xmlw_elem(&w, "DisplayName", bucket.owner);
-        xmlw_close(&w);
-        xmlw_elem(&w, "StorageClass", "STANDARD");
-        xmlw_close(&w);
+        xmlw_open(&d.w, "Version");
+        elem_maybe_encoded(&d.w, "Key", e->key, url);
+        xmlw_elem(&d.w, "VersionId", "null");
+        xmlw_elem(&d.w, "IsLatest", "true");
+        xmlw_elem(&d.w, "LastModified", t);
+        xmlw_elem(&d.w, "ETag", etag);
+        xmlw_elemf(&d.w, "Size", "%llu", (unsigned long long)e->size);
+        xmlw_open(&d.w, "Owner");
+        xmlw_elem(&d.w, "ID", bucket.owner);
+        xmlw_elem(&d.w, "DisplayName", bucket.owner);
+        xmlw_close(&d.w);
+        xmlw_elem(&d.w, "StorageClass", "STANDARD");
+        xmlw_close(&d.w);
     }
-    write_common_prefixes(&w, &res, url);
-    xmlw_close(&w);
+    write_common_prefixes(&d.w, &res, url);
+    xmlw_close(&d.w);
     meta_list_res_release(&res);
-    if (xmlw_finish(&w) != 0) {
-        buf_release(&out);
-        s3_reply_error(r, S3E_INTERNAL, NULL);
-        return;
-    }
-    s3_reply_xml(r, 200, &out);
+    s3_doc_reply(r, &d);
 }
 
 const struct s3_handler h_list_versions = {"ListObjectVersions", NULL, NULL, list_versions_end, NULL};

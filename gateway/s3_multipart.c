@@ -17,8 +17,6 @@
 #include "common/xml.h"
 #include "gateway/s3_internal.h"
 
-#define S3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
-
 static void xml_initiator(struct xml_writer *w, const char *owner)
 {
     xmlw_open(w, "Initiator");
@@ -110,20 +108,15 @@ static void create_mpu_end(struct s3_req *r)
         s3_reply_rc(r, rc);
         return;
     }
-    struct buf out;
-    struct xml_writer w;
-    buf_init(&out, 16384);
-    xmlw_init(&w, &out);
-    xmlw_decl(&w);
-    xmlw_open_ns(&w, "InitiateMultipartUploadResult", S3_XMLNS);
-    xmlw_elem(&w, "Bucket", r->bucket);
-    xmlw_elem(&w, "Key", r->key);
-    xmlw_elem(&w, "UploadId", u.upload_id);
-    xmlw_close(&w);
-    xmlw_finish(&w);
+    struct s3_doc d;
+    s3_doc_begin(&d, "InitiateMultipartUploadResult", 16384);
+    xmlw_elem(&d.w, "Bucket", r->bucket);
+    xmlw_elem(&d.w, "Key", r->key);
+    xmlw_elem(&d.w, "UploadId", u.upload_id);
+    xmlw_close(&d.w);
     if (alg)
         s3_add_header(r, "x-amz-checksum-algorithm", alg);
-    s3_reply_xml(r, 200, &out);
+    s3_doc_reply(r, &d);
 }
 
 const struct s3_handler h_create_mpu = {"CreateMultipartUpload", NULL, NULL, create_mpu_end, NULL};
@@ -302,20 +295,15 @@ static void upload_part_copy_end(struct s3_req *r)
         s3_reply_rc(r, rc);
         return;
     }
-    struct buf out;
-    struct xml_writer w;
+    struct s3_doc d;
     char etag[META_ETAG_MAX + 3], t[32];
     s3_quote_etag(part.etag, etag);
     s3_time_iso(part.mtime_ms, t);
-    buf_init(&out, 4096);
-    xmlw_init(&w, &out);
-    xmlw_decl(&w);
-    xmlw_open_ns(&w, "CopyPartResult", S3_XMLNS);
-    xmlw_elem(&w, "LastModified", t);
-    xmlw_elem(&w, "ETag", etag);
-    xmlw_close(&w);
-    xmlw_finish(&w);
-    s3_reply_xml(r, 200, &out);
+    s3_doc_begin(&d, "CopyPartResult", 4096);
+    xmlw_elem(&d.w, "LastModified", t);
+    xmlw_elem(&d.w, "ETag", etag);
+    xmlw_close(&d.w);
+    s3_doc_reply(r, &d);
 }
 
 const struct s3_handler h_upload_part_copy = {"UploadPartCopy", NULL, NULL, upload_part_copy_end,
@@ -531,25 +519,20 @@ static void complete_mpu_end(struct s3_req *r)
         s3_reply_rc(r, rc);
         goto out;
     }
-    struct buf out;
-    struct xml_writer w;
+    struct s3_doc d;
     char etag[META_ETAG_MAX + 3], location[2048];
     const char *host = s3_header(r, "Host");
     s3_quote_etag(o.etag, etag);
     snprintf(location, sizeof location, "http://%s%s", host ? host : "localhost", r->raw_path);
-    buf_init(&out, 16384);
-    xmlw_init(&w, &out);
-    xmlw_decl(&w);
-    xmlw_open_ns(&w, "CompleteMultipartUploadResult", S3_XMLNS);
-    xmlw_elem(&w, "Location", location);
-    xmlw_elem(&w, "Bucket", r->bucket);
-    xmlw_elem(&w, "Key", r->key);
-    xmlw_elem(&w, "ETag", etag);
+    s3_doc_begin(&d, "CompleteMultipartUploadResult", 16384);
+    xmlw_elem(&d.w, "Location", location);
+    xmlw_elem(&d.w, "Bucket", r->bucket);
+    xmlw_elem(&d.w, "Key", r->key);
+    xmlw_elem(&d.w, "ETag", etag);
     if (composite_ok)
-        xmlw_elem(&w, alg_elem, composite);
-    xmlw_close(&w);
-    xmlw_finish(&w);
-    s3_reply_xml(r, 200, &out);
+        xmlw_elem(&d.w, alg_elem, composite);
+    xmlw_close(&d.w);
+    s3_doc_reply(r, &d);
 out:
     if (err != S3E_NONE)
         s3_reply_error(r, err, err_msg);
@@ -628,21 +611,17 @@ static void list_parts_end(struct s3_req *r)
         s3_reply_rc(r, rc);
         return;
     }
-    struct buf out;
-    struct xml_writer w;
-    buf_init(&out, 16u << 20);
-    xmlw_init(&w, &out);
-    xmlw_decl(&w);
-    xmlw_open_ns(&w, "ListPartsResult", S3_XMLNS);
-    xmlw_elem(&w, "Bucket", r->bucket);
-    xmlw_elem(&w, "Key", r->key);
-    xmlw_elem(&w, "UploadId", u.upload_id);
-    xml_initiator(&w, b.owner);
-    xmlw_elem(&w, "StorageClass", "STANDARD");
-    xmlw_elemf(&w, "PartNumberMarker", "%ld", marker);
-    xmlw_elemf(&w, "NextPartNumberMarker", "%u", n ? parts[n - 1].part_number : 0);
-    xmlw_elemf(&w, "MaxParts", "%ld", max);
-    xmlw_elem(&w, "IsTruncated", truncated ? "true" : "false");
+    struct s3_doc d;
+    s3_doc_begin(&d, "ListPartsResult", 16u << 20);
+    xmlw_elem(&d.w, "Bucket", r->bucket);
+    xmlw_elem(&d.w, "Key", r->key);
+    xmlw_elem(&d.w, "UploadId", u.upload_id);
+    xml_initiator(&d.w, b.owner);
+    xmlw_elem(&d.w, "StorageClass", "STANDARD");
+    xmlw_elemf(&d.w, "PartNumberMarker", "%ld", marker);
+    xmlw_elemf(&d.w, "NextPartNumberMarker", "%u", n ? parts[n - 1].part_number : 0);
+    xmlw_elemf(&d.w, "MaxParts", "%ld", max);
+    xmlw_elem(&d.w, "IsTruncated", truncated ? "true" : "false");
     enum cksum_alg alg = upload_alg(&u);
     char alg_header[40], alg_elem[40];
     if (alg != CKSUM_NONE) {
@@ -651,7 +630,7 @@ static void list_parts_end(struct s3_req *r)
         for (char *c = upper; *c; c++)
             if (*c >= 'a' && *c <= 'z')
                 *c = (char)(*c - 'a' + 'A');
-        xmlw_elem(&w, "ChecksumAlgorithm", upper);
+        xmlw_elem(&d.w, "ChecksumAlgorithm", upper);
         snprintf(alg_header, sizeof alg_header, "x-amz-checksum-%s", cksum_name(alg));
         checksum_elem_name(alg, alg_elem);
     }
@@ -659,21 +638,20 @@ static void list_parts_end(struct s3_req *r)
         char t[32], etag[META_ETAG_MAX + 3];
         s3_time_iso(parts[i].mtime_ms, t);
         s3_quote_etag(parts[i].etag, etag);
-        xmlw_open(&w, "Part");
-        xmlw_elemf(&w, "PartNumber", "%u", parts[i].part_number);
-        xmlw_elem(&w, "LastModified", t);
-        xmlw_elem(&w, "ETag", etag);
-        xmlw_elemf(&w, "Size", "%llu", (unsigned long long)parts[i].size);
+        xmlw_open(&d.w, "Part");
+        xmlw_elemf(&d.w, "PartNumber", "%u", parts[i].part_number);
+        xmlw_elem(&d.w, "LastModified", t);
+        xmlw_elem(&d.w, "ETag", etag);
+        xmlw_elemf(&d.w, "Size", "%llu", (unsigned long long)parts[i].size);
         const char *sum = alg != CKSUM_NONE ? s3_attrs_get(parts[i].attrs, parts[i].attrs_len, alg_header) : NULL;
         if (sum)
-            xmlw_elem(&w, alg_elem, sum);
-        xmlw_close(&w);
+            xmlw_elem(&d.w, alg_elem, sum);
+        xmlw_close(&d.w);
     }
-    xmlw_close(&w);
+    xmlw_close(&d.w);
     meta_part_array_free(parts, n);
     meta_upload_release(&u);
-    xmlw_finish(&w);
-    s3_reply_xml(r, 200, &out);
+    s3_doc_reply(r, &d);
 }
 
 const struct s3_handler h_list_parts = {"ListParts", NULL, NULL, list_parts_end, NULL};
@@ -793,46 +771,42 @@ static void list_mpu_end(struct s3_req *r)
         return;
     }
 
-    struct buf out;
-    struct xml_writer w;
-    buf_init(&out, 16u << 20);
-    xmlw_init(&w, &out);
-    xmlw_decl(&w);
-    xmlw_open_ns(&w, "ListMultipartUploadsResult", S3_XMLNS);
-    xmlw_elem(&w, "Bucket", r->bucket);
-    xmlw_elem(&w, "KeyMarker", key_marker ? key_marker : "");
-    xmlw_elem(&w, "UploadIdMarker", id_marker ? id_marker : "");
+    struct s3_doc d;
+    s3_doc_begin(&d, "ListMultipartUploadsResult", 16u << 20);
+    xmlw_elem(&d.w, "Bucket", r->bucket);
+    xmlw_elem(&d.w, "KeyMarker", key_marker ? key_marker : "");
+    xmlw_elem(&d.w, "UploadIdMarker", id_marker ? id_marker : "");
     const struct mpu_entry *last = nents ? &ents[nents - 1] : NULL;
-    xmlw_elem(&w, "NextKeyMarker", !last ? "" : last->upload ? last->upload->key : last->prefix);
-    xmlw_elem(&w, "NextUploadIdMarker", last && last->upload ? last->upload->upload_id : "");
+    xmlw_elem(&d.w, "NextKeyMarker", !last ? "" : last->upload ? last->upload->key : last->prefix);
+    xmlw_elem(&d.w, "NextUploadIdMarker", last && last->upload ? last->upload->upload_id : "");
     if (prefix)
-        xmlw_elem(&w, "Prefix", prefix);
+        xmlw_elem(&d.w, "Prefix", prefix);
     if (delim)
-        xmlw_elem(&w, "Delimiter", delim);
-    xmlw_elemf(&w, "MaxUploads", "%ld", max);
-    xmlw_elem(&w, "IsTruncated", truncated ? "true" : "false");
+        xmlw_elem(&d.w, "Delimiter", delim);
+    xmlw_elemf(&d.w, "MaxUploads", "%ld", max);
+    xmlw_elem(&d.w, "IsTruncated", truncated ? "true" : "false");
     for (size_t i = 0; i < nents; i++) {
         const struct meta_upload *u = ents[i].upload;
         if (!u)
             continue;
         char t[32];
         s3_time_iso(u->initiated_ms, t);
-        xmlw_open(&w, "Upload");
-        xmlw_elem(&w, "Key", u->key);
-        xmlw_elem(&w, "UploadId", u->upload_id);
-        xml_initiator(&w, b.owner);
-        xmlw_elem(&w, "StorageClass", "STANDARD");
-        xmlw_elem(&w, "Initiated", t);
-        xmlw_close(&w);
+        xmlw_open(&d.w, "Upload");
+        xmlw_elem(&d.w, "Key", u->key);
+        xmlw_elem(&d.w, "UploadId", u->upload_id);
+        xml_initiator(&d.w, b.owner);
+        xmlw_elem(&d.w, "StorageClass", "STANDARD");
+        xmlw_elem(&d.w, "Initiated", t);
+        xmlw_close(&d.w);
     }
     for (size_t i = 0; i < nents; i++) {
         if (!ents[i].prefix)
             continue;
-        xmlw_open(&w, "CommonPrefixes");
-        xmlw_elem(&w, "Prefix", ents[i].prefix);
-        xmlw_close(&w);
+        xmlw_open(&d.w, "CommonPrefixes");
+        xmlw_elem(&d.w, "Prefix", ents[i].prefix);
+        xmlw_close(&d.w);
     }
-    xmlw_close(&w);
+    xmlw_close(&d.w);
     for (size_t i = 0; i < nents; i++) {
         if (ents[i].upload)
             meta_upload_release(ents[i].upload);
@@ -840,8 +814,7 @@ static void list_mpu_end(struct s3_req *r)
         free(ents[i].prefix);
     }
     free(ents);
-    xmlw_finish(&w);
-    s3_reply_xml(r, 200, &out);
+    s3_doc_reply(r, &d);
 }
 
 const struct s3_handler h_list_mpu = {"ListMultipartUploads", NULL, NULL, list_mpu_end, NULL};

@@ -14,8 +14,6 @@
 #include "common/xml.h"
 #include "gateway/s3_internal.h"
 
-#define S3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
-
 void s3_new_version_id(char out[META_VERSION_MAX])
 {
     uint8_t rnd[16];
@@ -754,22 +752,17 @@ static void copy_object_end(struct s3_req *r)
         s3_reply_rc(r, rc);
         goto out;
     }
-    struct buf b;
-    struct xml_writer w;
+    struct s3_doc d;
     char etag[META_ETAG_MAX + 3], t[32];
     s3_quote_etag(o.etag, etag);
     s3_time_iso(o.mtime_ms, t);
-    buf_init(&b, 4096);
-    xmlw_init(&w, &b);
-    xmlw_decl(&w);
-    xmlw_open_ns(&w, "CopyObjectResult", S3_XMLNS);
-    xmlw_elem(&w, "LastModified", t);
-    xmlw_elem(&w, "ETag", etag);
-    xmlw_close(&w);
-    xmlw_finish(&w);
+    s3_doc_begin(&d, "CopyObjectResult", 4096);
+    xmlw_elem(&d.w, "LastModified", t);
+    xmlw_elem(&d.w, "ETag", etag);
+    xmlw_close(&d.w);
     if (strcmp(so->version_id, "null") != 0)
         s3_add_header(r, "x-amz-copy-source-version-id", so->version_id);
-    s3_reply_xml(r, 200, &b);
+    s3_doc_reply(r, &d);
 out:
     s3_copy_src_release(&src);
     buf_release(&attrs);
