@@ -261,15 +261,9 @@ static int versions_scan(struct apply *a, const char *bucket, const char *key, s
          rc = lkv_cursor_next(cur, &k, &d)) {
         if (k.mv_size != plen + 8 || memcmp(k.mv_data, pfx, plen) != 0)
             break;
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 4;
-            struct vinfo *nv = realloc(v, cap * sizeof *v);
-            if (!nv) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            v = nv;
-        }
+        rc = meta_grow((void **)&v, &cap, cnt, sizeof *v);
+        if (rc)
+            goto out;
         v[cnt].seq = ~meta_be64_get((const uint8_t *)k.mv_data + plen);
         rc = rec_object_decode_head(d.mv_data, d.mv_size, &v[cnt].h);
         if (rc)
@@ -873,15 +867,9 @@ static int parts_load_all(struct apply *a, const char *upload_id, struct meta_pa
          rc = mdb_cursor_get(mc, &k, &v, MDB_NEXT)) {
         if (k.mv_size != pl || memcmp(k.mv_data, pk, plen) != 0)
             break;
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct meta_part *np = realloc(p, cap * sizeof *p);
-            if (!np) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            p = np;
-        }
+        rc = meta_grow((void **)&p, &cap, cnt, sizeof *p);
+        if (rc)
+            goto out;
         rc = rec_part_decode(v.mv_data, v.mv_size, &p[cnt]);
         if (rc)
             goto out;

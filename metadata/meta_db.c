@@ -3,6 +3,7 @@
 #include "metadata/meta_internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -320,4 +321,17 @@ int meta_valid_key(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     return n > 0 && n <= META_KEY_MAX;
+}
+
+int meta_grow(void **arr, size_t *cap, size_t n, size_t sz)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 16;
+    void *p = realloc(*arr, nc * sz);
+    if (!p)
+        return -ENOMEM;
+    *arr = p;
+    *cap = nc;
+    return 0;
 }

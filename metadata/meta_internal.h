@@ -54,6 +54,11 @@ int meta_db_grow(struct meta_db *db, uint64_t seen);
  * errno -> -errno, negative values pass through. */
 int meta_err_from_mdb(int rc);
 
+/* Make room for element n of *arr (elements of sz bytes, *cap of them
+ * allocated), doubling the allocation when full.  0 or -ENOMEM (then *arr
+ * and *cap are unchanged). */
+int meta_grow(void **arr, size_t *cap, size_t n, size_t sz);
+
 /* ---- the command log (metadata/meta_log.h has the interface) ---- */
 
 /* What an applied command hands back to the submitter. */

@@ -14,19 +14,6 @@
 #define META_FOREACH_BATCH 256
 
 /* Grow *arr (elements of size sz) so that it holds at least n+1. */
-static int grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 16;
-    void *p = realloc(*arr, nc * sz);
-    if (!p)
-        return -ENOMEM;
-    *arr = p;
-    *cap = nc;
-    return 0;
-}
-
 static int bucket_exists(struct meta *m, MDB_txn *txn, const char *bucket)
 {
     MDB_val k = {strlen(bucket), (void *)bucket}, v;
@@ -76,7 +63,7 @@ int meta_user_list(struct meta *m, struct meta_user **out, size_t *n)
             continue; /* a dangling name entry; apply logs these */
         if (rc)
             goto out;
-        rc = grow((void **)&arr, &cap, cnt, sizeof *arr);
+        rc = meta_grow((void **)&arr, &cap, cnt, sizeof *arr);
         if (rc)
             goto out;
         rc = rec_user_decode(v.mv_data, v.mv_size, &arr[cnt]);
@@ -141,7 +128,7 @@ int meta_bucket_list(struct meta *m, const char *owner, struct meta_bucket **out
             goto out;
         if (owner && strcmp(owner, b.owner) != 0)
             continue;
-        rc = grow((void **)&arr, &cap, cnt, sizeof *arr);
+        rc = meta_grow((void **)&arr, &cap, cnt, sizeof *arr);
         if (rc)
             goto out;
         arr[cnt++] = b;
@@ -465,7 +452,7 @@ int meta_part_list(struct meta *m, const char *bucket, const char *key,
             more = 1;
             break;
         }
-        rc = grow((void **)&arr, &cap, cnt, sizeof *arr);
+        rc = meta_grow((void **)&arr, &cap, cnt, sizeof *arr);
         if (rc)
             goto out;
         rc = rec_part_decode(v.mv_data, v.mv_size, &arr[cnt]);
@@ -562,7 +549,7 @@ int meta_upload_list(struct meta *m, const struct meta_upload_list_req *req,
             more = 1;
             break;
         }
-        rc = grow((void **)&arr, &cap, cnt, sizeof *arr);
+        rc = meta_grow((void **)&arr, &cap, cnt, sizeof *arr);
         if (rc)
             goto out;
         struct meta_upload u;
@@ -623,7 +610,7 @@ int meta_change_list(struct meta *m, const char *bucket, uint64_t after, size_t 
          rc = mdb_cursor_get(mc, &k, &v, MDB_NEXT)) {
         if (k.mv_size != kl || memcmp(k.mv_data, kb, plen) != 0)
             break;
-        rc = grow((void **)&arr, &cap, cnt, sizeof *arr);
+        rc = meta_grow((void **)&arr, &cap, cnt, sizeof *arr);
         if (rc)
             goto out;
         arr[cnt].seq = meta_be64_get((const uint8_t *)k.mv_data + plen);
