@@ -27,11 +27,13 @@
 #include <string.h>
 
 #include "chunkstore/chunkstore.h"
+#include "common/bufpool.h"
 #include "common/hash.h"
 #include "common/log.h"
 
 #define WORKER_BATCH 64
 #define ID_LOCKS 256
+#define CS_SCRATCH_KEEP 8
 
 struct cs_wait {
     pthread_mutex_t mu;
@@ -61,6 +63,9 @@ struct chunkstore {
     struct cs_worker *workers;
     int nworkers; /* started */
     struct ec_codec *codec;
+    /* Scratch for encoding and decoding: k+m shards of the largest chunk,
+     * kept resident between uses. */
+    struct bufpool *scratch;
     pthread_mutex_t id_locks[ID_LOCKS];
 };
 
@@ -202,6 +207,7 @@ static void cs_free(struct chunkstore *cs)
     for (int i = 0; i < ID_LOCKS; i++)
         pthread_mutex_destroy(&cs->id_locks[i]);
     ec_codec_free(cs->codec);
+    bufpool_free(cs->scratch);
     free(cs->workers);
     free(cs->stores);
     free(cs);
@@ -229,7 +235,8 @@ int cs_open(struct shard_store **stores, int nstores, int k, int m, struct chunk
     cs->stores = malloc((size_t)nstores * sizeof *cs->stores);
     cs->workers = calloc((size_t)nstores, sizeof *cs->workers);
     cs->codec = ec_codec_new(k, m);
-    if (!cs->stores || !cs->workers || !cs->codec) {
+    cs->scratch = bufpool_new((size_t)(k + m) * cs_shard_len(CS_MAX_CHUNK, k), CS_SCRATCH_KEEP);
+    if (!cs->stores || !cs->workers || !cs->codec || !cs->scratch) {
         rc = -ENOMEM;
         goto fail;
     }
@@ -297,6 +304,28 @@ uint32_t cs_shard_len(size_t len, int k)
     return (uint32_t)((per + 63) & ~(size_t)63);
 }
 
+/* Scratch of len bytes: from the pool when it fits (it does for every
+ * chunk under the configured k+m), else allocated; cs_scratch_put() takes
+ * either back. */
+static void *cs_scratch_get(struct chunkstore *cs, size_t len)
+{
+    void *p = NULL;
+    if (len <= bufpool_size(cs->scratch))
+        return bufpool_get(cs->scratch);
+    if (posix_memalign(&p, 64, len) != 0)
+        return NULL;
+    return p;
+}
+
+/* Give back scratch from cs_scratch_get(cs, len) (p may be NULL). */
+static void cs_scratch_put(struct chunkstore *cs, void *p, size_t len)
+{
+    if (len <= bufpool_size(cs->scratch))
+        bufpool_put(cs->scratch, p);
+    else
+        free(p);
+}
+
 /* ------------------------------------------------------------------ */
 /* Put / delete                                                        */
 
@@ -330,7 +359,7 @@ int cs_put(struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN], const void *da
     /* Whole data shards are encoded and written straight from the caller's
      * buffer; only the partial one, any all-padding ones and the parity
      * need memory. */
-    if (posix_memalign((void **)&buf, 64, (size_t)(n - full) * sl) != 0)
+    if (!(buf = cs_scratch_get(cs, (size_t)(n - full) * sl)))
         return -ENOMEM;
     for (int i = 0; i < n; i++)
         shards[i] = i < full ? (uint8_t *)data + (size_t)i * sl : buf + (size_t)(i - full) * sl;
@@ -369,7 +398,7 @@ int cs_put(struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN], const void *da
                          cs_strerror(undo[i].w.err));
     }
     pthread_mutex_unlock(cs_id_lock(cs, id));
-    free(buf);
+    cs_scratch_put(cs, buf, (size_t)(n - full) * sl);
     if (rc == 0)
         *out = pl;
     return rc;
@@ -509,7 +538,7 @@ int cs_get(struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN], const struct c
         if (from == s_start && to == s_end) {
             rc = cs_read_shard(cs, id, pl, (int)i, o + (s_start - off), sl);
         } else {
-            if (!tmp && posix_memalign((void **)&tmp, 64, sl) != 0) {
+            if (!tmp && !(tmp = cs_scratch_get(cs, sl))) {
                 rc = -ENOMEM;
                 goto out;
             }
@@ -526,7 +555,7 @@ int cs_get(struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN], const struct c
     goto out;
 
 degraded:
-    if (posix_memalign((void **)&bufs, 64, (size_t)(pl->k + pl->m) * sl) != 0) {
+    if (!(bufs = cs_scratch_get(cs, (size_t)(pl->k + pl->m) * sl))) {
         rc = -ENOMEM;
         goto out;
     }
@@ -534,8 +563,8 @@ degraded:
     if (rc == 0)
         memcpy(out, bufs + off, n);
 out:
-    free(tmp);
-    free(bufs);
+    cs_scratch_put(cs, tmp, sl);
+    cs_scratch_put(cs, bufs, (size_t)(pl->k + pl->m) * sl);
     return rc;
 }
 
@@ -558,7 +587,7 @@ int cs_repair(struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN], const struc
         return rc;
     const uint32_t sl = cs_shard_len(len, pl->k);
     const int n = pl->k + pl->m;
-    if (posix_memalign((void **)&bufs, 64, (size_t)n * sl) != 0)
+    if (!(bufs = cs_scratch_get(cs, (size_t)n * sl)))
         return -ENOMEM;
 
     pthread_mutex_lock(cs_id_lock(cs, id));
@@ -584,6 +613,6 @@ int cs_repair(struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN], const struc
     rc = cs_reduce_errors(errs, nw);
 out:
     pthread_mutex_unlock(cs_id_lock(cs, id));
-    free(bufs);
+    cs_scratch_put(cs, bufs, (size_t)n * sl);
     return rc;
 }

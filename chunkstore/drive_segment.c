@@ -1908,6 +1908,18 @@ static int drive_lost(struct drive *d)
 /* ------------------------------------------------------------------ */
 /* Writes                                                              */
 
+/* Drop [from, to) of a segment from the page cache once it is durable.
+ * Written shards are rarely read soon (parity almost never), and keeping
+ * them would make every write allocate fresh page-cache pages: measured
+ * here, buffered appends + fdatasync cost 0.9 ns of CPU a byte, and
+ * 0.2 ns with the synced range dropped (pages are then recycled), at a
+ * higher write rate.  Reads still go through the cache. */
+static void drop_cached(int fd, uint64_t from, uint64_t to)
+{
+    if (to > from)
+        (void)posix_fadvise(fd, (off_t)from, (off_t)(to - from), POSIX_FADV_DONTNEED);
+}
+
 /* Append one record to the active segment, rolling over first if it would
  * not fit.  On failure nothing of the record remains in the file.  Sets
  * h->hcrc. */
@@ -1927,6 +1939,7 @@ static int drive_append(struct drive *d, struct rec_hdr *h, const void *payload,
             d->write_err = -EIO;
             return rc;
         }
+        drop_cached(d->active_fd, 0, d->active_end);
         rc = create_segment(d);
         if (rc)
             return rc;
@@ -2111,6 +2124,7 @@ static void drive_run_batch(struct drive *d, struct drive_req **reqs, int n)
         d->write_err = -EIO;
         goto fail;
     }
+    drop_cached(d->active_fd, start_seg == d->active_seg ? start_end : 0, d->active_end);
     ov_publish(d);
     delta_apply(d, &delta);
     count(&d->n_batches, 1);

@@ -9,8 +9,15 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* Give a stream buffer's pages back after a chunk only past this much. */
-#define CDC_DROP_PAGES_ABOVE (256u * 1024)
+/* Bytes of stream buffers, summed over all streams of the process, whose
+ * pages stay resident between chunks.  Giving pages back after every chunk
+ * bounds memory but makes every chunk fault its buffer in again, which
+ * cost a fifth of a busy server's CPU here; keeping them costs up to
+ * max_size per stream.  So streams keep their pages while the total stays
+ * under this, and give them back beyond it (many concurrent uploads). */
+#define CDC_KEEP_BUDGET ((size_t)64 << 20)
+
+static size_t cdc_kept_total; /* atomic */
 
 /*
  * gear[b] is the b-th output (b = 0..255) of splitmix64 seeded with
@@ -193,6 +200,7 @@ void cdc_stream_init(struct cdc_stream *s, const struct cdc_params *params)
     s->params = *params;
     s->buf = NULL;
     s->len = 0;
+    s->kept = 0;
     s->err = 0;
 }
 
@@ -200,7 +208,10 @@ void cdc_stream_release(struct cdc_stream *s)
 {
     if (s->buf)
         munmap(s->buf, s->params.max_size);
+    if (s->kept)
+        __atomic_sub_fetch(&cdc_kept_total, s->kept, __ATOMIC_RELAXED);
     s->buf = NULL;
+    s->kept = 0;
     s->len = 0;
 }
 
@@ -217,10 +228,20 @@ static int cdc_stream_map(struct cdc_stream *s)
     return 0;
 }
 
+/* A chunk of used bytes has left the buffer: keep its pages resident if
+ * the budget allows, else give back all this stream kept. */
 static void cdc_stream_drop_pages(struct cdc_stream *s, size_t used)
 {
-    if (used > CDC_DROP_PAGES_ABOVE)
-        madvise(s->buf, used, MADV_DONTNEED);
+    if (used <= s->kept)
+        return;
+    size_t more = used - s->kept;
+    if (__atomic_add_fetch(&cdc_kept_total, more, __ATOMIC_RELAXED) <= CDC_KEEP_BUDGET) {
+        s->kept = used;
+        return;
+    }
+    __atomic_sub_fetch(&cdc_kept_total, more + s->kept, __ATOMIC_RELAXED);
+    s->kept = 0;
+    madvise(s->buf, used, MADV_DONTNEED);
 }
 
 /* Bytes copied into the buffer per scan step when a chunk is already

@@ -100,8 +100,11 @@ size_t cdc_next_cut(const struct cdc_params *p, const uint8_t *data, size_t len,
  * buffer of max_size bytes, mapped on first need (a stream that never
  * gets data allocates nothing), and copies into it only the bytes of an
  * unfinished chunk; when it has nothing buffered it cuts straight from the
- * caller's piece.  After a chunk cut from the buffer its pages go back to
- * the kernel, so an idle or slow stream holds only its partial chunk.
+ * caller's piece.  Between chunks the buffer's pages stay resident while
+ * all streams of the process together keep under 64 MiB; beyond that they
+ * go back to the kernel after each chunk, so many idle or slow streams
+ * hold only their partial chunks.  Thread-safe across streams (one stream
+ * is used by one thread at a time).
  */
 struct cdc_stream {
     struct cdc_params params; /* copy */
@@ -109,6 +112,7 @@ struct cdc_stream {
     size_t len;               /* bytes buffered: the start of the next
                                  chunk, holding no cut point (< max_size) */
     int err;                  /* sticky: first non-zero result */
+    size_t kept;              /* buffer bytes counted as kept resident */
 };
 
 /* Set up s with a copy of params (which must have come from

@@ -21,10 +21,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/bufpool.h"
 #include "common/fastcdc.h"
 #include "common/log.h"
 
 #define OL_STORE_SLOTS 8
+#define OL_CHUNK_BUFS_KEEP 16
 #define OL_CHUNK_LOCKS 64
 #define OL_PIN_BUCKETS 256
 
@@ -38,6 +40,8 @@ struct objlayer {
      * server's memory however many uploads run (64 uploads wait their turn
      * here, holding only their partial chunk). */
     sem_t store_slots;
+    /* Readers' chunk buffers (CS_MAX_CHUNK), kept resident between GETs. */
+    struct bufpool *chunk_bufs;
     /* Chunks are guarded by stripes (by the id's first byte):
      *  - two uploads of the same new chunk must not both write it (a failed
      *    second write would remove shards the first one recorded): the
@@ -136,6 +140,11 @@ int ol_open(struct meta *m, struct chunkstore *cs, const struct ol_config *cfg,
     ol->cs = cs;
     ol->cfg = *cfg;
     cdc_params_default(&ol->cdc);
+    ol->chunk_bufs = bufpool_new(CS_MAX_CHUNK, OL_CHUNK_BUFS_KEEP);
+    if (!ol->chunk_bufs) {
+        free(ol);
+        return -ENOMEM;
+    }
     sem_init(&ol->store_slots, 0, OL_STORE_SLOTS);
     for (int i = 0; i < OL_CHUNK_LOCKS; i++)
         pthread_mutex_init(&ol->stripes[i].lock, NULL);
@@ -148,6 +157,7 @@ void ol_close(struct objlayer *ol)
     if (!ol)
         return;
     sem_destroy(&ol->store_slots);
+    bufpool_free(ol->chunk_bufs);
     for (int i = 0; i < OL_CHUNK_LOCKS; i++) {
         for (int b = 0; b < OL_PIN_BUCKETS; b++) {
             while (ol->stripes[i].pins[b]) { /* writers still alive: a caller bug */
@@ -488,7 +498,7 @@ static int load_chunk(struct ol_reader *r, uint32_t idx, uint64_t off, size_t wa
     rc = ol_placement_decode(rec.placement, rec.placement_len, &pl);
     if (rc)
         return rc;
-    if (!r->cache && !(r->cache = malloc(CS_MAX_CHUNK)))
+    if (!r->cache && !(r->cache = bufpool_get(r->ol->chunk_bufs)))
         return -ENOMEM;
     size_t from = 0, to = ref->len;
     size_t in_chunk = (size_t)(off - r->chunk_off[idx]);
@@ -552,7 +562,7 @@ void ol_reader_free(struct ol_reader *r)
         return;
     meta_object_release(&r->obj);
     free(r->chunk_off);
-    free(r->cache);
+    bufpool_put(r->ol->chunk_bufs, r->cache);
     free(r);
 }
 
