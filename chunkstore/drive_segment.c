@@ -100,6 +100,8 @@
 #define FD_CACHE 32
 #define MAX_BATCH 256
 #define MAX_BATCH_BYTES (64u << 20)
+#define DRIVE_RESERVE_MIN (512ull << 10) /* free space kept from shards, see drive_shard_room */
+#define DRIVE_RESERVE_MAX (64ull << 20)
 #define REPLAY_TXN_RECORDS 4096
 #define ITER_PAGE 256
 #define CKPT_DEFAULT_RECORDS 8192u
@@ -2018,6 +2020,25 @@ static int drive_lookup_leader(struct drive *d, MDB_txn *rtxn, const uint8_t key
 /* The batch leader's work: append every record, one fdatasync, then make
  * the records visible in the overlay.  No index commit here (see
  * drive_checkpoint). */
+/* Bytes a batch may still append as shards: the file system's free space
+ * less a reserve (1/32 of it, 512 KiB to 64 MiB) kept for what must still
+ * work on a full drive: tombstones (deleting is how space comes back), the
+ * index's checkpoints, and re-opening after a crash. */
+static uint64_t drive_shard_room(const struct drive *d)
+{
+    struct statvfs vfs;
+    if (statvfs(d->path, &vfs) != 0)
+        return UINT64_MAX; /* the write itself will tell */
+    uint64_t total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+    uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    uint64_t reserve = total / 32;
+    if (reserve < DRIVE_RESERVE_MIN)
+        reserve = DRIVE_RESERVE_MIN;
+    if (reserve > DRIVE_RESERVE_MAX)
+        reserve = DRIVE_RESERVE_MAX;
+    return avail > reserve ? avail - reserve : 0;
+}
+
 static void drive_run_batch(struct drive *d, struct drive_req **reqs, int n)
 {
     MDB_txn *rtxn = NULL;
@@ -2059,6 +2080,7 @@ static void drive_run_batch(struct drive *d, struct drive_req **reqs, int n)
         rc = mdb_err(rc);
         goto fail;
     }
+    uint64_t room = drive_shard_room(d);
     for (int i = 0; i < n; i++) {
         struct shard_write *w = reqs[i]->w;
         struct rec_hdr h = {.idx = w->shard_idx, .written = now};
@@ -2084,6 +2106,11 @@ static void drive_run_batch(struct drive *d, struct drive_req **reqs, int n)
             goto fail;
         }
         if (w->data) {
+            if (REC_HDR_LEN + (uint64_t)w->len > room) {
+                w->err = -ENOSPC;
+                continue;
+            }
+            room -= REC_HDR_LEN + (uint64_t)w->len;
             h.type = REC_SHARD;
             h.len = w->len;
             payload = w->data;

@@ -10,6 +10,16 @@
  * still unreferenced, in one transaction) before its shards, and a commit
  * re-checks every referenced chunk still has a record: a chunk can never be
  * referenced and collected at once.
+ *
+ * The PUT pipeline.  The thread that receives a body hashes it (MD5, the
+ * x-amz-checksum, SHA-256 per chunk) and cuts it; storing a new chunk
+ * (erasure coding, k+m shard writes and their fdatasync, the chunk record)
+ * is a job for the store threads, so one upload receives and hashes its
+ * next chunks while the previous ones become durable.  In flight: at most
+ * OL_WRITER_DEPTH jobs per writer and OL_STORE_SLOTS in all (each holds a
+ * copy of its chunk), so memory stays bounded however many uploads run.
+ * A writer waits for all its jobs before finish returns: the commit that
+ * references the chunks still comes after every one of them is durable.
  */
 #include "gateway/objlayer.h"
 
@@ -25,7 +35,9 @@
 #include "common/fastcdc.h"
 #include "common/log.h"
 
-#define OL_STORE_SLOTS 8
+#define OL_STORE_THREADS 8
+#define OL_STORE_SLOTS 16
+#define OL_WRITER_DEPTH 3
 #define OL_CHUNK_BUFS_KEEP 16
 #define OL_CHUNK_LOCKS 64
 #define OL_PIN_BUCKETS 256
@@ -35,12 +47,20 @@ struct objlayer {
     struct chunkstore *cs;
     struct ol_config cfg;
     struct cdc_params cdc;
-    /* Chunks being encoded and written at once, across all requests: each
-     * holds k+m shard buffers (1.5x the chunk for 4+2), so this bounds the
-     * server's memory however many uploads run (64 uploads wait their turn
-     * here, holding only their partial chunk). */
+    /* Store jobs queued or running, across all writers: each holds a copy
+     * of its chunk (from chunk_bufs) and, while running, k+m shard
+     * scratch, so this bounds the server's memory however many uploads
+     * run (64 uploads wait their turn here, holding only their partial
+     * chunk). */
     sem_t store_slots;
-    /* Readers' chunk buffers (CS_MAX_CHUNK), kept resident between GETs. */
+    pthread_mutex_t jobs_lock;
+    pthread_cond_t jobs_cv;
+    struct store_job *jobs_head, *jobs_tail;
+    int jobs_stop;
+    pthread_t store_threads[OL_STORE_THREADS];
+    int nstore_threads;
+    /* Chunk-sized buffers (CS_MAX_CHUNK), kept resident between uses:
+     * readers' chunk caches and store jobs' copies. */
     struct bufpool *chunk_bufs;
     /* Chunks are guarded by stripes (by the id's first byte):
      *  - two uploads of the same new chunk must not both write it (a failed
@@ -56,6 +76,8 @@ struct objlayer {
         struct chunk_pin *pins[OL_PIN_BUCKETS];
     } stripes[OL_CHUNK_LOCKS];
 };
+
+static void *store_main(void *arg);
 
 struct chunk_pin {
     uint8_t id[32];
@@ -148,6 +170,19 @@ int ol_open(struct meta *m, struct chunkstore *cs, const struct ol_config *cfg,
     sem_init(&ol->store_slots, 0, OL_STORE_SLOTS);
     for (int i = 0; i < OL_CHUNK_LOCKS; i++)
         pthread_mutex_init(&ol->stripes[i].lock, NULL);
+    pthread_mutex_init(&ol->jobs_lock, NULL);
+    pthread_cond_init(&ol->jobs_cv, NULL);
+    for (int i = 0; i < OL_STORE_THREADS; i++) {
+        char name[16];
+        int rc = pthread_create(&ol->store_threads[i], NULL, store_main, ol);
+        if (rc) {
+            ol_close(ol);
+            return -rc;
+        }
+        ol->nstore_threads++;
+        snprintf(name, sizeof name, "ol-store-%d", i);
+        pthread_setname_np(ol->store_threads[i], name);
+    }
     *out = ol;
     return 0;
 }
@@ -156,6 +191,14 @@ void ol_close(struct objlayer *ol)
 {
     if (!ol)
         return;
+    pthread_mutex_lock(&ol->jobs_lock);
+    ol->jobs_stop = 1;
+    pthread_cond_broadcast(&ol->jobs_cv);
+    pthread_mutex_unlock(&ol->jobs_lock);
+    for (int i = 0; i < ol->nstore_threads; i++)
+        pthread_join(ol->store_threads[i], NULL);
+    pthread_mutex_destroy(&ol->jobs_lock);
+    pthread_cond_destroy(&ol->jobs_cv);
     sem_destroy(&ol->store_slots);
     bufpool_free(ol->chunk_bufs);
     for (int i = 0; i < OL_CHUNK_LOCKS; i++) {
@@ -231,6 +274,21 @@ struct ol_writer {
     uint32_t nchunks, cap;
     int err;                /* sticky */
     int finished;
+    /* Store jobs of this writer not yet done, and the first one's error;
+     * guarded by mu, signalled on cv as jobs finish. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int inflight;
+    int job_err;
+};
+
+/* One new chunk to store: a copy of its bytes, owned by the job. */
+struct store_job {
+    struct store_job *next;
+    struct ol_writer *w;
+    uint8_t id[32];
+    uint8_t *data;
+    size_t len;
 };
 
 int ol_writer_new(struct objlayer *ol, const struct ol_writer_opts *opts, struct ol_writer **out)
@@ -248,12 +306,114 @@ int ol_writer_new(struct objlayer *ol, const struct ol_writer_opts *opts, struct
         cksum_init(&w->checksum, opts->checksum);
     if (!opts->allow_inline || ol->cfg.inline_max == 0)
         w->chunked = 1;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
     *out = w;
     return 0;
 }
 
-/* Store one chunk unless the store already has it, and append it to the
- * writer's list. */
+/* Write a chunk unless the store has it by now (another job of the same
+ * chunk may have run first), and record it.  The stripe lock makes the
+ * check and the write one step for that id. */
+static int store_now(struct objlayer *ol, const uint8_t id[32], const uint8_t *data, size_t len)
+{
+    struct chunk_stripe *st = stripe_of(ol, id);
+    struct meta_chunk rec;
+    pthread_mutex_lock(&st->lock);
+    int rc = meta_chunk_get(ol->meta, id, &rec);
+    if (rc == META_ENOTFOUND) {
+        struct cs_placement pl;
+        rc = cs_put(ol->cs, id, data, len, &pl);
+        if (rc == 0) {
+            memset(&rec, 0, sizeof rec);
+            memcpy(rec.id, id, 32);
+            rec.len = (uint32_t)len;
+            rec.zero_since_ms = ol_now_ms();
+            rec.placement_len = ol_placement_encode(&pl, rec.placement);
+            rc = meta_chunk_add(ol->meta, &rec);
+        }
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+static void *store_main(void *arg)
+{
+    struct objlayer *ol = arg;
+    for (;;) {
+        pthread_mutex_lock(&ol->jobs_lock);
+        while (!ol->jobs_head && !ol->jobs_stop)
+            pthread_cond_wait(&ol->jobs_cv, &ol->jobs_lock);
+        struct store_job *job = ol->jobs_head;
+        if (job && !(ol->jobs_head = job->next))
+            ol->jobs_tail = NULL;
+        pthread_mutex_unlock(&ol->jobs_lock);
+        if (!job)
+            return NULL; /* stopping, queue empty */
+
+        int rc = store_now(ol, job->id, job->data, job->len);
+        struct ol_writer *w = job->w;
+        bufpool_put(ol->chunk_bufs, job->data);
+        free(job);
+        sem_post(&ol->store_slots);
+        pthread_mutex_lock(&w->mu);
+        if (rc && !w->job_err)
+            w->job_err = rc;
+        w->inflight--;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
+/* Wait until at most max of w's jobs are in flight; their first error. */
+static int writer_drain(struct ol_writer *w, int max)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->inflight > max)
+        pthread_cond_wait(&w->cv, &w->mu);
+    int rc = w->job_err;
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* Queue a copy of a new chunk for the store threads. */
+static int store_later(struct ol_writer *w, const uint8_t id[32], const uint8_t *data, size_t len)
+{
+    struct objlayer *ol = w->ol;
+    int rc = writer_drain(w, OL_WRITER_DEPTH - 1);
+    if (rc)
+        return rc;
+    struct store_job *job = malloc(sizeof *job);
+    if (!job)
+        return -ENOMEM;
+    while (sem_wait(&ol->store_slots) != 0 && errno == EINTR)
+        ;
+    if (!(job->data = bufpool_get(ol->chunk_bufs))) {
+        sem_post(&ol->store_slots);
+        free(job);
+        return -ENOMEM;
+    }
+    memcpy(job->data, data, len);
+    memcpy(job->id, id, 32);
+    job->len = len;
+    job->w = w;
+    job->next = NULL;
+    pthread_mutex_lock(&w->mu);
+    w->inflight++;
+    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_lock(&ol->jobs_lock);
+    if (ol->jobs_tail)
+        ol->jobs_tail->next = job;
+    else
+        ol->jobs_head = job;
+    ol->jobs_tail = job;
+    pthread_cond_signal(&ol->jobs_cv);
+    pthread_mutex_unlock(&ol->jobs_lock);
+    return 0;
+}
+
+/* The chunker's emit: name the chunk, pin it, and have it stored unless
+ * the store already has it; append it to the writer's list. */
 static int store_chunk(void *arg, const uint8_t *data, size_t len)
 {
     struct ol_writer *w = arg;
@@ -273,35 +433,24 @@ static int store_chunk(void *arg, const uint8_t *data, size_t len)
     struct chunk_stripe *st = stripe_of(ol, id);
     pthread_mutex_lock(&st->lock);
     int rc = pin_locked(st, id);
-    if (rc) {
-        pthread_mutex_unlock(&st->lock);
-        return rc;
+    if (rc == 0) {
+        rc = meta_chunk_get(ol->meta, id, &rec);
+        if (rc && rc != META_ENOTFOUND)
+            unpin_locked(st, id);
     }
-    rc = meta_chunk_get(ol->meta, id, &rec);
-    if (rc == META_ENOTFOUND) {
-        struct cs_placement pl;
-        while (sem_wait(&ol->store_slots) != 0 && errno == EINTR)
-            ;
-        rc = cs_put(ol->cs, id, data, len, &pl);
-        sem_post(&ol->store_slots);
-        if (rc == 0) {
-            memset(&rec, 0, sizeof rec);
-            memcpy(rec.id, id, 32);
-            rec.len = (uint32_t)len;
-            rec.zero_since_ms = ol_now_ms();
-            rec.placement_len = ol_placement_encode(&pl, rec.placement);
-            rc = meta_chunk_add(ol->meta, &rec);
-        }
-    }
-    if (rc)
-        unpin_locked(st, id);
     pthread_mutex_unlock(&st->lock);
-    if (rc)
+    if (rc == META_ENOTFOUND) {
+        /* Pinned from here on (unpinned by ol_writer_free, as it is now
+         * in the list), so the collector leaves its shards alone even
+         * before its record exists. */
+        rc = store_later(w, id, data, len);
+    } else if (rc) {
         return rc;
+    }
     memcpy(w->chunks[w->nchunks].id, id, 32);
     w->chunks[w->nchunks].len = (uint32_t)len;
     w->nchunks++;
-    return 0;
+    return rc;
 }
 
 int ol_writer_write(struct ol_writer *w, const void *data, size_t len)
@@ -347,6 +496,8 @@ int ol_writer_finish(struct ol_writer *w)
         return 0;
     if (w->chunked) {
         int rc = cdc_stream_finish(&w->cdc, store_chunk, w);
+        if (rc == 0)
+            rc = writer_drain(w, 0);
         if (rc)
             return w->err = rc;
     }
@@ -393,6 +544,7 @@ void ol_writer_free(struct ol_writer *w)
 {
     if (!w)
         return;
+    writer_drain(w, 0); /* jobs point at w */
     for (uint32_t i = 0; i < w->nchunks; i++) {
         struct chunk_stripe *st = stripe_of(w->ol, w->chunks[i].id);
         pthread_mutex_lock(&st->lock);
@@ -404,6 +556,8 @@ void ol_writer_free(struct ol_writer *w)
     cksum_release(&w->checksum);
     free(w->inline_buf);
     free(w->chunks);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
     free(w);
 }
 
