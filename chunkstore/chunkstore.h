@@ -111,6 +111,12 @@ struct shard_store_ops {
      * whose w[i].err is 0 is durable.  Returns 0 if all succeeded, else
      * the first nonzero w[i].err. */
     int (*write_batch)(struct shard_store *s, struct shard_write *w, int n);
+    /* Optional (NULL: nothing to reclaim).  Give back the space of deleted
+     * and superseded shards; *freed gets the bytes returned to the file
+     * system.  Runs alongside every other call (they are delayed, not
+     * stopped).  Returns 0 or the error that stopped it (-ENOSPC when
+     * there is no room to move live shards: what it freed stays freed). */
+    int (*compact)(struct shard_store *s, uint64_t *freed);
 };
 
 /* Every implementation embeds this as its first member (zeroed, then ops
@@ -132,6 +138,9 @@ int shard_del(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint8_t idx
 /* Apply n writes (puts and deletes) in order, group-committed when the
  * store supports it; see shard_store_ops.write_batch. */
 int shard_write_batch(struct shard_store *s, struct shard_write *w, int n);
+/* Reclaim space (shard_store_ops.compact); *freed is 0 for stores that
+ * have nothing to reclaim. */
+int shard_compact(struct shard_store *s, uint64_t *freed);
 
 /* Fault injection (tests, fault drills): while err is nonzero, every call
  * through the shard_* wrappers above fails with err without reaching the

@@ -144,6 +144,7 @@ struct seg_fd {
     uint32_t seg;
     int fd; /* -1: free slot */
     int refs;
+    int stale; /* the segment was deleted: close when the last user is done */
     uint64_t used;
 };
 
@@ -511,6 +512,7 @@ static void segfd_clear(struct drive *d)
             close(d->fds[i].fd);
         d->fds[i].fd = -1;
         d->fds[i].refs = 0;
+        d->fds[i].stale = 0;
     }
     pthread_mutex_unlock(&d->fd_lock);
 }
@@ -525,7 +527,7 @@ static int segfd_acquire(struct drive *d, uint32_t seg, int *slot)
     *slot = -1;
     pthread_mutex_lock(&d->fd_lock);
     for (int i = 0; i < FD_CACHE; i++) {
-        if (d->fds[i].fd >= 0 && d->fds[i].seg == seg) {
+        if (d->fds[i].fd >= 0 && d->fds[i].seg == seg && !d->fds[i].stale) {
             d->fds[i].refs++;
             d->fds[i].used = ++d->fd_tick;
             *slot = i;
@@ -567,7 +569,28 @@ static void segfd_release(struct drive *d, int slot, int fd)
         return;
     }
     pthread_mutex_lock(&d->fd_lock);
-    d->fds[slot].refs--;
+    if (--d->fds[slot].refs == 0 && d->fds[slot].stale) {
+        close(d->fds[slot].fd);
+        d->fds[slot] = (struct seg_fd){.fd = -1};
+    }
+    pthread_mutex_unlock(&d->fd_lock);
+}
+
+/* Segment seg was deleted: close its cached fd now, or when its last
+ * reader releases it (the file's space comes back only then). */
+static void segfd_forget(struct drive *d, uint32_t seg)
+{
+    pthread_mutex_lock(&d->fd_lock);
+    for (int i = 0; i < FD_CACHE; i++) {
+        if (d->fds[i].fd < 0 || d->fds[i].seg != seg || d->fds[i].stale)
+            continue;
+        if (d->fds[i].refs == 0) {
+            close(d->fds[i].fd);
+            d->fds[i] = (struct seg_fd){.fd = -1};
+        } else {
+            d->fds[i].stale = 1;
+        }
+    }
     pthread_mutex_unlock(&d->fd_lock);
 }
 
@@ -1607,8 +1630,9 @@ static int replay(struct drive *d, const struct seg_file *segs, size_t n, uint32
                 size = pos;
                 break;
             }
-            log_warn("drive %s: skipping %llu unreadable bytes at segment %u offset %llu", d->path,
-                     (unsigned long long)(next - pos), seg, (unsigned long long)pos);
+            if (nonzero) /* zeros: a range compaction punched out */
+                log_warn("drive %s: skipping %llu unreadable bytes at segment %u offset %llu",
+                         d->path, (unsigned long long)(next - pos), seg, (unsigned long long)pos);
             rc = segstat_add(txn, d, seg, 0, 0, (int64_t)(next - pos));
             if (rc) {
                 rc = mdb_err(rc);
@@ -1922,6 +1946,19 @@ static void drop_cached(int fd, uint64_t from, uint64_t to)
         (void)posix_fadvise(fd, (off_t)from, (off_t)(to - from), POSIX_FADV_DONTNEED);
 }
 
+/* Leader: start a new active segment.  The old one is made durable first,
+ * so a torn record can only ever sit at the end of the last segment. */
+static int drive_rollover(struct drive *d)
+{
+    if (drive_fdatasync(d, d->active_fd) != 0) {
+        int rc = -errno;
+        d->write_err = -EIO;
+        return rc;
+    }
+    drop_cached(d->active_fd, 0, d->active_end);
+    return create_segment(d);
+}
+
 /* Append one record to the active segment, rolling over first if it would
  * not fit.  On failure nothing of the record remains in the file.  Sets
  * h->hcrc. */
@@ -1934,15 +1971,7 @@ static int drive_append(struct drive *d, struct rec_hdr *h, const void *payload,
     int rc;
 
     if (d->active_end > SEG_HDR_LEN && d->active_end + rec_len > d->segment_bytes) {
-        /* Make the full segment durable before leaving it, so a torn
-         * record can only ever sit at the end of the last segment. */
-        if (drive_fdatasync(d, d->active_fd) != 0) {
-            rc = -errno;
-            d->write_err = -EIO;
-            return rc;
-        }
-        drop_cached(d->active_fd, 0, d->active_end);
-        rc = create_segment(d);
+        rc = drive_rollover(d);
         if (rc)
             return rc;
     }
@@ -2017,9 +2046,6 @@ static int drive_lookup_leader(struct drive *d, MDB_txn *rtxn, const uint8_t key
     return idx_val_decode(&v, e) == 0;
 }
 
-/* The batch leader's work: append every record, one fdatasync, then make
- * the records visible in the overlay.  No index commit here (see
- * drive_checkpoint). */
 /* Bytes a batch may still append as shards: the file system's free space
  * less a reserve (1/32 of it, 512 KiB to 64 MiB) kept for what must still
  * work on a full drive: tombstones (deleting is how space comes back), the
@@ -2039,6 +2065,9 @@ static uint64_t drive_shard_room(const struct drive *d)
     return avail > reserve ? avail - reserve : 0;
 }
 
+/* The batch leader's work: append every record, one fdatasync, then make
+ * the records visible in the overlay.  No index commit here (see
+ * drive_checkpoint). */
 static void drive_run_batch(struct drive *d, struct drive_req **reqs, int n)
 {
     MDB_txn *rtxn = NULL;
@@ -2275,6 +2304,338 @@ static int drive_del(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint
 }
 
 /* ------------------------------------------------------------------ */
+/* Compaction                                                          */
+
+/*
+ * A segment whose records are mostly dead (deleted or superseded shards,
+ * tombstones) is compacted: its live records are copied to the active
+ * segment, the index is checkpointed, and the file is deleted.
+ *
+ * Copying goes slice by slice (COMPACT_SLICE_BYTES of the old segment per
+ * turn as batch leader, one fdatasync per slice), so writes and deletes go
+ * on between slices; each record is checked against the index under the
+ * leadership, so a shard deleted or rewritten meanwhile is not copied.
+ * After each slice the index is checkpointed and the slice's range of the
+ * old file is punched out (FALLOC_FL_PUNCH_HOLE), so compaction needs
+ * free space for one slice's copies only, not for the whole segment: a
+ * full drive can compact too.  Copies may use the drive's reserve
+ * (drive_shard_room) but for COMPACT_MARGIN, kept for the index.
+ * Reads go on throughout: a reader that found the old position re-reads
+ * the index when the file has gone (drive_get).
+ *
+ * Tombstones are not copied: they go with their segment.  A tombstone only
+ * matters to a full rebuild of the index from the segments, where, gone,
+ * it lets an older record of its shard count as live again.  Shards are
+ * content-addressed (a key is a chunk id and shard index, whose bytes
+ * never change), so such a shard is either the very bytes a live chunk
+ * has, or a shard no chunk names, which the collector's orphan pass
+ * removes after the grace period.  Dropping them is what keeps tombstones
+ * from piling up forever.
+ *
+ * Crash safety: the copies are durable before the checkpoint that points
+ * the index at them, and the file is deleted after it.  A crash in
+ * between leaves both copies (the newer wins on replay) and a segment
+ * that is compacted again next time.
+ */
+#define COMPACT_SLICE_BYTES (16ull << 20)
+#define COMPACT_MIN_DEAD (1ull << 20)
+#define COMPACT_MARGIN (128ull << 10)
+
+/* Room for compaction's copies: the free space but COMPACT_MARGIN. */
+static uint64_t compact_room(const struct drive *d)
+{
+    struct statvfs vfs;
+    if (statvfs(d->path, &vfs) != 0)
+        return UINT64_MAX;
+    uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    return avail > COMPACT_MARGIN ? avail - COMPACT_MARGIN : 0;
+}
+
+/* Leader: copy the live records of segment seg found in [*pos, size), at
+ * most COMPACT_SLICE_BYTES of it and as many as there is room for, to the
+ * active segment, and make the copies durable and visible.  Advances *pos
+ * past what it looked at (nothing live is left before it); *moved +=
+ * payload bytes copied.  -ENOSPC if not even one live record fits. */
+static int compact_slice(struct drive *d, int fd, uint32_t seg, uint64_t size, uint64_t *pos,
+                         uint8_t **buf, size_t *cap, uint64_t *moved)
+{
+    const uint64_t stop = *pos + COMPACT_SLICE_BYTES;
+    const uint32_t start_seg = d->active_seg;
+    const uint64_t start_end = d->active_end, start_disk = d->disk_bytes;
+    uint64_t room = compact_room(d);
+    struct stat_delta delta = {0};
+    MDB_txn *rtxn = NULL;
+    int wrote = 0, rc;
+
+    if (!d->env)
+        return -EIO;
+    if (d->write_err)
+        return d->write_err;
+    rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &rtxn);
+    if (rc)
+        return mdb_err(rc);
+    while (*pos < size && *pos < stop && d->ov_count < d->ov_cap) {
+        struct rec_hdr h;
+        struct idx_entry cur;
+        uint8_t key[IDX_KEY_LEN];
+        uint64_t at = *pos;
+        int r = read_record(fd, at, size, &h, buf, cap);
+        if (r < 0) {
+            rc = r;
+            break;
+        }
+        if (r != REC_OK) {
+            int nonzero;
+            *pos = r == REC_BAD_PAYLOAD ? at + REC_HDR_LEN + h.len : resync(fd, at, size, &nonzero);
+            continue;
+        }
+        *pos = at + REC_HDR_LEN + h.len;
+        if (h.type != REC_SHARD)
+            continue; /* tombstones go with the segment */
+        idx_key(key, h.id, h.idx);
+        int live = drive_lookup_leader(d, rtxn, key, &cur);
+        if (live < 0) {
+            rc = live;
+            break;
+        }
+        if (!live || cur.seg != seg || cur.off != at)
+            continue; /* dead here */
+        if (REC_HDR_LEN + (uint64_t)h.len > room) {
+            *pos = at;
+            rc = wrote ? 0 : -ENOSPC; /* the next slice has the room this one frees */
+            break;
+        }
+        uint32_t nseg;
+        uint64_t noff;
+        rc = drive_append(d, &h, *buf, &nseg, &noff); /* same id, index, CRC, time */
+        if (rc) {
+            *pos = at;
+            break;
+        }
+        room -= REC_HDR_LEN + (uint64_t)h.len;
+        wrote++;
+        ov_add(d, &h, nseg, noff);
+        delta_of(&cur, &h, &delta);
+        *moved += h.len;
+    }
+    mdb_txn_abort(rtxn);
+    if (!wrote)
+        return rc;
+    if (drive_fdatasync(d, d->active_fd) != 0) {
+        log_error("drive %s: fdatasync failed (%s); refusing writes until re-opened", d->path,
+                  strerror(errno));
+        d->write_err = -EIO;
+        drive_undo(d, start_seg, start_end, start_disk);
+        ov_truncate(d, d->ov_visible);
+        return -EIO;
+    }
+    /* the copies made before a failure are good: keep them */
+    drop_cached(d->active_fd, start_seg == d->active_seg ? start_end : 0, d->active_end);
+    ov_publish(d);
+    delta_apply(d, &delta);
+    count(&d->n_writes, (uint64_t)wrote);
+    return rc;
+}
+
+/* Leader: the index is checkpointed and holds no live shard in segment
+ * seg: delete its file, then its row.  (A crash between the two leaves a
+ * row without a file, which open drops.) */
+static int compact_drop(struct drive *d, uint32_t seg)
+{
+    char path[PATH_MAX];
+    struct seg_stat st;
+    struct stat fst;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    uint8_t kb[4];
+    MDB_val k = {sizeof kb, kb}, v;
+
+    int rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return mdb_err(rc);
+    rc = segstat_get(txn, d, seg, &st);
+    mdb_txn_abort(txn);
+    txn = NULL;
+    if (rc)
+        return mdb_err(rc);
+    if (st.live_shards) {
+        /* every live record was copied, so nothing should ever get here */
+        log_warn("drive %s: segment %u still has %llu live shards after compaction", d->path, seg,
+                 (unsigned long long)st.live_shards);
+        return -EAGAIN;
+    }
+    seg_path(d, seg, path, sizeof path);
+    if (stat(path, &fst) != 0 || unlink(path) != 0)
+        return -errno;
+    rc = fsync_dir(d->path);
+    segfd_forget(d, seg);
+    disk_bytes_set(d, d->disk_bytes > (uint64_t)fst.st_size ? d->disk_bytes - (uint64_t)fst.st_size
+                                                             : 0);
+    delta_apply(d, &(struct stat_delta){.dead = -(int64_t)st.dead_bytes});
+    if (rc)
+        return rc;
+
+    segstat_key(seg, kb);
+    rc = wtxn_begin(d, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, d->dbi_segs, &cur);
+    if (rc == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+        if (rc == 0)
+            rc = dcursor_del(d, cur, TAG_SEGS, &k, &v);
+        else if (rc == MDB_NOTFOUND)
+            rc = 0;
+        mdb_cursor_close(cur);
+    }
+    if (rc == 0) {
+        rc = wtxn_commit(d, txn);
+        txn = NULL;
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    return mdb_err(rc);
+}
+
+/* Compact segment seg (not the active one).  *freed += the file system
+ * space it gave back (the whole file, or the ranges punched before a
+ * failure). */
+static int compact_segment(struct drive *d, uint32_t seg, uint64_t *freed, uint64_t *moved)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    uint64_t pos = SEG_HDR_LEN;
+    int rc = 0, punch = 1;
+
+    seg_path(d, seg, path, sizeof path);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    const uint64_t size = (uint64_t)st.st_size, held = (uint64_t)st.st_blocks * 512;
+    while (rc == 0 && pos < size) {
+        uint64_t from = pos;
+        drive_lead(d);
+        rc = compact_slice(d, fd, seg, size, &pos, &buf, &cap, moved);
+        /* the index must not point into a range before it is punched */
+        if (rc == 0 && d->ov_count)
+            rc = drive_checkpoint(d);
+        drive_unlead(d);
+        if (rc == 0 && punch && pos > from &&
+            fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)from,
+                      (off_t)(pos - from)) != 0)
+            punch = 0; /* not supported here: the space comes back with the file */
+    }
+    if (rc == 0) {
+        drive_lead(d);
+        rc = d->ov_count ? drive_checkpoint(d) : 0;
+        if (rc == 0)
+            rc = compact_drop(d, seg);
+        drive_unlead(d);
+    }
+    if (rc == 0)
+        *freed += held;
+    else if (fstat(fd, &st) == 0 && held > (uint64_t)st.st_blocks * 512)
+        *freed += held - (uint64_t)st.st_blocks * 512;
+out:
+    close(fd);
+    free(buf);
+    return rc;
+}
+
+/* Segments worth compacting: at least half dead (an eighth when the file
+ * system is more than 7/8 full: then every bit counts), and at least
+ * COMPACT_MIN_DEAD (an eighth of a segment if that is less).  Leader; checkpoints first so the counts are current.
+ * The active segment qualifies too: it is closed (a new one started) so
+ * that it can be compacted. */
+static int compact_candidates(struct drive *d, uint32_t **out, size_t *nout)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    uint32_t *segs = NULL;
+    size_t n = 0, capn = 0;
+    int rc = d->ov_count ? drive_checkpoint(d) : 0, roll = 0;
+    uint64_t min_dead = d->segment_bytes / 8 < COMPACT_MIN_DEAD ? d->segment_bytes / 8
+                                                                : COMPACT_MIN_DEAD;
+    struct statvfs vfs;
+    int tight = statvfs(d->path, &vfs) == 0 && vfs.f_bavail < vfs.f_blocks / 8;
+
+    if (rc == 0 && !d->env)
+        rc = -EIO;
+    if (rc)
+        return rc;
+    rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, d->dbi_segs, &cur);
+    for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
+        rc = mdb_cursor_get(cur, &k, &v, op);
+        if (rc)
+            break;
+        if (k.mv_size != 4 || v.mv_size < SEGSTAT_LEN)
+            continue;
+        const uint8_t *kp = k.mv_data;
+        uint32_t seg = (uint32_t)kp[0] << 24 | (uint32_t)kp[1] << 16 | (uint32_t)kp[2] << 8 | kp[3];
+        uint64_t shards = get_le64(v.mv_data), live = get_le64((uint8_t *)v.mv_data + 8);
+        uint64_t dead = get_le64((uint8_t *)v.mv_data + 16);
+        uint64_t size = shards * REC_HDR_LEN + live + dead;
+        if (dead < min_dead || dead < (tight ? size / 8 : size / 2))
+            continue;
+        if (n == capn) {
+            size_t nc = capn ? 2 * capn : 16;
+            uint32_t *p = realloc(segs, nc * sizeof *p);
+            if (!p) {
+                rc = ENOMEM;
+                break;
+            }
+            segs = p;
+            capn = nc;
+        }
+        segs[n++] = seg;
+        roll |= seg == d->active_seg;
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    rc = rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+    if (rc == 0 && roll)
+        rc = drive_rollover(d);
+    if (rc) {
+        free(segs);
+        return rc;
+    }
+    *out = segs;
+    *nout = n;
+    return 0;
+}
+
+static int drive_compact(struct shard_store *s, uint64_t *freed)
+{
+    struct drive *d = (struct drive *)s;
+    uint32_t *segs = NULL;
+    size_t n = 0;
+    uint64_t moved = 0;
+
+    *freed = 0;
+    drive_lead(d);
+    int rc = compact_candidates(d, &segs, &n);
+    drive_unlead(d);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = compact_segment(d, segs[i], freed, &moved);
+    free(segs);
+    if (*freed || rc)
+        log_info("drive %s: compacted %zu segments: %llu bytes freed, %llu live bytes copied%s%s",
+                 d->path, n, (unsigned long long)*freed, (unsigned long long)moved,
+                 rc ? ", stopped: " : "", rc ? cs_strerror(rc) : "");
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* Reads                                                               */
 
 static int drive_get(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint8_t idx,
@@ -2285,6 +2646,7 @@ static int drive_get(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint
     MDB_val k = {sizeof kb, kb}, v;
     MDB_txn *txn = NULL;
     struct idx_entry e;
+    int retried = 0;
     struct ov_entry o;
     struct rec_hdr h;
     struct stat st;
@@ -2296,6 +2658,7 @@ static int drive_get(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint
         rc = -EIO;
         goto out;
     }
+again:
     /* The overlay first: it is newer than LMDB, and it is emptied only
      * after LMDB has its contents, so one of the two always has the key. */
     if (ov_find(d, kb, 0, &o)) {
@@ -2329,37 +2692,51 @@ static int drive_get(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint
         rc = CS_EINVAL;
         goto out;
     }
+    /* The place the index gave may be gone by the time we read it:
+     * compaction moves shards, then deletes or punches out their old
+     * segment.  Any failure below is therefore retried once with a fresh
+     * lookup; only a second one counts. */
     fd = segfd_acquire(d, e.seg, &slot);
     if (fd < 0) {
         rc = fd == -ENOENT ? CS_ENOTFOUND : fd;
-        goto out;
+        goto failed;
     }
     struct iovec iov[2] = {{hb, REC_HDR_LEN}, {buf, e.len}};
     ssize_t got = preadv(fd, iov, e.len ? 2 : 1, (off_t)e.off);
     if (got < 0) {
         rc = -errno;
-        goto out;
+        goto failed;
     }
     /* Whatever the index said, the bytes must prove they are this shard:
      * a stale or damaged entry ends here, never as wrong bytes. */
     if ((uint64_t)got != REC_HDR_LEN + (uint64_t)e.len || rec_hdr_decode(hb, &h) != 0 ||
         h.type != REC_SHARD || h.idx != idx || memcmp(h.id, id, CHUNK_ID_LEN) != 0 ||
         h.len != e.len || h.crc != e.crc || crc32c(0, buf, e.len) != e.crc) {
+        rc = CS_ECORRUPT;
+        goto failed;
+    }
+    /* A segment unlinked under us reads fine until we close it, but if the
+     * folder was emptied the shard is gone for good: report it absent so
+     * it gets rebuilt. */
+    if (fstat(fd, &st) == 0 && st.st_nlink == 0) {
+        rc = CS_ENOTFOUND;
+        goto failed;
+    }
+    *len = e.len;
+    rc = 0;
+    goto out;
+failed:
+    segfd_release(d, slot, fd);
+    fd = -1;
+    slot = -1;
+    if (!retried++)
+        goto again;
+    if (rc == CS_ECORRUPT) {
         char hex[2 * CHUNK_ID_LEN + 1];
         hex_encode(id, CHUNK_ID_LEN, hex);
         log_warn("drive %s: shard %s/%u is corrupt (segment %u offset %llu)", d->path, hex, idx,
                  e.seg, (unsigned long long)e.off);
-        rc = CS_ECORRUPT;
-        goto out;
     }
-    /* A segment unlinked under us reads fine until we close it, but it is
-     * gone for good: report the shard absent so it gets rebuilt. */
-    if (fstat(fd, &st) == 0 && st.st_nlink == 0) {
-        rc = CS_ENOTFOUND;
-        goto out;
-    }
-    *len = e.len;
-    rc = 0;
 out:
     segfd_release(d, slot, fd);
     pthread_rwlock_unlock(&d->env_lock);
@@ -2493,6 +2870,7 @@ static void drive_close(struct shard_store *s)
 }
 
 static const struct shard_store_ops drive_ops = {
+    .compact = drive_compact,
     .put = drive_put,
     .get = drive_get,
     .del = drive_del,

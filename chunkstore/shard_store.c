@@ -88,3 +88,12 @@ int shard_write_batch(struct shard_store *s, struct shard_write *w, int n)
     }
     return first;
 }
+
+int shard_compact(struct shard_store *s, uint64_t *freed)
+{
+    *freed = 0;
+    int f = fault_of(s);
+    if (f)
+        return f;
+    return s->ops->compact ? s->ops->compact(s, freed) : 0;
+}

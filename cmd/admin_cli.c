@@ -27,7 +27,8 @@ static void admin_usage(FILE *f)
             "  user list                                      list users\n"
             "  user remove NAME                               remove a user\n"
             "  scrub            verify every shard, rebuild missing or corrupt ones (waits)\n"
-            "  gc [--grace S]   collect chunks unreferenced for S seconds (default: server's)\n"
+            "  gc [--grace S]   collect chunks unreferenced for S seconds (default: server's),\n"
+            "                   then compact the drives to give the space back\n"
             "  status           drives, counts, EC scheme\n"
             "\n"
             "Talks to a running server as the root user: CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD,\n"
@@ -204,8 +205,10 @@ int cmd_admin(int argc, char **argv)
             snprintf(query, sizeof query, "grace=%s", grace);
         j = admin_call(&c, "POST", "/_cairn/admin/gc", query, NULL);
         if (j)
-            printf("gc done: %.0f chunks removed (%.0f bytes), %.0f orphan shards removed\n",
-                   num(j, "chunks_removed"), num(j, "bytes_removed"), num(j, "orphan_shards_removed"));
+            printf("gc done: %.0f chunks removed (%.0f bytes), %.0f orphan shards removed, "
+                   "%.0f disk bytes freed\n",
+                   num(j, "chunks_removed"), num(j, "bytes_removed"), num(j, "orphan_shards_removed"),
+                   num(j, "disk_bytes_freed"));
         rc = j ? 0 : 1;
     } else if (strcmp(cmd, "status") == 0 && argc == 2) {
         j = admin_call(&c, "GET", "/_cairn/admin/status", NULL, NULL);

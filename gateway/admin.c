@@ -219,6 +219,7 @@ static void gc(struct s3_req *r)
     cJSON_AddNumberToObject(o, "chunks_removed", (double)rep.chunks_removed);
     cJSON_AddNumberToObject(o, "bytes_removed", (double)rep.bytes_removed);
     cJSON_AddNumberToObject(o, "orphan_shards_removed", (double)rep.orphan_shards_removed);
+    cJSON_AddNumberToObject(o, "disk_bytes_freed", (double)rep.disk_bytes_freed);
     reply_json_obj(r, 200, o);
 }
 

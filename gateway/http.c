@@ -444,10 +444,12 @@ static void *gc_main(void *arg)
         pthread_mutex_unlock(&gw->maint_lock);
         if (rc)
             log_error("gc: %s", ol_strerror(rc));
-        else if (rep.chunks_removed || rep.orphan_shards_removed)
-            log_info("gc: removed %llu chunks (%llu bytes), %llu orphan shards",
-                     (unsigned long long)rep.chunks_removed, (unsigned long long)rep.bytes_removed,
-                     (unsigned long long)rep.orphan_shards_removed);
+        else if (rep.chunks_removed || rep.orphan_shards_removed || rep.disk_bytes_freed)
+            log_info("gc: removed %llu chunks (%llu bytes), %llu orphan shards; %llu disk bytes "
+                     "freed", (unsigned long long)rep.chunks_removed,
+                     (unsigned long long)rep.bytes_removed,
+                     (unsigned long long)rep.orphan_shards_removed,
+                     (unsigned long long)rep.disk_bytes_freed);
         pthread_mutex_lock(&gw->gc_lock);
     }
     pthread_mutex_unlock(&gw->gc_lock);

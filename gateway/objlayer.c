@@ -858,5 +858,16 @@ int ol_gc(struct objlayer *ol, int64_t now_ms, struct ol_gc_report *rep)
         if (rc)
             return rc;
     }
+
+    /* What the removals above left dead on the drives goes back to the
+     * file system.  One store failing (full, broken) does not stop the
+     * others. */
+    for (int d = 0; d < cs_nstores(ol->cs); d++) {
+        uint64_t freed = 0;
+        int crc = shard_compact(cs_store(ol->cs, d), &freed);
+        rep->disk_bytes_freed += freed;
+        if (crc)
+            log_warn("gc: compacting %s: %s", cs_store(ol->cs, d)->name, cs_strerror(crc));
+    }
     return 0;
 }

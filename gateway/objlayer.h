@@ -133,10 +133,13 @@ int ol_scrub(struct objlayer *ol, struct ol_scrub_report *rep);
 
 struct ol_gc_report {
     uint64_t chunks_removed, bytes_removed, orphan_shards_removed;
+    uint64_t disk_bytes_freed; /* by compacting the stores afterwards */
 };
 /* Collect chunks unreferenced for longer than the grace period (relative
  * to now_ms), and shards that no chunk record names (left by a crash
- * between writing shards and recording the chunk) older than the grace. */
+ * between writing shards and recording the chunk) older than the grace;
+ * then compact every store, so the space comes back to the file system
+ * (a store that cannot compact is logged and skipped). */
 int ol_gc(struct objlayer *ol, int64_t now_ms, struct ol_gc_report *rep);
 
 /* Placement <-> metadata blob (exposed for tests). */
