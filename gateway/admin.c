@@ -21,22 +21,11 @@
 #include "common/log.h"
 #include "gateway/s3_internal.h"
 
-static void reply_json_obj(struct s3_req *r, unsigned status, cJSON *obj)
-{
-    char *text = cJSON_PrintUnformatted(obj);
-    cJSON_Delete(obj);
-    if (!text) {
-        s3_reply_error(r, S3E_INTERNAL, NULL);
-        return;
-    }
-    s3_reply_json(r, status, text);
-}
-
 static void reply_json_error(struct s3_req *r, unsigned status, const char *msg)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "error", msg);
-    reply_json_obj(r, status, o);
+    s3_reply_cjson(r, status, o);
 }
 
 static void random_key(char *out, size_t len, const char *alphabet)
@@ -122,7 +111,7 @@ static void user_add(struct s3_req *r)
     cJSON_AddStringToObject(o, "access_key", u.access_key);
     cJSON_AddStringToObject(o, "secret_key", u.secret_key);
     memset(&u, 0, sizeof u);
-    reply_json_obj(r, 200, o);
+    s3_reply_cjson(r, 200, o);
 }
 
 static void user_list(struct s3_req *r)
@@ -145,7 +134,7 @@ static void user_list(struct s3_req *r)
     free(us);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "users", arr);
-    reply_json_obj(r, 200, o);
+    s3_reply_cjson(r, 200, o);
 }
 
 static void user_remove(struct s3_req *r, const char *name)
@@ -164,7 +153,7 @@ static void user_remove(struct s3_req *r, const char *name)
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "removed", 1);
-    reply_json_obj(r, 200, o);
+    s3_reply_cjson(r, 200, o);
 }
 
 static void scrub(struct s3_req *r)
@@ -190,7 +179,7 @@ static void scrub(struct s3_req *r)
     cJSON_AddNumberToObject(o, "shards_rewritten", (double)rep.shards_rewritten);
     cJSON_AddNumberToObject(o, "chunks_unrepaired", (double)rep.chunks_unrepaired);
     cJSON_AddNumberToObject(o, "chunks_lost", (double)rep.chunks_lost);
-    reply_json_obj(r, 200, o);
+    s3_reply_cjson(r, 200, o);
 }
 
 static void gc(struct s3_req *r)
@@ -220,7 +209,7 @@ static void gc(struct s3_req *r)
     cJSON_AddNumberToObject(o, "bytes_removed", (double)rep.bytes_removed);
     cJSON_AddNumberToObject(o, "orphan_shards_removed", (double)rep.orphan_shards_removed);
     cJSON_AddNumberToObject(o, "disk_bytes_freed", (double)rep.disk_bytes_freed);
-    reply_json_obj(r, 200, o);
+    s3_reply_cjson(r, 200, o);
 }
 
 static void status(struct s3_req *r)
@@ -263,7 +252,7 @@ static void status(struct s3_req *r)
     cJSON_AddNumberToObject(o, "chunk_bytes", (double)ms.chunk_bytes);
     cJSON_AddNumberToObject(o, "unused_chunks", (double)ms.unused_chunks);
     cJSON_AddNumberToObject(o, "requests", (double)atomic_load(&r->gw->requests));
-    reply_json_obj(r, 200, o);
+    s3_reply_cjson(r, 200, o);
 }
 
 static int admin_begin(struct s3_req *r)

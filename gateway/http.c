@@ -13,6 +13,8 @@
 #include <netinet/in.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "common/log.h"
 #include "common/xml.h"
 #include "gateway/s3_internal.h"
@@ -176,6 +178,17 @@ void s3_reply_json(struct s3_req *r, unsigned status, char *json)
     struct MHD_Response *resp = response_from_buf(json, strlen(json));
     MHD_add_response_header(resp, "Content-Type", "application/json");
     s3_reply_response(r, status, resp);
+}
+
+void s3_reply_cjson(struct s3_req *r, unsigned status, struct cJSON *obj)
+{
+    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
+    cJSON_Delete(obj);
+    if (!text) {
+        s3_reply_error(r, S3E_INTERNAL, NULL);
+        return;
+    }
+    s3_reply_json(r, status, text);
 }
 
 void s3_reply_empty(struct s3_req *r, unsigned status)

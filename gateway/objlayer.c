@@ -229,6 +229,11 @@ int64_t ol_gc_grace_ms(const struct objlayer *ol)
     return ol->cfg.gc_grace_ms;
 }
 
+size_t ol_inline_max(const struct objlayer *ol)
+{
+    return ol->cfg.inline_max;
+}
+
 uint16_t ol_placement_encode(const struct cs_placement *pl, uint8_t *out)
 {
     int n = pl->k + pl->m;
@@ -313,14 +318,18 @@ int ol_writer_new(struct objlayer *ol, const struct ol_writer_opts *opts, struct
 }
 
 /* Write a chunk unless the store has it by now (another job of the same
- * chunk may have run first), and record it.  The stripe lock makes the
- * check and the write one step for that id. */
-static int store_now(struct objlayer *ol, const uint8_t id[32], const uint8_t *data, size_t len)
+ * chunk may have run first), and record it; *stored (may be NULL) says
+ * whether it was written now.  The stripe lock makes the check and the
+ * write one step for that id. */
+static int store_now(struct objlayer *ol, const uint8_t id[32], const uint8_t *data, size_t len,
+                     int *stored)
 {
     struct chunk_stripe *st = stripe_of(ol, id);
     struct meta_chunk rec;
     pthread_mutex_lock(&st->lock);
     int rc = meta_chunk_get(ol->meta, id, &rec);
+    if (stored)
+        *stored = rc == META_ENOTFOUND;
     if (rc == META_ENOTFOUND) {
         struct cs_placement pl;
         rc = cs_put(ol->cs, id, data, len, &pl);
@@ -351,7 +360,7 @@ static void *store_main(void *arg)
         if (!job)
             return NULL; /* stopping, queue empty */
 
-        int rc = store_now(ol, job->id, job->data, job->len);
+        int rc = store_now(ol, job->id, job->data, job->len, NULL);
         struct ol_writer *w = job->w;
         bufpool_put(ol->chunk_bufs, job->data);
         free(job);
@@ -559,6 +568,41 @@ void ol_writer_free(struct ol_writer *w)
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     free(w);
+}
+
+int ol_chunk_put(struct objlayer *ol, const uint8_t id[32], const void *data, size_t len,
+                 int *stored)
+{
+    uint8_t got[32];
+    if (len == 0 || len > CS_MAX_CHUNK)
+        return OL_ETOOLARGE;
+    sha256(data, len, got);
+    if (memcmp(got, id, 32) != 0)
+        return OL_EBADDIGEST;
+    int s = 0;
+    int rc = store_now(ol, id, data, len, &s);
+    if (rc == 0)
+        *stored = s;
+    return rc;
+}
+
+int ol_chunk_has(struct objlayer *ol, const uint8_t id[32])
+{
+    struct meta_chunk rec;
+    int rc = meta_chunk_get(ol->meta, id, &rec);
+    if (rc == META_ENOTFOUND)
+        return 0;
+    return rc ? rc : 1;
+}
+
+void *ol_chunk_buf_get(struct objlayer *ol)
+{
+    return bufpool_get(ol->chunk_bufs);
+}
+
+void ol_chunk_buf_put(struct objlayer *ol, void *buf)
+{
+    bufpool_put(ol->chunk_bufs, buf);
 }
 
 int ol_put(struct objlayer *ol, const char *bucket, const struct meta_object *o,

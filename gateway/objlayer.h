@@ -60,6 +60,7 @@ void ol_close(struct objlayer *ol); /* NULL ok */
 struct meta *ol_meta(struct objlayer *ol);
 struct chunkstore *ol_chunkstore(struct objlayer *ol);
 int64_t ol_gc_grace_ms(const struct objlayer *ol);
+size_t ol_inline_max(const struct objlayer *ol);
 
 /* ------------------------------------------------------------------ */
 /* Writing                                                             */
@@ -93,6 +94,27 @@ const uint8_t *ol_writer_checksum(const struct ol_writer *w, size_t *len);
  * (borrowed: valid until ol_writer_free). */
 void ol_writer_object(struct ol_writer *w, struct meta_object *o);
 void ol_writer_free(struct ol_writer *w); /* NULL ok */
+
+/* Chunks by id, for sync clients (docs/sync-protocol.md).
+ *
+ * ol_chunk_put stores the len bytes of data (borrowed) as chunk id unless
+ * the store has it already (*stored: 1 written now, 0 had it).  The bytes
+ * must hash to id: OL_EBADDIGEST otherwise; OL_ETOOLARGE for len 0 or over
+ * CS_MAX_CHUNK.  The chunk is durable on 0 but unreferenced: an object
+ * commit (ol_put with it in the chunk list) must follow before the
+ * collector's grace period runs out.
+ *
+ * ol_chunk_has: 1 if the store has chunk id, 0 if not, or a negative
+ * error. */
+int ol_chunk_put(struct objlayer *ol, const uint8_t id[32], const void *data, size_t len,
+                 int *stored);
+int ol_chunk_has(struct objlayer *ol, const uint8_t id[32]);
+
+/* A CS_MAX_CHUNK-byte buffer from the objlayer's pool (kept resident
+ * between uses), owned by the caller until ol_chunk_buf_put (NULL ok).
+ * NULL if out of memory.  Thread-safe. */
+void *ol_chunk_buf_get(struct objlayer *ol);
+void ol_chunk_buf_put(struct objlayer *ol, void *buf);
 
 /* Store a version (see meta_object_put). */
 int ol_put(struct objlayer *ol, const char *bucket, const struct meta_object *o,

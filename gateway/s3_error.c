@@ -92,6 +92,9 @@ static const struct s3_err_info table[S3E_COUNT] = {
                                "Your request header section exceeds the maximum allowed size."},
     [S3E_SERVICE_UNAVAILABLE] = {"ServiceUnavailable", 503,
                                  "Too few drives are readable to serve this object right now."},
+    [S3E_MISSING_CHUNKS] = {"XCairnMissingChunks", 400,
+                            "The store lacks chunks this commit names: upload them, then commit "
+                            "again."},
     [S3E_NO_SUCH_BUCKET_POLICY] = {"NoSuchBucketPolicy", 404, "The bucket policy does not exist"},
     [S3E_NO_SUCH_CORS] = {"NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"},
     [S3E_NO_SUCH_LIFECYCLE] = {"NoSuchLifecycleConfiguration", 404,

@@ -54,6 +54,7 @@ enum s3_err {
     S3E_STORAGE_FULL,
     S3E_HEADERS_TOO_LARGE,
     S3E_SERVICE_UNAVAILABLE,
+    S3E_MISSING_CHUNKS,        /* sync commit names chunks the store lacks */
     /* "this bucket has no such configuration" answers */
     S3E_NO_SUCH_BUCKET_POLICY,
     S3E_NO_SUCH_CORS,

@@ -141,6 +141,10 @@ void s3_reply_rc(struct s3_req *r, int rc);
 /* Reply with status and body xml (taken: freed after sending). */
 void s3_reply_xml(struct s3_req *r, unsigned status, struct buf *xml);
 void s3_reply_json(struct s3_req *r, unsigned status, char *json);
+/* Reply with obj as JSON (taken: deleted; NULL, or a failed print, is an
+ * InternalError). */
+struct cJSON;
+void s3_reply_cjson(struct s3_req *r, unsigned status, struct cJSON *obj);
 void s3_reply_empty(struct s3_req *r, unsigned status);
 
 /* An S3 XML reply.  s3_doc_begin sets up a buffer of at most cap bytes and
@@ -195,6 +199,8 @@ extern const struct s3_handler h_put_object, h_get_object, h_head_object, h_dele
     h_copy_object;
 extern const struct s3_handler h_create_mpu, h_upload_part, h_upload_part_copy, h_complete_mpu,
     h_abort_mpu, h_list_parts, h_list_mpu;
+extern const struct s3_handler h_sync_info, h_sync_missing, h_sync_chunk, h_sync_changes,
+    h_sync_commit, h_sync_chunks;
 extern const struct s3_handler h_admin;
 extern const struct s3_handler h_metrics;
 

@@ -129,6 +129,38 @@ static char *decode_component(const char *s, size_t n)
     return out;
 }
 
+/* cairn's sync extension calls (docs/sync-protocol.md), picked by a query
+ * parameter of their own; level 0 service, 1 bucket, 2 object. */
+static const struct sync_call {
+    const char *param, *method;
+    int level;
+    const struct s3_handler *h;
+} sync_calls[] = {
+    {"cairn-sync", "GET", 0, &h_sync_info},
+    {"cairn-missing", "POST", 1, &h_sync_missing},
+    {"cairn-chunk", "PUT", 1, &h_sync_chunk},
+    {"cairn-changes", "GET", 1, &h_sync_changes},
+    {"cairn-commit", "PUT", 2, &h_sync_commit},
+    {"cairn-chunks", "GET", 2, &h_sync_chunks},
+};
+
+/* The sync call r makes, NULL if none; *is_sync says whether r names one
+ * at all (then a NULL answer is a wrong method or level). */
+static const struct s3_handler *route_sync(struct s3_req *r, int *is_sync)
+{
+    int level = !r->bucket ? 0 : !r->key ? 1 : 2;
+    *is_sync = 0;
+    for (size_t i = 0; i < sizeof sync_calls / sizeof sync_calls[0]; i++) {
+        const struct sync_call *c = &sync_calls[i];
+        if (!s3_has_param(r, c->param))
+            continue;
+        *is_sync = 1;
+        if (c->level == level && strcmp(r->method, c->method) == 0)
+            return c->h;
+    }
+    return NULL;
+}
+
 static const struct s3_handler *route_service(struct s3_req *r)
 {
     return strcmp(r->method, "GET") == 0 ? &h_list_buckets : NULL;
@@ -251,7 +283,11 @@ int s3_route_or_reply(struct s3_req *r)
         s3_reply_error(r, S3E_NOT_IMPLEMENTED, msg);
         return -1;
     }
-    if (!r->bucket)
+    int is_sync;
+    r->h = route_sync(r, &is_sync);
+    if (is_sync)
+        ; /* a sync call, or a wrong method for one */
+    else if (!r->bucket)
         r->h = route_service(r);
     else if (!r->key)
         r->h = route_bucket(r);

@@ -423,6 +423,10 @@ struct meta_change {
 int meta_change_list(struct meta *m, const char *bucket, uint64_t after, size_t max,
                      struct meta_change **out, size_t *n);
 void meta_change_array_free(struct meta_change *c, size_t n);
+/* The seq of bucket's newest change (0: none yet) into *seq: the cursor
+ * from which a reader sees only what happens from now on.  META_ENOBUCKET
+ * if absent. */
+int meta_change_last(struct meta *m, const char *bucket, uint64_t *seq);
 
 /* ------------------------------------------------------------------ */
 /* Statistics                                                          */

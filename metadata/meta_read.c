@@ -635,6 +635,36 @@ out:
     return 0;
 }
 
+int meta_change_last(struct meta *m, const char *bucket, uint64_t *seq)
+{
+    if (!meta_valid_bucket_name(bucket) || !seq)
+        return META_EINVAL;
+    MDB_txn *txn;
+    int rc = meta_db_read_begin(&m->db, &txn);
+    if (rc)
+        return rc;
+    rc = bucket_exists(m, txn, bucket);
+    if (rc == 0) {
+        /* the counter change_append bumps: "cseq" NUL bucket */
+        uint8_t ck[5 + META_NAME_MAX];
+        size_t bl = strlen(bucket);
+        memcpy(ck, "cseq", 5);
+        memcpy(ck + 5, bucket, bl);
+        MDB_val k = {5 + bl, ck}, d;
+        rc = mdb_get(txn, m->db.meta, &k, &d);
+        if (rc == 0 && d.mv_size != 8)
+            rc = META_ECORRUPT;
+        if (rc == 0)
+            *seq = meta_be64_get(d.mv_data);
+        else if (rc == MDB_NOTFOUND) {
+            *seq = 0;
+            rc = 0;
+        }
+    }
+    meta_db_read_end(&m->db, txn);
+    return meta_err_from_mdb(rc);
+}
+
 /* ------------------------------------------------------------------ */
 /* Statistics                                                          */
 

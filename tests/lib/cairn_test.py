@@ -8,6 +8,7 @@ call run_tests(globals()) at the end, which runs every test_* function and
 prints "N passed, M failed".
 """
 import os
+import re
 import shutil
 import signal
 import socket
@@ -116,6 +117,15 @@ class Server:
         return subprocess.run([os.environ["CAIRN_BIN"], "admin"] + list(args) +
                               ["--endpoint", self.endpoint],
                               env=env, capture_output=True, text=True, timeout=600)
+
+    def add_user(self, name):
+        """Create a user with `cairn admin user add`; its (access, secret) keys."""
+        r = self.admin("user", "add", name)
+        assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+        ak = re.search(r"access key:\s*(\S+)", r.stdout)
+        sk = re.search(r"secret key:\s*(\S+)", r.stdout)
+        assert ak and sk, r.stdout
+        return ak.group(1), sk.group(1)
 
 
 # ---------------------------------------------------------------------------

@@ -661,6 +661,15 @@ static void test_changes(void **state)
     assert_string_equal(c[0].key, "z");
     meta_change_array_free(c, n);
     assert_int_equal(meta_change_list(m, "nope", 0, 10, &c, &n), META_ENOBUCKET);
+    uint64_t last = 99;
+    assert_int_equal(meta_change_last(m, "cf", &last), 0);
+    assert_int_equal(last, 4);
+    assert_int_equal(meta_change_last(m, "other", &last), 0);
+    assert_int_equal(last, 1);
+    assert_int_equal(meta_change_last(m, "nope", &last), META_ENOBUCKET);
+    make_bucket(m, "quiet", "alice", 0);
+    assert_int_equal(meta_change_last(m, "quiet", &last), 0);
+    assert_int_equal(last, 0);
 
     /* a bucket deleted and created again never reuses a sequence number */
     assert_int_equal(meta_object_delete(m, "cf", "a", NULL, NULL, 50, NULL), 0);

@@ -1,0 +1,555 @@
+/*
+ * gateway/s3_sync.c - the sync extension calls of docs/sync-protocol.md:
+ * parameters, which chunks are missing, upload a chunk by id, commit an
+ * object from a chunk list, read an object's chunk list, and the
+ * long-polled change feed.  They are S3 requests like any other (SigV4,
+ * bucket ownership, XML errors); only their bodies and answers are JSON.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/fastcdc.h"
+#include "common/log.h"
+#include "gateway/s3_internal.h"
+
+#define SYNC_PROTOCOL 1
+#define SYNC_MAX_MISSING_IDS 10000
+#define SYNC_MAX_COMMIT_CHUNKS 20000 /* keeps a commit body under S3_MAX_XML_BODY */
+#define SYNC_MAX_CHANGES 1000
+#define SYNC_MAX_WAIT_S 60
+#define SYNC_POLL_MS 200
+#define SYNC_MISSING_IN_MESSAGE 20
+
+/* The largest chunk the protocol carries: the chunker's maximum (the
+ * store itself takes up to CS_MAX_CHUNK). */
+static size_t sync_chunk_max(void)
+{
+    struct cdc_params p;
+    cdc_params_default(&p);
+    return p.max_size;
+}
+
+/* A chunk id in its wire form: exactly 64 lower-case hex digits. */
+static int parse_chunk_id(const char *hex, uint8_t id[32])
+{
+    if (!hex || strlen(hex) != 64)
+        return -1;
+    for (const char *p = hex; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return -1;
+    return hex_decode(hex, 64, id, 32) == 0 ? 0 : -1;
+}
+
+static cJSON *chunk_id_json(const uint8_t id[32])
+{
+    char hex[65];
+    hex_encode(id, 32, hex);
+    return cJSON_CreateString(hex);
+}
+
+/* The request body as JSON (an object), or NULL after replying. */
+static cJSON *body_json_or_reply(struct s3_req *r)
+{
+    cJSON *doc = r->body.data ? cJSON_ParseWithLength(r->body.data, r->body.len) : NULL;
+    if (!cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "The request body is not a JSON object.");
+        return NULL;
+    }
+    return doc;
+}
+
+/* A JSON number that is a whole number in [min, max] into *out. */
+static int json_uint(const cJSON *n, double min, double max, uint64_t *out)
+{
+    if (!cJSON_IsNumber(n))
+        return -1;
+    double v = n->valuedouble;
+    if (v < min || v > max || v != (double)(uint64_t)v)
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* GET /?cairn-sync                                                    */
+
+static void sync_info_end(struct s3_req *r)
+{
+    struct cdc_params p;
+    cdc_params_default(&p);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "protocol", SYNC_PROTOCOL);
+    cJSON_AddNumberToObject(o, "chunk_min", p.min_size);
+    cJSON_AddNumberToObject(o, "chunk_avg", p.avg_size);
+    cJSON_AddNumberToObject(o, "chunk_max", p.max_size);
+    cJSON_AddNumberToObject(o, "inline_max", (double)ol_inline_max(r->gw->ol));
+    cJSON_AddNumberToObject(o, "max_missing_ids", SYNC_MAX_MISSING_IDS);
+    cJSON_AddNumberToObject(o, "max_commit_chunks", SYNC_MAX_COMMIT_CHUNKS);
+    cJSON_AddNumberToObject(o, "max_wait", SYNC_MAX_WAIT_S);
+    s3_reply_cjson(r, 200, o);
+}
+
+const struct s3_handler h_sync_info = {"SyncInfo", NULL, NULL, sync_info_end, NULL};
+
+/* ------------------------------------------------------------------ */
+/* POST /BUCKET?cairn-missing                                          */
+
+struct id_at {
+    uint8_t id[32];
+    uint32_t at;
+};
+
+static int id_at_cmp(const void *a, const void *b)
+{
+    const struct id_at *x = a, *y = b;
+    int c = memcmp(x->id, y->id, 32);
+    return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+static void sync_missing_end(struct s3_req *r)
+{
+    struct id_at *ids = NULL;
+    uint8_t *skip = NULL;
+    cJSON *doc = NULL, *out = NULL;
+    int n = 0;
+
+    if (s3_bucket_access_or_reply(r, NULL) != 0 || !(doc = body_json_or_reply(r)))
+        goto done;
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "chunks");
+    n = cJSON_GetArraySize(list);
+    if (!cJSON_IsArray(list) || n > SYNC_MAX_MISSING_IDS) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "\"chunks\" must be an array of at most 10000 ids.");
+        goto done;
+    }
+    ids = calloc((size_t)n + 1, sizeof *ids);
+    skip = calloc((size_t)n + 1, 1);
+    if (!ids || !skip) {
+        s3_reply_error(r, S3E_INTERNAL, NULL);
+        goto done;
+    }
+    int i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, list) {
+        if (parse_chunk_id(cJSON_GetStringValue(e), ids[i].id) != 0) {
+            s3_reply_error(r, S3E_INVALID_ARGUMENT, "A chunk id is not 64 lower-case hex digits.");
+            goto done;
+        }
+        ids[i].at = (uint32_t)i;
+        i++;
+    }
+    /* duplicates are answered once: mark all but the first of each */
+    struct id_at *sorted = malloc(((size_t)n + 1) * sizeof *sorted);
+    if (!sorted) {
+        s3_reply_error(r, S3E_INTERNAL, NULL);
+        goto done;
+    }
+    memcpy(sorted, ids, (size_t)n * sizeof *ids);
+    qsort(sorted, (size_t)n, sizeof *sorted, id_at_cmp);
+    for (i = 1; i < n; i++)
+        if (memcmp(sorted[i].id, sorted[i - 1].id, 32) == 0)
+            skip[sorted[i].at] = 1;
+    free(sorted);
+
+    out = cJSON_CreateObject();
+    cJSON *missing = cJSON_AddArrayToObject(out, "missing");
+    for (i = 0; i < n; i++) {
+        if (skip[i])
+            continue;
+        int has = ol_chunk_has(r->gw->ol, ids[i].id);
+        if (has < 0) {
+            s3_reply_rc(r, has);
+            goto done;
+        }
+        if (!has)
+            cJSON_AddItemToArray(missing, chunk_id_json(ids[i].id));
+    }
+    s3_reply_cjson(r, 200, out);
+    out = NULL;
+done:
+    cJSON_Delete(out);
+    cJSON_Delete(doc);
+    free(ids);
+    free(skip);
+}
+
+const struct s3_handler h_sync_missing = {"SyncMissing", NULL, NULL, sync_missing_end, NULL};
+
+/* ------------------------------------------------------------------ */
+/* PUT /BUCKET?cairn-chunk=ID                                          */
+
+struct chunk_upload {
+    uint8_t id[32];
+    uint8_t *data; /* CS_MAX_CHUNK (>= sync_chunk_max()) bytes from the objlayer's pool */
+    size_t len;
+};
+
+static int sync_chunk_begin(struct s3_req *r)
+{
+    if (s3_bucket_access_or_reply(r, NULL) != 0)
+        return 0;
+    struct chunk_upload *u = calloc(1, sizeof *u);
+    if (!u)
+        return -ENOMEM;
+    r->hstate = u;
+    if (parse_chunk_id(s3_param(r, "cairn-chunk"), u->id) != 0) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT,
+                       "cairn-chunk must be the chunk's SHA-256 in 64 lower-case hex digits.");
+        return 0;
+    }
+    if (r->content_length > (int64_t)sync_chunk_max()) {
+        s3_reply_error(r, S3E_ENTITY_TOO_LARGE, "A chunk is at most 4 MiB.");
+        return 0;
+    }
+    if (!(u->data = ol_chunk_buf_get(r->gw->ol)))
+        return -ENOMEM;
+    return 0;
+}
+
+static int sync_chunk_body(struct s3_req *r, const uint8_t *p, size_t n)
+{
+    struct chunk_upload *u = r->hstate;
+    if (n > sync_chunk_max() - u->len)
+        return OL_ETOOLARGE;
+    memcpy(u->data + u->len, p, n);
+    u->len += n;
+    return 0;
+}
+
+static void sync_chunk_end(struct s3_req *r)
+{
+    struct chunk_upload *u = r->hstate;
+    int stored = 0;
+    if (u->len == 0) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "A chunk has at least one byte.");
+        return;
+    }
+    int rc = ol_chunk_put(r->gw->ol, u->id, u->data, u->len, &stored);
+    if (rc == OL_EBADDIGEST) {
+        s3_reply_error(r, S3E_BAD_DIGEST, "The chunk's bytes do not hash to the id given.");
+        return;
+    }
+    if (rc) {
+        s3_reply_rc(r, rc);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "id", chunk_id_json(u->id));
+    cJSON_AddNumberToObject(o, "len", (double)u->len);
+    cJSON_AddBoolToObject(o, "stored", stored);
+    s3_reply_cjson(r, 200, o);
+}
+
+static void sync_chunk_cleanup(struct s3_req *r)
+{
+    struct chunk_upload *u = r->hstate;
+    if (u)
+        ol_chunk_buf_put(r->gw->ol, u->data);
+    free(u);
+    r->hstate = NULL;
+}
+
+const struct s3_handler h_sync_chunk = {"SyncPutChunk", sync_chunk_begin, sync_chunk_body,
+                                        sync_chunk_end, sync_chunk_cleanup};
+
+/* ------------------------------------------------------------------ */
+/* PUT /BUCKET/KEY?cairn-commit                                        */
+
+struct commit {
+    struct meta_bucket bucket;
+    struct meta_precond pc;
+    char if_match[META_ETAG_MAX];
+    struct buf attrs;
+};
+
+static int sync_commit_begin(struct s3_req *r)
+{
+    struct commit *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    r->hstate = c;
+    buf_init(&c->attrs, META_ATTRS_MAX);
+    if (s3_bucket_access_or_reply(r, &c->bucket) != 0 ||
+        s3_write_precond_or_reply(r, &c->pc, c->if_match) != 0 ||
+        s3_attrs_from_request_or_reply(r, &c->attrs) != 0)
+        return 0;
+    c->pc.if_version_id = s3_header(r, "x-cairn-if-version-id");
+    return 0;
+}
+
+/* The chunk list of a commit body into o (chunks allocated).  Replies and
+ * returns -1 on a malformed one. */
+static int commit_chunks_or_reply(struct s3_req *r, const cJSON *doc, struct meta_object *o)
+{
+    uint64_t size = 0, sum = 0;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "chunks");
+    int n = cJSON_GetArraySize(list);
+    if (json_uint(cJSON_GetObjectItemCaseSensitive(doc, "size"), 0, (double)OL_MAX_PUT_SIZE,
+                  &size) != 0 ||
+        !cJSON_IsArray(list) || n > SYNC_MAX_COMMIT_CHUNKS) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "A commit needs \"size\" and \"chunks\" (at most "
+                                                "20000 entries).");
+        return -1;
+    }
+    o->chunks = calloc((size_t)n + 1, sizeof *o->chunks);
+    if (!o->chunks) {
+        s3_reply_error(r, S3E_INTERNAL, NULL);
+        return -1;
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, list) {
+        uint64_t len;
+        struct meta_chunk_ref *ref = &o->chunks[o->nchunks];
+        if (parse_chunk_id(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "id")),
+                           ref->id) != 0 ||
+            json_uint(cJSON_GetObjectItemCaseSensitive(e, "len"), 1, sync_chunk_max(), &len) != 0) {
+            s3_reply_error(r, S3E_INVALID_ARGUMENT, "Each chunk needs \"id\" (64 lower-case hex "
+                                                    "digits) and \"len\" (1 to 4194304).");
+            return -1;
+        }
+        ref->len = (uint32_t)len;
+        sum += len;
+        o->nchunks++;
+    }
+    if (sum != size) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "The chunk lengths do not add up to \"size\".");
+        return -1;
+    }
+    o->size = size;
+    return 0;
+}
+
+/* The commit ETag: MD5 of the concatenated ids, then "-" and the count. */
+static void commit_etag(const struct meta_object *o, char out[META_ETAG_MAX])
+{
+    struct cksum md5;
+    uint8_t d[CKSUM_MAX_LEN];
+    char hex[33];
+    cksum_init(&md5, CKSUM_MD5);
+    for (uint32_t i = 0; i < o->nchunks; i++)
+        cksum_update(&md5, o->chunks[i].id, 32);
+    cksum_final(&md5, d);
+    cksum_release(&md5);
+    hex_encode(d, 16, hex);
+    snprintf(out, META_ETAG_MAX, "%s-%u", hex, o->nchunks);
+}
+
+/* A commit named chunks the store lacks: say which (the first few). */
+static void reply_missing_chunks(struct s3_req *r, const struct meta_object *o)
+{
+    char msg[128 + SYNC_MISSING_IN_MESSAGE * 65];
+    size_t len = (size_t)snprintf(msg, sizeof msg, "The store lacks these chunks:");
+    int shown = 0;
+    for (uint32_t i = 0; i < o->nchunks && shown < SYNC_MISSING_IN_MESSAGE; i++) {
+        if (ol_chunk_has(r->gw->ol, o->chunks[i].id) != 0)
+            continue;
+        char hex[65];
+        hex_encode(o->chunks[i].id, 32, hex);
+        if (!strstr(msg, hex)) {
+            len += (size_t)snprintf(msg + len, sizeof msg - len, " %s", hex);
+            shown++;
+        }
+    }
+    s3_reply_error(r, S3E_MISSING_CHUNKS, msg);
+}
+
+static void sync_commit_end(struct s3_req *r)
+{
+    struct commit *c = r->hstate;
+    struct meta_object o;
+    cJSON *doc = body_json_or_reply(r);
+    memset(&o, 0, sizeof o);
+    if (!doc || commit_chunks_or_reply(r, doc, &o) != 0)
+        goto done;
+    o.key = r->key;
+    s3_new_version_id(o.version_id);
+    o.mtime_ms = ol_now_ms();
+    commit_etag(&o, o.etag);
+    o.attrs = (uint8_t *)c->attrs.data;
+    o.attrs_len = (uint32_t)c->attrs.len;
+    int rc = ol_put(r->gw->ol, r->bucket, &o, &c->pc, NULL);
+    if (rc == META_ENOCHUNK) {
+        reply_missing_chunks(r, &o);
+        goto done;
+    }
+    if (rc) {
+        s3_reply_rc(r, rc);
+        goto done;
+    }
+    const char *vid = c->bucket.versioning == META_VERSIONING_ENABLED ? o.version_id : "null";
+    char etag[META_ETAG_MAX + 3];
+    s3_quote_etag(o.etag, etag);
+    s3_add_header(r, "ETag", etag);
+    if (c->bucket.versioning != META_VERSIONING_OFF)
+        s3_add_header(r, "x-amz-version-id", vid);
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "etag", etag);
+    cJSON_AddStringToObject(out, "version_id", vid);
+    cJSON_AddNumberToObject(out, "size", (double)o.size);
+    s3_reply_cjson(r, 200, out);
+done:
+    free(o.chunks);
+    cJSON_Delete(doc);
+}
+
+static void sync_commit_cleanup(struct s3_req *r)
+{
+    struct commit *c = r->hstate;
+    if (c)
+        buf_release(&c->attrs);
+    free(c);
+    r->hstate = NULL;
+}
+
+const struct s3_handler h_sync_commit = {"SyncCommit", sync_commit_begin, NULL, sync_commit_end,
+                                         sync_commit_cleanup};
+
+/* ------------------------------------------------------------------ */
+/* GET /BUCKET/KEY?cairn-chunks                                        */
+
+static void sync_chunks_end(struct s3_req *r)
+{
+    struct meta_object o;
+    char etag[META_ETAG_MAX + 3];
+    if (s3_bucket_access_or_reply(r, NULL) != 0 || s3_object_or_reply(r, &o) != 0)
+        return;
+    s3_quote_etag(o.etag, etag);
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddNumberToObject(out, "size", (double)o.size);
+    cJSON_AddStringToObject(out, "etag", etag);
+    cJSON_AddStringToObject(out, "version_id", o.version_id);
+    cJSON_AddNumberToObject(out, "mtime_ms", (double)o.mtime_ms);
+    cJSON_AddBoolToObject(out, "inline", o.nchunks == 0 && o.size > 0);
+    cJSON *list = cJSON_AddArrayToObject(out, "chunks");
+    for (uint32_t i = 0; i < o.nchunks; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddItemToObject(e, "id", chunk_id_json(o.chunks[i].id));
+        cJSON_AddNumberToObject(e, "len", o.chunks[i].len);
+        cJSON_AddItemToArray(list, e);
+    }
+    meta_object_release(&o);
+    s3_reply_cjson(r, 200, out);
+}
+
+const struct s3_handler h_sync_chunks = {"SyncGetChunks", NULL, NULL, sync_chunks_end, NULL};
+
+/* ------------------------------------------------------------------ */
+/* GET /BUCKET?cairn-changes                                           */
+
+struct feed_query {
+    uint64_t after;
+    const char *prefix;
+    uint64_t max, wait_s;
+};
+
+/* Parse the feed's parameters; after=latest is resolved here.  Replies and
+ * returns -1 on bad ones. */
+static int feed_query_or_reply(struct s3_req *r, struct feed_query *q)
+{
+    const char *after = s3_param(r, "after"), *max = s3_param(r, "max-changes");
+    const char *wait = s3_param(r, "wait");
+    char *end;
+    q->prefix = s3_param(r, "prefix");
+    q->max = SYNC_MAX_CHANGES;
+    q->wait_s = 0;
+    if (!after || !*after) {
+        q->after = 0;
+    } else if (strcmp(after, "latest") == 0) {
+        int rc = meta_change_last(r->gw->meta, r->bucket, &q->after);
+        if (rc) {
+            s3_reply_rc(r, rc);
+            return -1;
+        }
+    } else {
+        errno = 0;
+        q->after = strtoull(after, &end, 10);
+        if (errno || *end || after[0] == '-' || after[0] == '+') {
+            s3_reply_error(r, S3E_INVALID_ARGUMENT, "after must be a change number or \"latest\".");
+            return -1;
+        }
+    }
+    if (max && (!*max || (q->max = strtoull(max, &end, 10)) < 1 || q->max > SYNC_MAX_CHANGES ||
+                *end)) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "max-changes must be 1 to 1000.");
+        return -1;
+    }
+    if (wait && (!*wait || (q->wait_s = strtoull(wait, &end, 10)) > SYNC_MAX_WAIT_S || *end)) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "wait must be 0 to 60 seconds.");
+        return -1;
+    }
+    return 0;
+}
+
+static const char *change_op_name(uint8_t op)
+{
+    return op == META_CHANGE_DELETE ? "delete" : "put";
+}
+
+static cJSON *change_json(const struct meta_change *c)
+{
+    char etag[META_ETAG_MAX + 3] = "";
+    cJSON *e = cJSON_CreateObject();
+    if (c->etag[0])
+        s3_quote_etag(c->etag, etag);
+    cJSON_AddNumberToObject(e, "seq", (double)c->seq);
+    cJSON_AddStringToObject(e, "op", change_op_name(c->op));
+    cJSON_AddStringToObject(e, "key", c->key);
+    cJSON_AddStringToObject(e, "version_id", c->version_id);
+    cJSON_AddStringToObject(e, "etag", etag);
+    cJSON_AddNumberToObject(e, "size", (double)c->size);
+    cJSON_AddNumberToObject(e, "mtime_ms", (double)c->mtime_ms);
+    return e;
+}
+
+static void sync_changes_end(struct s3_req *r)
+{
+    struct feed_query q;
+    if (s3_bucket_access_or_reply(r, NULL) != 0 || feed_query_or_reply(r, &q) != 0)
+        return;
+    /* Long poll by looking again every SYNC_POLL_MS: the feed lives in the
+     * metadata store, which other gateways of a cluster write too. */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cJSON *out = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(out, "changes");
+    uint64_t next = q.after;
+    int truncated = 0, found = 0;
+    size_t plen = q.prefix ? strlen(q.prefix) : 0;
+    for (;;) {
+        struct meta_change *ch = NULL;
+        size_t n = 0;
+        int rc = meta_change_list(r->gw->meta, r->bucket, next, (size_t)q.max, &ch, &n);
+        if (rc) {
+            cJSON_Delete(out);
+            s3_reply_rc(r, rc);
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            next = ch[i].seq;
+            if (plen && strncmp(ch[i].key, q.prefix, plen) != 0)
+                continue;
+            cJSON_AddItemToArray(list, change_json(&ch[i]));
+            found++;
+        }
+        truncated = n == q.max;
+        meta_change_array_free(ch, n);
+        if (found || truncated || q.wait_s == 0 || r->gw->stopping)
+            break;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t waited_ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+        if (waited_ms >= (int64_t)q.wait_s * 1000)
+            break;
+        struct timespec nap = {0, SYNC_POLL_MS * 1000000L};
+        nanosleep(&nap, NULL);
+    }
+    cJSON_AddNumberToObject(out, "next", (double)next);
+    cJSON_AddBoolToObject(out, "truncated", truncated);
+    s3_reply_cjson(r, 200, out);
+}
+
+const struct s3_handler h_sync_changes = {"SyncChanges", NULL, NULL, sync_changes_end, NULL};
