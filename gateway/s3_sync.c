@@ -15,6 +15,7 @@
 
 #include "common/fastcdc.h"
 #include "common/log.h"
+#include "common/sync_proto.h"
 #include "gateway/s3_internal.h"
 
 #define SYNC_PROTOCOL 1
@@ -34,46 +35,11 @@ static size_t sync_chunk_max(void)
     return p.max_size;
 }
 
-/* A chunk id in its wire form: exactly 64 lower-case hex digits. */
-static int parse_chunk_id(const char *hex, uint8_t id[32])
-{
-    if (!hex || strlen(hex) != 64)
-        return -1;
-    for (const char *p = hex; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return -1;
-    return hex_decode(hex, 64, id, 32) == 0 ? 0 : -1;
-}
-
 static cJSON *chunk_id_json(const uint8_t id[32])
 {
-    char hex[65];
-    hex_encode(id, 32, hex);
+    char hex[2 * SYNC_ID_LEN + 1];
+    sync_id_format(id, hex);
     return cJSON_CreateString(hex);
-}
-
-/* The request body as JSON (an object), or NULL after replying. */
-static cJSON *body_json_or_reply(struct s3_req *r)
-{
-    cJSON *doc = r->body.data ? cJSON_ParseWithLength(r->body.data, r->body.len) : NULL;
-    if (!cJSON_IsObject(doc)) {
-        cJSON_Delete(doc);
-        s3_reply_error(r, S3E_INVALID_ARGUMENT, "The request body is not a JSON object.");
-        return NULL;
-    }
-    return doc;
-}
-
-/* A JSON number that is a whole number in [min, max] into *out. */
-static int json_uint(const cJSON *n, double min, double max, uint64_t *out)
-{
-    if (!cJSON_IsNumber(n))
-        return -1;
-    double v = n->valuedouble;
-    if (v < min || v > max || v != (double)(uint64_t)v)
-        return -1;
-    *out = (uint64_t)v;
-    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -101,79 +67,70 @@ const struct s3_handler h_sync_info = {"SyncInfo", NULL, NULL, sync_info_end, NU
 /* POST /BUCKET?cairn-missing                                          */
 
 struct id_at {
-    uint8_t id[32];
+    uint8_t id[SYNC_ID_LEN];
     uint32_t at;
 };
 
 static int id_at_cmp(const void *a, const void *b)
 {
     const struct id_at *x = a, *y = b;
-    int c = memcmp(x->id, y->id, 32);
+    int c = memcmp(x->id, y->id, SYNC_ID_LEN);
     return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/* skip[i] = 1 for every id that repeats an earlier one. */
+static int mark_repeats(uint8_t (*ids)[SYNC_ID_LEN], size_t n, uint8_t *skip)
+{
+    struct id_at *sorted = malloc((n + 1) * sizeof *sorted);
+    if (!sorted)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(sorted[i].id, ids[i], SYNC_ID_LEN);
+        sorted[i].at = (uint32_t)i;
+    }
+    qsort(sorted, n, sizeof *sorted, id_at_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (memcmp(sorted[i].id, sorted[i - 1].id, SYNC_ID_LEN) == 0)
+            skip[sorted[i].at] = 1;
+    free(sorted);
+    return 0;
 }
 
 static void sync_missing_end(struct s3_req *r)
 {
-    struct id_at *ids = NULL;
-    uint8_t *skip = NULL;
-    cJSON *doc = NULL, *out = NULL;
-    int n = 0;
+    uint8_t (*ids)[SYNC_ID_LEN] = NULL, *skip = NULL;
+    size_t n = 0;
+    const char *why = NULL;
+    cJSON *out = NULL;
 
-    if (s3_bucket_access_or_reply(r, NULL) != 0 || !(doc = body_json_or_reply(r)))
-        goto done;
-    cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "chunks");
-    n = cJSON_GetArraySize(list);
-    if (!cJSON_IsArray(list) || n > SYNC_MAX_MISSING_IDS) {
-        s3_reply_error(r, S3E_INVALID_ARGUMENT, "\"chunks\" must be an array of at most 10000 ids.");
-        goto done;
+    if (s3_bucket_access_or_reply(r, NULL) != 0)
+        return;
+    int rc = sync_ids_parse(r->body.data, r->body.len, "chunks", SYNC_MAX_MISSING_IDS, &ids, &n,
+                            &why);
+    if (rc == -EINVAL) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, why);
+        return;
     }
-    ids = calloc((size_t)n + 1, sizeof *ids);
-    skip = calloc((size_t)n + 1, 1);
-    if (!ids || !skip) {
-        s3_reply_error(r, S3E_INTERNAL, NULL);
-        goto done;
-    }
-    int i = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, list) {
-        if (parse_chunk_id(cJSON_GetStringValue(e), ids[i].id) != 0) {
-            s3_reply_error(r, S3E_INVALID_ARGUMENT, "A chunk id is not 64 lower-case hex digits.");
-            goto done;
+    if (rc == 0 && (!(skip = calloc(n + 1, 1)) || mark_repeats(ids, n, skip) != 0))
+        rc = -ENOMEM;
+    if (rc == 0) {
+        out = cJSON_CreateObject();
+        cJSON *missing = cJSON_AddArrayToObject(out, "missing");
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            int has = skip[i] ? 1 : ol_chunk_has(r->gw->ol, ids[i]);
+            if (has < 0)
+                rc = has;
+            else if (!has)
+                cJSON_AddItemToArray(missing, chunk_id_json(ids[i]));
         }
-        ids[i].at = (uint32_t)i;
-        i++;
     }
-    /* duplicates are answered once: mark all but the first of each */
-    struct id_at *sorted = malloc(((size_t)n + 1) * sizeof *sorted);
-    if (!sorted) {
-        s3_reply_error(r, S3E_INTERNAL, NULL);
-        goto done;
+    if (rc == 0) {
+        s3_reply_cjson(r, 200, out);
+        out = NULL;
+    } else {
+        s3_reply_rc(r, rc);
     }
-    memcpy(sorted, ids, (size_t)n * sizeof *ids);
-    qsort(sorted, (size_t)n, sizeof *sorted, id_at_cmp);
-    for (i = 1; i < n; i++)
-        if (memcmp(sorted[i].id, sorted[i - 1].id, 32) == 0)
-            skip[sorted[i].at] = 1;
-    free(sorted);
-
-    out = cJSON_CreateObject();
-    cJSON *missing = cJSON_AddArrayToObject(out, "missing");
-    for (i = 0; i < n; i++) {
-        if (skip[i])
-            continue;
-        int has = ol_chunk_has(r->gw->ol, ids[i].id);
-        if (has < 0) {
-            s3_reply_rc(r, has);
-            goto done;
-        }
-        if (!has)
-            cJSON_AddItemToArray(missing, chunk_id_json(ids[i].id));
-    }
-    s3_reply_cjson(r, 200, out);
-    out = NULL;
-done:
     cJSON_Delete(out);
-    cJSON_Delete(doc);
     free(ids);
     free(skip);
 }
@@ -197,7 +154,7 @@ static int sync_chunk_begin(struct s3_req *r)
     if (!u)
         return -ENOMEM;
     r->hstate = u;
-    if (parse_chunk_id(s3_param(r, "cairn-chunk"), u->id) != 0) {
+    if (sync_id_parse(s3_param(r, "cairn-chunk"), u->id) != 0) {
         s3_reply_error(r, S3E_INVALID_ARGUMENT,
                        "cairn-chunk must be the chunk's SHA-256 in 64 lower-case hex digits.");
         return 0;
@@ -282,45 +239,31 @@ static int sync_commit_begin(struct s3_req *r)
     return 0;
 }
 
-/* The chunk list of a commit body into o (chunks allocated).  Replies and
- * returns -1 on a malformed one. */
-static int commit_chunks_or_reply(struct s3_req *r, const cJSON *doc, struct meta_object *o)
+/* The chunk list of a commit body into o (o->chunks allocated).  Replies
+ * and returns -1 on a malformed one. */
+static int commit_chunks_or_reply(struct s3_req *r, struct meta_object *o)
 {
-    uint64_t size = 0, sum = 0;
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "chunks");
-    int n = cJSON_GetArraySize(list);
-    if (json_uint(cJSON_GetObjectItemCaseSensitive(doc, "size"), 0, (double)OL_MAX_PUT_SIZE,
-                  &size) != 0 ||
-        !cJSON_IsArray(list) || n > SYNC_MAX_COMMIT_CHUNKS) {
-        s3_reply_error(r, S3E_INVALID_ARGUMENT, "A commit needs \"size\" and \"chunks\" (at most "
-                                                "20000 entries).");
+    struct sync_chunk_list l;
+    const char *why = NULL;
+    int rc = sync_chunk_list_parse(r->body.data, r->body.len, SYNC_MAX_COMMIT_CHUNKS,
+                                   (uint32_t)sync_chunk_max(), OL_MAX_PUT_SIZE, &l, &why);
+    if (rc) {
+        s3_reply_error(r, rc == -EINVAL ? S3E_INVALID_ARGUMENT : S3E_INTERNAL, why);
         return -1;
     }
-    o->chunks = calloc((size_t)n + 1, sizeof *o->chunks);
+    o->chunks = malloc(((size_t)l.n + 1) * sizeof *o->chunks);
     if (!o->chunks) {
+        sync_chunk_list_release(&l);
         s3_reply_error(r, S3E_INTERNAL, NULL);
         return -1;
     }
-    const cJSON *e;
-    cJSON_ArrayForEach(e, list) {
-        uint64_t len;
-        struct meta_chunk_ref *ref = &o->chunks[o->nchunks];
-        if (parse_chunk_id(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "id")),
-                           ref->id) != 0 ||
-            json_uint(cJSON_GetObjectItemCaseSensitive(e, "len"), 1, sync_chunk_max(), &len) != 0) {
-            s3_reply_error(r, S3E_INVALID_ARGUMENT, "Each chunk needs \"id\" (64 lower-case hex "
-                                                    "digits) and \"len\" (1 to 4194304).");
-            return -1;
-        }
-        ref->len = (uint32_t)len;
-        sum += len;
-        o->nchunks++;
+    for (uint32_t i = 0; i < l.n; i++) {
+        memcpy(o->chunks[i].id, l.chunks[i].id, SYNC_ID_LEN);
+        o->chunks[i].len = l.chunks[i].len;
     }
-    if (sum != size) {
-        s3_reply_error(r, S3E_INVALID_ARGUMENT, "The chunk lengths do not add up to \"size\".");
-        return -1;
-    }
-    o->size = size;
+    o->nchunks = l.n;
+    o->size = l.size;
+    sync_chunk_list_release(&l);
     return 0;
 }
 
@@ -362,9 +305,8 @@ static void sync_commit_end(struct s3_req *r)
 {
     struct commit *c = r->hstate;
     struct meta_object o;
-    cJSON *doc = body_json_or_reply(r);
     memset(&o, 0, sizeof o);
-    if (!doc || commit_chunks_or_reply(r, doc, &o) != 0)
+    if (commit_chunks_or_reply(r, &o) != 0)
         goto done;
     o.key = r->key;
     s3_new_version_id(o.version_id);
@@ -394,7 +336,6 @@ static void sync_commit_end(struct s3_req *r)
     s3_reply_cjson(r, 200, out);
 done:
     free(o.chunks);
-    cJSON_Delete(doc);
 }
 
 static void sync_commit_cleanup(struct s3_req *r)
