@@ -26,7 +26,15 @@ struct http_client {
 struct http_response {
     long status;             /* HTTP status, 0 if no response */
     struct buf body;         /* response body (capped at 64 MiB) */
+    struct buf headers;      /* response headers: "name\0value\0"..., names
+                                lower-case (capped at 64 KiB) */
     char error[256];         /* transport error text when status is 0 */
+};
+
+/* A request header: name (any case) and value, both borrowed. */
+struct http_header {
+    const char *name;
+    const char *value;
 };
 
 /*
@@ -40,6 +48,17 @@ struct http_response {
 int http_request(const struct http_client *c, const char *method, const char *path,
                  const char *query, const void *body, size_t body_len, const char *content_type,
                  struct http_response *resp);
+
+/* http_request() with nheaders more request headers (at most 16; signed
+ * along with the others, so x-amz-* ones are allowed), e.g. Content-Type,
+ * If-Match, Range.  Same returns. */
+int http_request_ex(const struct http_client *c, const char *method, const char *path,
+                    const char *query, const struct http_header *headers, size_t nheaders,
+                    const void *body, size_t body_len, struct http_response *resp);
+
+/* A response header's value (name in any case), NULL if absent.  Points
+ * into resp (valid until http_response_release). */
+const char *http_response_header(const struct http_response *resp, const char *name);
 void http_response_release(struct http_response *resp);
 
 #endif
