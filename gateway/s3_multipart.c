@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/log.h"
 #include "common/xml.h"
 #include "gateway/s3_internal.h"
 
@@ -58,7 +59,7 @@ static int upload_or_reply(struct s3_req *r, struct meta_upload *u)
     return 0;
 }
 
-static int part_number_or_reply(struct s3_req *r, uint32_t *out)
+int s3_part_number_or_reply(struct s3_req *r, uint32_t *out)
 {
     const char *pn = s3_param(r, "partNumber");
     char *end;
@@ -138,7 +139,7 @@ static int upload_part_begin(struct s3_req *r)
     if (!ps)
         return -ENOMEM;
     r->hstate = ps;
-    if (part_number_or_reply(r, &ps->part_number) != 0)
+    if (s3_part_number_or_reply(r, &ps->part_number) != 0)
         return 0;
     if (upload_or_reply(r, &ps->upload) != 0)
         return 0;
@@ -238,7 +239,7 @@ static void upload_part_copy_end(struct s3_req *r)
         return;
     }
     r->hstate = ps;
-    if (part_number_or_reply(r, &ps->part_number) != 0 || upload_or_reply(r, &ps->upload) != 0)
+    if (s3_part_number_or_reply(r, &ps->part_number) != 0 || upload_or_reply(r, &ps->upload) != 0)
         return;
     ps->have_upload = 1;
     if (s3_copy_source_or_reply(r, &src) != 0)
@@ -382,6 +383,7 @@ static void complete_mpu_end(struct s3_req *r)
     struct meta_part *stored = NULL;
     size_t nstored = 0, nreq = 0;
     uint32_t *numbers = NULL;
+    uint64_t *sizes = NULL;
     char (*etags)[META_ETAG_MAX] = NULL;
     const char **etag_ptrs = NULL;
     struct buf attrs;
@@ -389,7 +391,7 @@ static void complete_mpu_end(struct s3_req *r)
     enum s3_err err = S3E_NONE;
     const char *err_msg = NULL;
 
-    buf_init(&attrs, 8192);
+    buf_init(&attrs, META_ATTRS_MAX);
     if (s3_bucket_access_or_reply(r, NULL) != 0)
         goto out;
     if (upload_or_reply(r, &u) != 0)
@@ -408,9 +410,10 @@ static void complete_mpu_end(struct s3_req *r)
         goto out;
     }
     numbers = calloc(nreq, sizeof *numbers);
+    sizes = calloc(nreq, sizeof *sizes);
     etags = calloc(nreq, sizeof *etags);
     etag_ptrs = calloc(nreq, sizeof *etag_ptrs);
-    if (!numbers || !etags || !etag_ptrs) {
+    if (!numbers || !sizes || !etags || !etag_ptrs) {
         err = S3E_INTERNAL;
         goto out;
     }
@@ -471,6 +474,7 @@ static void complete_mpu_end(struct s3_req *r)
         hex_decode(p->etag, 32, bin, 16);
         cksum_update(&etag_md5, bin, 16);
         size += p->size;
+        sizes[i] = p->size;
         if (alg != CKSUM_NONE) {
             const char *v = s3_attrs_get(p->attrs, p->attrs_len, alg_header);
             uint8_t raw[64];
@@ -498,6 +502,14 @@ static void complete_mpu_end(struct s3_req *r)
         snprintf(composite + strlen(composite), sizeof composite - strlen(composite), "-%zu", nreq);
         buf_append(&attrs, alg_header, strlen(alg_header) + 1);
         buf_append(&attrs, composite, strlen(composite) + 1);
+    }
+    /* ... and its part sizes, for GetObject ?partNumber */
+    rc = s3_attrs_add_part_sizes(&attrs, sizes, nreq);
+    if (rc == -ENOSPC)
+        log_msg(LOG_INFO, r->id, "%zu part sizes too varied to keep: no ?partNumber reads", nreq);
+    else if (rc) {
+        err = S3E_INTERNAL;
+        goto out;
     }
     struct meta_object o;
     memset(&o, 0, sizeof o);
@@ -541,6 +553,7 @@ out:
     meta_part_array_free(stored, nstored);
     xml_doc_free(doc);
     free(numbers);
+    free(sizes);
     free(etags);
     free(etag_ptrs);
     buf_release(&attrs);

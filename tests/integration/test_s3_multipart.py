@@ -10,7 +10,9 @@ import os
 import re
 import zlib
 
-from cairn_test import Server, expect_error, run_tests
+import botocore
+
+from cairn_test import Server, expect_error, raw, run_tests
 
 MiB = 1 << 20
 PART = 5 * MiB
@@ -556,6 +558,138 @@ def test_list_parts_shows_checksums(srv):
         "ChecksumAlgorithm")
     got = [p.get("ChecksumSHA256") for p in r["Parts"]]
     assert got == [sha256_b64(d) for d in parts], "ListParts part checksums: %r" % got
+
+
+# ---------------------------------------------------------------------------
+# GetObject / HeadObject ?partNumber
+
+def status(resp_or_exc):
+    meta = (resp_or_exc.response if isinstance(resp_or_exc, Exception) else resp_or_exc)["ResponseMetadata"]
+    return meta["HTTPStatusCode"]
+
+
+def check_part_reads(c, b, key, parts, etag):
+    """GET and HEAD ?partNumber=n of every part, as S3 answers them: 206,
+    exactly the part's bytes, its Content-Range, the parts count and the
+    whole object's ETag; HEAD with the same headers."""
+    total = sum(len(p) for p in parts)
+    off = 0
+    for n, data in enumerate(parts, 1):
+        want_range = "bytes %d-%d/%d" % (off, off + len(data) - 1, total)
+        g = c.get_object(Bucket=b, Key=key, PartNumber=n)
+        body = g["Body"].read()
+        assert body == data, "part %d: %d bytes back, %d expected" % (n, len(body), len(data))
+        h = c.head_object(Bucket=b, Key=key, PartNumber=n)
+        for r, what in ((g, "GET"), (h, "HEAD")):
+            assert status(r) == 206, (what, n, status(r))
+            assert r["ContentLength"] == len(data), (what, n, r["ContentLength"])
+            # (boto3 1.26's HeadObject has no ContentRange field: read the header)
+            got_range = r["ResponseMetadata"]["HTTPHeaders"].get("content-range")
+            assert got_range == want_range, (what, n, got_range, want_range)
+            assert r["PartsCount"] == len(parts), (what, n, r.get("PartsCount"))
+            assert r["ETag"] == etag, (what, n, r["ETag"])
+        off += len(data)
+
+
+def complete_upload(c, b, key, parts, first=1, **create):
+    uid = c.create_multipart_upload(Bucket=b, Key=key, **create)["UploadId"]
+    done = upload_parts(c, b, key, uid, parts, first)
+    return c.complete_multipart_upload(Bucket=b, Key=key, UploadId=uid, MultipartUpload={"Parts": done})
+
+
+def test_get_part_number(srv):
+    c = srv.client()
+    b = new_bucket(c, "pnum")
+    parts = [os.urandom(PART), os.urandom(PART + 12345), os.urandom(777)]
+    r = complete_upload(c, b, "k", parts)
+    check_part_reads(c, b, "k", parts, r["ETag"])
+    # the whole object still reads as one, without a parts count
+    g = c.get_object(Bucket=b, Key="k")
+    assert g["Body"].read() == b"".join(parts) and status(g) == 200
+    assert "PartsCount" not in g and "ContentRange" not in g, g.keys()
+    # conditions apply to a part read as to the object
+    e = expect_error("304", c.get_object, Bucket=b, Key="k", PartNumber=2, IfNoneMatch=r["ETag"])
+    assert status(e) == 304
+    expect_error("PreconditionFailed", c.get_object, Bucket=b, Key="k", PartNumber=2, IfMatch='"nope"')
+    # a part is not the object: its checksum is not sent with a part
+    h = c.head_object(Bucket=b, Key="k", PartNumber=1, ChecksumMode="ENABLED")
+    assert not [k for k in h if k.startswith("Checksum") and k != "ChecksumType"], h.keys()
+
+
+def test_get_part_number_errors(srv):
+    c = srv.client(parameter_validation=False)
+    b = new_bucket(c, "pnumerr")
+    parts = [os.urandom(PART), os.urandom(100)]
+    complete_upload(c, b, "k", parts)
+    # past the last part: 416 InvalidPartNumber (HEAD: the status alone)
+    e = expect_error("InvalidPartNumber", c.get_object, Bucket=b, Key="k", PartNumber=3)
+    assert status(e) == 416
+    try:
+        c.head_object(Bucket=b, Key="k", PartNumber=3)
+        raise AssertionError("HEAD ?partNumber=3 of a 2-part object succeeded")
+    except botocore.exceptions.ClientError as e:
+        assert status(e) == 416, status(e)
+    r = raw(srv, "GET", "/%s/k?partNumber=3" % b)
+    err = r.error()
+    assert r.status == 416 and err["Code"] == "InvalidPartNumber", r
+    assert err.get("PartNumberRequested") == "3" and err.get("ActualPartCount") == "2", err
+    # outside 1..10000 or not a number: InvalidArgument
+    for n in (0, 10001, -1):
+        e = expect_error("InvalidArgument", c.get_object, Bucket=b, Key="k", PartNumber=n)
+        assert status(e) == 400
+    for q in ("abc", "", "1.5", "2x", "99999999999999999999"):
+        r = raw(srv, "GET", "/%s/k?partNumber=%s" % (b, q))
+        assert r.status == 400 and r.error()["Code"] == "InvalidArgument", (q, r)
+        r = raw(srv, "HEAD", "/%s/k?partNumber=%s" % (b, q))
+        assert r.status == 400, (q, r)
+    # with a Range: InvalidRequest
+    e = expect_error("InvalidRequest", c.get_object, Bucket=b, Key="k", PartNumber=1, Range="bytes=0-9")
+    assert status(e) == 400
+    # of a missing key: NoSuchKey, as without partNumber
+    expect_error("NoSuchKey", c.get_object, Bucket=b, Key="missing", PartNumber=1)
+
+
+def test_get_part_number_plain_object(srv):
+    """An object not made by multipart is its own part 1: S3 answers 206
+    with the whole object as the range and no parts count; other part
+    numbers are InvalidPartNumber."""
+    c = srv.client()
+    b = new_bucket(c, "pnumplain")
+    for size in (10, 300 * 1024):  # inline and chunked
+        data = os.urandom(size)
+        c.put_object(Bucket=b, Key="p", Body=data)
+        g = c.get_object(Bucket=b, Key="p", PartNumber=1)
+        assert g["Body"].read() == data and status(g) == 206, status(g)
+        assert g["ContentRange"] == "bytes 0-%d/%d" % (size - 1, size), g["ContentRange"]
+        assert g["ContentLength"] == size and "PartsCount" not in g
+        h = c.head_object(Bucket=b, Key="p", PartNumber=1)
+        assert status(h) == 206 and h["ContentLength"] == size and "PartsCount" not in h
+        assert h["ResponseMetadata"]["HTTPHeaders"].get("content-range") == g["ContentRange"]
+        e = expect_error("InvalidPartNumber", c.get_object, Bucket=b, Key="p", PartNumber=2)
+        assert status(e) == 416
+
+
+def test_get_part_number_sparse_and_copied(srv):
+    """Parts uploaded as 2, 5, 9 are read as parts 1, 2, 3 (the parts of
+    the object, in order); a copy of the object keeps its parts."""
+    c = srv.client()
+    b = new_bucket(c, "pnumsparse")
+    parts = [os.urandom(PART), os.urandom(PART), os.urandom(3000)]
+    uid = c.create_multipart_upload(Bucket=b, Key="k")["UploadId"]
+    done = []
+    for n, data in zip((2, 5, 9), parts):
+        done += upload_parts(c, b, "k", uid, [data], first=n)
+    r = c.complete_multipart_upload(Bucket=b, Key="k", UploadId=uid, MultipartUpload={"Parts": done})
+    check_part_reads(c, b, "k", parts, r["ETag"])
+    c.copy_object(Bucket=b, Key="copy", CopySource={"Bucket": b, "Key": "k"})
+    check_part_reads(c, b, "copy", parts, r["ETag"])
+    c.copy_object(Bucket=b, Key="copy2", CopySource={"Bucket": b, "Key": "k"}, MetadataDirective="REPLACE",
+                  Metadata={"m": "1"})
+    check_part_reads(c, b, "copy2", parts, r["ETag"])
+    # many equal parts and a short last one (what clients upload)
+    parts = [os.urandom(PART)] * 4 + [os.urandom(10)]
+    r = complete_upload(c, b, "many", parts)
+    check_part_reads(c, b, "many", parts, r["ETag"])
 
 
 if __name__ == "__main__":
