@@ -31,17 +31,18 @@ struct attrs_ctx {
     int err;
 };
 
-static int attrs_add(struct buf *out, const char *name, const char *value)
+int s3_attrs_add(struct buf *out, const char *name, const char *value)
 {
     char lname[256];
-    size_t n = strlen(name);
+    size_t n = strlen(name), before = out->len;
     if (n >= sizeof lname)
-        return -1;
+        return -ENAMETOOLONG;
     for (size_t i = 0; i <= n; i++)
         lname[i] = (char)tolower((unsigned char)name[i]);
-    if (buf_append(out, lname, n + 1) || buf_append(out, value, strlen(value) + 1))
-        return -1;
-    return 0;
+    int rc = buf_append(out, lname, n + 1);
+    if (rc == 0 && (rc = buf_append(out, value, strlen(value) + 1)) != 0)
+        out->len = before;
+    return rc;
 }
 
 /* Content-Encoding without the aws-chunked framing token, which describes
@@ -77,7 +78,7 @@ static enum MHD_Result collect_meta(void *cls, enum MHD_ValueKind kind, const ch
     if (strncasecmp(key, "x-amz-meta-", 11) != 0)
         return MHD_YES;
     c->meta_bytes += strlen(key) - 11 + strlen(value ? value : "");
-    if (c->meta_bytes > S3_MAX_USER_META || attrs_add(c->out, key, value ? value : "") != 0) {
+    if (c->meta_bytes > S3_MAX_USER_META || s3_attrs_add(c->out, key, value ? value : "") != 0) {
         c->err = 1;
         return MHD_NO;
     }
@@ -96,10 +97,10 @@ int s3_attrs_from_request_or_reply(struct s3_req *r, struct buf *out)
             strip_aws_chunked(v, enc, sizeof enc);
             if (!enc[0])
                 continue;
-            attrs_add(out, "content-encoding", enc);
+            s3_attrs_add(out, "content-encoding", enc);
             continue;
         }
-        if (attrs_add(out, stored_headers[i], v) != 0)
+        if (s3_attrs_add(out, stored_headers[i], v) != 0)
             c.err = 1;
     }
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_meta, &c);
@@ -167,10 +168,8 @@ int s3_attrs_add_part_sizes(struct buf *attrs, const uint64_t *sizes, size_t n)
         rc = append_run(&list, sizes[i], run);
         i += run;
     }
-    size_t before = attrs->len;
-    if (rc == 0 && (rc = buf_append(attrs, S3_ATTR_PART_SIZES, sizeof S3_ATTR_PART_SIZES)) == 0 &&
-        (rc = buf_append(attrs, list.data ? list.data : "", list.len + 1)) != 0)
-        attrs->len = before; /* the name went in without its value */
+    if (rc == 0)
+        rc = s3_attrs_add(attrs, S3_ATTR_PART_SIZES, list.data ? list.data : "");
     buf_release(&list);
     return rc;
 }

@@ -209,7 +209,10 @@ extern const struct s3_handler h_metrics;
 struct s3_put {
     struct ol_writer *w;
     struct buf attrs;              /* headers to keep (s3_attrs.c format) */
-    enum cksum_alg alg;            /* x-amz-checksum-* requested */
+    enum cksum_alg upload_alg;     /* in, UploadPart: the upload's algorithm, which the
+                                      part must use (computed when the request names
+                                      none); CKSUM_NONE for PutObject */
+    enum cksum_alg alg;            /* x-amz-checksum-* requested (or the upload's) */
     char checksum_expect[96];      /* its value from a header (base64), or "" */
     int checksum_in_trailer;       /* value comes in the aws-chunked trailer */
     char checksum_b64[64];         /* computed value, after finish */
@@ -221,12 +224,14 @@ struct s3_put {
 };
 
 /* Set up p for the request's body (Content-Length, Content-MD5, checksum
- * headers, metadata).  Replies and returns -1 on bad input. */
+ * headers, metadata).  Replies and returns -1 on bad input (a checksum
+ * algorithm other than p->upload_alg: InvalidRequest, as S3). */
 int s3_put_begin_or_reply(struct s3_req *r, struct s3_put *p, int allow_inline, uint64_t max_size);
 /* handler->body for a request whose hstate is a struct s3_put. */
 int s3_put_body(struct s3_req *r, const uint8_t *data, size_t n);
 /* Finish the body and check length, Content-MD5 and checksum; the checksum
- * is added to p->attrs.  Replies and returns -1 on mismatch. */
+ * (with x-amz-checksum-type FULL_OBJECT) is added to p->attrs.  Replies and
+ * returns -1 on mismatch. */
 int s3_put_finish_or_reply(struct s3_req *r, struct s3_put *p);
 void s3_put_release(struct s3_put *p); /* what p holds */
 void s3_put_free(struct s3_put *p);    /* and p itself; NULL ok */
@@ -283,6 +288,9 @@ int s3_delete_one(struct s3_req *r, const char *key, const char *version_id);
 int s3_attrs_from_request_or_reply(struct s3_req *r, struct buf *out);
 /* Emit stored headers of an attrs blob as response headers. */
 void s3_attrs_to_headers(struct s3_req *r, const uint8_t *attrs, uint32_t len, int with_checksum);
+/* Append the entry name (lower-cased) = value to an attrs blob.  0, or a
+ * buf error (out unchanged). */
+int s3_attrs_add(struct buf *out, const char *name, const char *value);
 /* Find name in an attrs blob; NULL if absent (points into attrs). */
 const char *s3_attrs_get(const uint8_t *attrs, uint32_t len, const char *name);
 /* Append to out the entries of attrs whose name starts with prefix (keep

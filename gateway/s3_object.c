@@ -80,6 +80,24 @@ static int checksum_request_or_reply(struct s3_req *r, struct s3_put *p)
     return 0;
 }
 
+/* A part of an upload made with a checksum algorithm carries that
+ * algorithm's checksum: computed here when the request names none, as S3
+ * does; another algorithm is refused as S3 refuses it. */
+static int part_checksum_alg_or_reply(struct s3_req *r, struct s3_put *p)
+{
+    if (p->upload_alg == CKSUM_NONE || p->alg == p->upload_alg)
+        return 0;
+    if (p->alg == CKSUM_NONE) {
+        p->alg = p->upload_alg;
+        return 0;
+    }
+    char msg[128];
+    snprintf(msg, sizeof msg, "Checksum Type mismatch occurred, expected checksum Type: %s, "
+                              "actual checksum Type: %s", cksum_name(p->upload_alg), cksum_name(p->alg));
+    s3_reply_error(r, S3E_INVALID_REQUEST, msg);
+    return -1;
+}
+
 int s3_put_begin_or_reply(struct s3_req *r, struct s3_put *p, int allow_inline, uint64_t max_size)
 {
     buf_init(&p->attrs, 8192);
@@ -101,7 +119,7 @@ int s3_put_begin_or_reply(struct s3_req *r, struct s3_put *p, int allow_inline, 
         memcpy(p->content_md5, tmp, 16);
         p->has_md5 = 1;
     }
-    if (checksum_request_or_reply(r, p) != 0)
+    if (checksum_request_or_reply(r, p) != 0 || part_checksum_alg_or_reply(r, p) != 0)
         return -1;
     if (s3_attrs_from_request_or_reply(r, &p->attrs) != 0)
         return -1;
@@ -162,8 +180,8 @@ int s3_put_finish_or_reply(struct s3_req *r, struct s3_put *p)
             s3_reply_error(r, S3E_BAD_DIGEST, p->mismatch_msg);
             return -1;
         }
-        if (buf_append(&p->attrs, tname, strlen(tname) + 1) ||
-            buf_append(&p->attrs, b64, strlen(b64) + 1)) {
+        if (s3_attrs_add(&p->attrs, tname, b64) ||
+            s3_attrs_add(&p->attrs, "x-amz-checksum-type", "FULL_OBJECT")) {
             s3_reply_error(r, S3E_INTERNAL, NULL);
             return -1;
         }
@@ -300,6 +318,7 @@ static void put_object_end(struct s3_req *r)
         char name[40];
         snprintf(name, sizeof name, "x-amz-checksum-%s", cksum_name(p->alg));
         s3_add_header(r, name, p->checksum_b64);
+        s3_add_header(r, "x-amz-checksum-type", "FULL_OBJECT");
     }
     s3_reply_empty(r, 200);
 }

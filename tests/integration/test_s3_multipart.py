@@ -6,13 +6,14 @@ upload leaves no stored garbage once the collector has run
 """
 import base64
 import hashlib
+import io
 import os
 import re
 import zlib
 
 import botocore
 
-from cairn_test import Server, expect_error, raw, run_tests
+from cairn_test import Server, checksum_b64, crc32c_int, expect_error, extra_headers, raw, run_tests
 
 MiB = 1 << 20
 PART = 5 * MiB
@@ -507,6 +508,8 @@ def check_checksum_upload(c, b, alg, b64fn, rawfn):
     assert g.get(field) == want, (alg, g.get(field), want)
     h = c.head_object(Bucket=b, Key=key, ChecksumMode="ENABLED")
     assert h.get(field) == want, (alg, h.get(field), want)
+    for r in (g, h):
+        assert r["ResponseMetadata"]["HTTPHeaders"].get("x-amz-checksum-type") == "COMPOSITE", r["ResponseMetadata"]
 
 
 def test_checksum_crc32(srv):
@@ -558,6 +561,180 @@ def test_list_parts_shows_checksums(srv):
         "ChecksumAlgorithm")
     got = [p.get("ChecksumSHA256") for p in r["Parts"]]
     assert got == [sha256_b64(d) for d in parts], "ListParts part checksums: %r" % got
+
+
+# ---------------------------------------------------------------------------
+# Full-object checksums (x-amz-checksum-type: FULL_OBJECT)
+
+def no_default_checksum_client(srv):
+    """A client that sends no checksum of its own (a current boto3 sends
+    CRC32 with every part unless told not to; boto3 1.26 never does)."""
+    try:
+        return srv.client(request_checksum_calculation="when_required")
+    except TypeError:
+        return srv.client()
+
+
+def header(r, name):
+    return r["ResponseMetadata"]["HTTPHeaders"].get(name)
+
+
+def create_full_object(c, b, key, alg):
+    # the type as a header: boto3 1.26 has no ChecksumType parameter
+    with extra_headers(c, "CreateMultipartUpload", {"x-amz-checksum-type": "FULL_OBJECT"}):
+        r = c.create_multipart_upload(Bucket=b, Key=key, ChecksumAlgorithm=alg)
+    assert r.get("ChecksumAlgorithm") == alg, r.get("ChecksumAlgorithm")
+    assert header(r, "x-amz-checksum-type") == "FULL_OBJECT", r["ResponseMetadata"]
+    return r["UploadId"]
+
+
+def complete_with(c, b, key, uid, done, headers):
+    with extra_headers(c, "CompleteMultipartUpload", headers):
+        return c.complete_multipart_upload(Bucket=b, Key=key, UploadId=uid, MultipartUpload={"Parts": done})
+
+
+def test_full_object_checksums(srv):
+    """FULL_OBJECT uploads with each CRC: the parts carry the upload's CRC
+    (computed by the server when the client sends none, or sent by the
+    client), the object's checksum is the CRC of all its bytes, checked
+    against the one sent with CompleteMultipartUpload and returned with
+    ChecksumMode=ENABLED and x-amz-checksum-type FULL_OBJECT."""
+    c = no_default_checksum_client(srv)
+    b = new_bucket(c, "fullobj")
+    src = os.urandom(PART + 99)
+    c.put_object(Bucket=b, Key="src", Body=src)
+    for alg in ("CRC32", "CRC32C", "CRC64NVME"):
+        key, field = "full-" + alg, "Checksum" + alg
+        parts = [os.urandom(PART), src[7:7 + PART], os.urandom(3333)]
+        whole = b"".join(parts)
+        full = checksum_b64(alg, whole)
+        uid = create_full_object(c, b, key, alg)
+        done = []
+        for n in (1, 3):
+            kw = {"ChecksumAlgorithm": alg} if alg == "CRC32" else {}  # both boto3s compute CRC32
+            r = c.upload_part(Bucket=b, Key=key, UploadId=uid, PartNumber=n, Body=parts[n - 1], **kw)
+            want = checksum_b64(alg, parts[n - 1])
+            assert header(r, "x-amz-checksum-" + alg.lower()) == want, (alg, n, r["ResponseMetadata"])
+            done.append({"PartNumber": n, "ETag": r["ETag"]})
+            if field in c.meta.service_model.shape_for("CompletedPart").members:  # not CRC64NVME in 1.26
+                done[-1][field] = want
+        r = c.upload_part_copy(Bucket=b, Key=key, UploadId=uid, PartNumber=2, CopySource={"Bucket": b, "Key": "src"},
+                               CopySourceRange="bytes=7-%d" % (7 + PART - 1))
+        done.insert(1, {"PartNumber": 2, "ETag": r["CopyPartResult"]["ETag"]})
+        # ListParts (raw: boto3 1.26 knows neither CRC64NVME nor ChecksumType)
+        listed = raw(srv, "GET", "/%s/%s?uploadId=%s" % (b, key, uid)).body.decode()
+        assert "<ChecksumType>FULL_OBJECT</ChecksumType>" in listed, listed
+        for p in parts:
+            assert "<%s>%s</%s>" % (field, checksum_b64(alg, p), field) in listed, (alg, listed)
+        # a wrong full-object checksum, another type, a wrong size: refused, nothing stored
+        wrong = checksum_b64(alg, b"not the object")
+        e = expect_error("BadDigest", complete_with, c, b, key, uid, done, {"x-amz-checksum-" + alg.lower(): wrong})
+        assert status(e) == 400
+        expect_error("InvalidRequest", complete_with, c, b, key, uid, done, {"x-amz-checksum-type": "COMPOSITE"})
+        expect_error("InvalidRequest", complete_with, c, b, key, uid, done, {"x-amz-mp-object-size": str(len(whole) + 1)})
+        assert raw(srv, "HEAD", "/%s/%s" % (b, key)).status == 404
+        r = complete_with(c, b, key, uid, done, {"x-amz-checksum-" + alg.lower(): full,
+                                                 "x-amz-checksum-type": "FULL_OBJECT",
+                                                 "x-amz-mp-object-size": str(len(whole))})
+        if field in c.meta.service_model.operation_model("CompleteMultipartUpload").output_shape.members:
+            assert r.get(field) == full, (alg, r.get(field), full)
+        assert r["ETag"] == mpu_etag(parts)
+        g = c.get_object(Bucket=b, Key=key, ChecksumMode="ENABLED")
+        assert g["Body"].read() == whole
+        h = c.head_object(Bucket=b, Key=key, ChecksumMode="ENABLED")
+        for r in (g, h):
+            assert header(r, "x-amz-checksum-" + alg.lower()) == full, (alg, r["ResponseMetadata"])
+            assert header(r, "x-amz-checksum-type") == "FULL_OBJECT", (alg, r["ResponseMetadata"])
+            assert header(r, "x-amz-checksum-algorithm") is None, r["ResponseMetadata"]
+        # the upload's settings are not the object's headers
+        h = c.head_object(Bucket=b, Key=key)
+        assert not [k for k in h["ResponseMetadata"]["HTTPHeaders"] if k.startswith("x-amz-checksum")], h
+
+
+def test_full_object_complete_response(srv):
+    """CompleteMultipartUpload's XML names the checksum type (boto3 1.26
+    predates ChecksumType: read the raw answer)."""
+    c = no_default_checksum_client(srv)
+    b = new_bucket(c, "fullxml")
+    data = os.urandom(1000)
+    uid = create_full_object(c, b, "k", "CRC32C")
+    r = c.upload_part(Bucket=b, Key="k", UploadId=uid, PartNumber=1, Body=data)
+    body = ('<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>'
+            '</CompleteMultipartUpload>' % r["ETag"]).encode()
+    resp = raw(srv, "POST", "/%s/k?uploadId=%s" % (b, uid), body=body)
+    assert resp.status == 200, resp
+    assert b"<ChecksumCRC32C>%s</ChecksumCRC32C>" % checksum_b64("CRC32C", data).encode() in resp.body, resp.body
+    assert b"<ChecksumType>FULL_OBJECT</ChecksumType>" in resp.body, resp.body
+
+
+def test_checksum_type_rules(srv):
+    """CreateMultipartUpload takes FULL_OBJECT only with a CRC, COMPOSITE
+    not with CRC64NVME (whose default is FULL_OBJECT), a type only with an
+    algorithm; a part must use the upload's algorithm."""
+    c = no_default_checksum_client(srv)
+    b = new_bucket(c, "cktype")
+    bad = [("SHA256", "FULL_OBJECT"), ("SHA1", "FULL_OBJECT"), ("CRC64NVME", "COMPOSITE"), (None, "FULL_OBJECT"),
+           ("CRC32", "SOMETHING")]
+    for alg, typ in bad:
+        kw = {"ChecksumAlgorithm": alg} if alg else {}
+        with extra_headers(c, "CreateMultipartUpload", {"x-amz-checksum-type": typ}):
+            e = expect_error("InvalidRequest", c.create_multipart_upload, Bucket=b, Key="k", **kw)
+        assert status(e) == 400
+    assert not c.list_multipart_uploads(Bucket=b).get("Uploads")
+    r = c.create_multipart_upload(Bucket=b, Key="k", ChecksumAlgorithm="CRC64NVME")
+    assert header(r, "x-amz-checksum-type") == "FULL_OBJECT", r["ResponseMetadata"]
+    c.abort_multipart_upload(Bucket=b, Key="k", UploadId=r["UploadId"])
+    r = c.create_multipart_upload(Bucket=b, Key="k", ChecksumAlgorithm="CRC32C")
+    assert header(r, "x-amz-checksum-type") == "COMPOSITE", r["ResponseMetadata"]
+    uid = r["UploadId"]
+    e = expect_error("InvalidRequest", c.upload_part, Bucket=b, Key="k", UploadId=uid, PartNumber=1, Body=b"x",
+                     ChecksumAlgorithm="CRC32")
+    assert "mismatch" in e.response["Error"]["Message"], e.response["Error"]
+    # a part without a checksum gets the upload's
+    r = c.upload_part(Bucket=b, Key="k", UploadId=uid, PartNumber=1, Body=b"abc")
+    assert header(r, "x-amz-checksum-crc32c") == checksum_b64("CRC32C", b"abc"), r["ResponseMetadata"]
+    done = [{"PartNumber": 1, "ETag": r["ETag"]}]
+    # a composite checksum sent with the complete is checked too
+    wrong = composite(lambda d: crc32c_int(d).to_bytes(4, "big"), [checksum_b64("CRC32C", b"abd")])
+    expect_error("BadDigest", complete_with, c, b, "k", uid, done, {"x-amz-checksum-crc32c": wrong})
+    want = composite(lambda d: crc32c_int(d).to_bytes(4, "big"), [checksum_b64("CRC32C", b"abc")])
+    r = complete_with(c, b, "k", uid, done, {"x-amz-checksum-crc32c": want})
+    assert r.get("ChecksumCRC32C") == want, (r.get("ChecksumCRC32C"), want)
+
+
+def test_sdk_multipart_defaults(srv):
+    """What boto3's managed upload sends by default: a current boto3 asks
+    for CRC32 (composite) and sends part CRCs; boto3 1.26 sends none.
+    Given a full-object checksum, a current boto3 makes a FULL_OBJECT
+    upload.  All of these complete and read back."""
+    from boto3.s3.transfer import TransferConfig
+    c = srv.client()
+    b = new_bucket(c, "sdkdef")
+    cfg = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART, max_concurrency=2)
+    data = os.urandom(2 * PART + 4321)
+    c.upload_fileobj(io.BytesIO(data), b, "default", Config=cfg)
+    h = c.head_object(Bucket=b, Key="default", ChecksumMode="ENABLED")
+    assert h["ETag"].endswith('-3"') and get_bytes(c, b, "default") == data, h["ETag"]
+    if h.get("ChecksumCRC32"):  # the current boto3
+        want = composite(lambda d: zlib.crc32(d).to_bytes(4, "big"),
+                         [crc32_b64(data[i:i + PART]) for i in range(0, len(data), PART)])
+        assert h["ChecksumCRC32"] == want and header(h, "x-amz-checksum-type") == "COMPOSITE", h
+    from s3transfer.manager import TransferManager
+    if "ChecksumCRC32" not in TransferManager.ALLOWED_UPLOAD_ARGS:
+        print("  (this boto3 cannot send a full-object checksum with a managed upload)")
+        return
+    full = crc32_b64(data)
+    c.upload_fileobj(io.BytesIO(data), b, "full", Config=cfg, ExtraArgs={"ChecksumCRC32": full})
+    h = c.head_object(Bucket=b, Key="full", ChecksumMode="ENABLED")
+    assert h["ChecksumCRC32"] == full and h.get("ChecksumType") == "FULL_OBJECT", h
+    # a wrong one is refused
+    wrong = crc32_b64(b"x")
+    try:
+        c.upload_fileobj(io.BytesIO(data), b, "bad", Config=cfg, ExtraArgs={"ChecksumCRC32": wrong})
+        raise AssertionError("a wrong full-object checksum was accepted")
+    except botocore.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == "BadDigest", e.response["Error"]
+    assert raw(srv, "HEAD", "/%s/bad" % b).status == 404
 
 
 # ---------------------------------------------------------------------------

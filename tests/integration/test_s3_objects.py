@@ -237,6 +237,9 @@ def test_checksum_explicit_values(srv):
             assert g["ResponseMetadata"]["HTTPHeaders"].get("x-amz-checksum-" + alg.lower()) == want
             h = c.head_object(Bucket=b, Key=key, ChecksumMode="ENABLED")
             assert h.get("Checksum" + alg) == want, (alg, n, h.get("Checksum" + alg))
+            # a PutObject checksum is of the whole object: type FULL_OBJECT, as S3
+            for r in (p, g, h):
+                assert r["ResponseMetadata"]["HTTPHeaders"].get("x-amz-checksum-type") == "FULL_OBJECT", r
         # a wrong value: BadDigest naming the algorithm, and no object
         data = data_of(3000)
         wrong = checksum_b64(alg, data + b"x")
