@@ -869,5 +869,15 @@ def test_get_part_number_sparse_and_copied(srv):
     check_part_reads(c, b, "many", parts, r["ETag"])
 
 
+def test_zz_server_alive_and_stops_cleanly(srv):
+    """Runs last: the server lived through everything above and exits 0 on
+    SIGTERM (under ASan: without leaks or errors)."""
+    if srv.external:
+        return
+    assert srv.proc.poll() is None, "the server process exited"
+    srv.client().list_buckets()
+    srv.stop()
+
+
 if __name__ == "__main__":
     run_tests(globals(), setup=lambda: Server())
