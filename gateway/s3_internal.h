@@ -274,13 +274,13 @@ int s3_delete_one(struct s3_req *r, const char *key, const char *version_id);
  * order: decimal sizes separated by ',', a run of equal sizes written
  * "SIZE*COUNT" ("8388608*12,1048576").  Absent for other objects. */
 #define S3_ATTR_PART_SIZES "x-cairn-part-sizes"
-/* Longest part size list kept (the value): with the at most 8 KiB of
- * headers an object keeps (s3_put's attrs cap) it stays well inside
- * META_ATTRS_MAX, so attrs buffers that may hold it are made with that
- * cap.  Holds any
- * number of parts when sizes repeat (as every client uploads them), and
- * about 4,000 parts of all-different sizes; an upload whose list is longer
- * completes without one (its parts cannot be read by ?partNumber). */
+/* Longest part size list kept (the value).  With the at most 8 KiB of
+ * headers an object keeps (the cap of attrs built from a request) it stays
+ * well inside META_ATTRS_MAX; attrs buffers that may hold it are made with
+ * that cap.  Holds any number of parts when sizes repeat (as clients
+ * upload them), and about 4,000 parts of all-different sizes; an upload
+ * whose list is longer completes without one (then its parts cannot be
+ * read by ?partNumber: the object reads as a single part). */
 #define S3_PART_SIZES_MAX (40u << 10)
 
 /* Build the attrs blob (stored headers + user metadata) from the request
