@@ -162,6 +162,84 @@ void cksum_release(struct cksum *c)
     c->md = NULL;
 }
 
+/* ---- CRC combination ------------------------------------------------
+ *
+ * The three CRCs are reflected, with init and final xor all ones.  For
+ * such a CRC, crc(A||B) = crc(A) * x^(8*len(B)) mod P  xor  crc(B): the
+ * all-ones init and xorout cancel (the reasoning of zlib's crc32_combine).
+ * Polynomials are in the reflected bit order the tables above use: the
+ * top bit of a width-bit value is x^0. */
+
+struct crc_poly {
+    uint64_t poly;  /* reflected */
+    unsigned width; /* 32 or 64 */
+};
+
+static int crc_poly_of(enum cksum_alg alg, struct crc_poly *p)
+{
+    switch (alg) {
+    case CKSUM_CRC32: *p = (struct crc_poly){0xEDB88320u, 32}; return 0;
+    case CKSUM_CRC32C: *p = (struct crc_poly){0x82F63B78u, 32}; return 0;
+    case CKSUM_CRC64NVME: *p = (struct crc_poly){0x9A6C9329AC4BC9B5ULL, 64}; return 0;
+    default: return -EINVAL;
+    }
+}
+
+/* a * b mod P, both reflected polynomials of p->width bits. */
+static uint64_t gf2_mulmod(uint64_t a, uint64_t b, const struct crc_poly *p)
+{
+    uint64_t m = 1ULL << (p->width - 1), prod = 0;
+    while (m) {
+        if (a & m)
+            prod ^= b;
+        m >>= 1;
+        b = (b & 1) ? (b >> 1) ^ p->poly : b >> 1;
+    }
+    return prod;
+}
+
+/* x^(8n) mod P, by squaring. */
+static uint64_t x_pow_8n(uint64_t n, const struct crc_poly *p)
+{
+    uint64_t one = 1ULL << (p->width - 1);
+    uint64_t sq = one >> 1; /* x^1 */
+    for (int i = 0; i < 3; i++)
+        sq = gf2_mulmod(sq, sq, p); /* x^2, x^4, x^8 */
+    uint64_t r = one;
+    while (n) {
+        if (n & 1)
+            r = gf2_mulmod(sq, r, p);
+        sq = gf2_mulmod(sq, sq, p);
+        n >>= 1;
+    }
+    return r;
+}
+
+static uint64_t get_be(const uint8_t *in, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | in[i];
+    return v;
+}
+
+int cksum_is_crc(enum cksum_alg alg)
+{
+    struct crc_poly p;
+    return crc_poly_of(alg, &p) == 0;
+}
+
+int cksum_crc_combine(enum cksum_alg alg, uint8_t *a, const uint8_t *b, uint64_t len_b)
+{
+    struct crc_poly p;
+    if (crc_poly_of(alg, &p) != 0)
+        return -EINVAL;
+    size_t n = p.width / 8;
+    uint64_t crc = gf2_mulmod(x_pow_8n(len_b, &p), get_be(a, n), &p) ^ get_be(b, n);
+    put_be(a, crc, n);
+    return 0;
+}
+
 void sha256(const void *data, size_t len, uint8_t out[32])
 {
     unsigned int l = 32;

@@ -57,6 +57,18 @@ size_t cksum_final(struct cksum *c, uint8_t out[CKSUM_MAX_LEN]);
 /* Release c without producing a digest.  Safe on a released cksum. */
 void cksum_release(struct cksum *c);
 
+/* Whether alg is one of the CRCs (CRC32, CRC32C, CRC64NVME).  Their values
+ * combine: the CRC of A||B follows from the CRCs of A and B and the length
+ * of B, without the data (what S3's full-object multipart checksums need). */
+int cksum_is_crc(enum cksum_alg alg);
+
+/* CRC of A||B from crc(A) and crc(B): a (in/out) holds crc(A) and receives
+ * the result, b holds crc(B), len_b is B's length in bytes.  Both are
+ * digests as cksum_final writes them (cksum_len(alg) bytes, big-endian);
+ * the CRC of empty data is all zero bytes, so a may start zeroed.  Returns
+ * 0, or -EINVAL if alg is not a CRC (a untouched).  Reentrant. */
+int cksum_crc_combine(enum cksum_alg alg, uint8_t *a, const uint8_t *b, uint64_t len_b);
+
 /* One-shot helpers. */
 void sha256(const void *data, size_t len, uint8_t out[32]);
 void md5(const void *data, size_t len, uint8_t out[16]);

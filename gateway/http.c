@@ -79,6 +79,14 @@ void s3_add_header(struct s3_req *r, const char *name, const char *value)
         buf_append(&r->hdrs, value, strlen(value) + 1);
 }
 
+void s3_add_error_detail(struct s3_req *r, const char *elem, const char *value)
+{
+    size_t before = r->err_details.len;
+    if (buf_append(&r->err_details, elem, strlen(elem) + 1) != 0 ||
+        buf_append(&r->err_details, value, strlen(value) + 1) != 0)
+        r->err_details.len = before;
+}
+
 void s3_time_iso(int64_t ms, char out[32])
 {
     time_t t = (time_t)(ms / 1000);
@@ -236,6 +244,12 @@ void s3_reply_error(struct s3_req *r, enum s3_err e, const char *msg)
     xmlw_open(&w, "Error");
     xmlw_elem(&w, "Code", info->code);
     xmlw_elem(&w, "Message", msg ? msg : info->message);
+    for (size_t off = 0; off < r->err_details.len;) {
+        const char *name = r->err_details.data + off;
+        const char *value = name + strlen(name) + 1;
+        xmlw_elem(&w, name, value);
+        off = (size_t)(value + strlen(value) + 1 - r->err_details.data);
+    }
     if (r->bucket && r->key)
         xmlw_elem(&w, "Key", r->key);
     if (r->bucket)
@@ -282,6 +296,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     make_request_id(r->id);
     buf_init(&r->body, S3_MAX_XML_BODY);
     buf_init(&r->hdrs, 64 << 10);
+    buf_init(&r->err_details, 4096);
     atomic_fetch_add(&gw->requests, 1);
     atomic_fetch_add(&gw->active, 1);
     return r;
@@ -299,6 +314,7 @@ static void req_free(struct s3_req *r)
     free(r->key);
     buf_release(&r->body);
     buf_release(&r->hdrs);
+    buf_release(&r->err_details);
     free(r);
 }
 

@@ -5,9 +5,13 @@
  * "name\0value\0" pairs with lower-case names: the standard headers S3
  * stores (Content-Type, Cache-Control, Content-Disposition,
  * Content-Encoding, Content-Language, Expires), every x-amz-meta-* header,
- * and x-amz-checksum-<alg> values (base64) with x-amz-checksum-type.
+ * x-amz-checksum-<alg> values (base64) with x-amz-checksum-type, and
+ * cairn's own "x-cairn-*" entries, which are never sent as headers (the
+ * part sizes of a multipart object, S3_ATTR_PART_SIZES).
  */
 #include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,17 +31,18 @@ struct attrs_ctx {
     int err;
 };
 
-static int attrs_add(struct buf *out, const char *name, const char *value)
+int s3_attrs_add(struct buf *out, const char *name, const char *value)
 {
     char lname[256];
-    size_t n = strlen(name);
+    size_t n = strlen(name), before = out->len;
     if (n >= sizeof lname)
-        return -1;
+        return -ENAMETOOLONG;
     for (size_t i = 0; i <= n; i++)
         lname[i] = (char)tolower((unsigned char)name[i]);
-    if (buf_append(out, lname, n + 1) || buf_append(out, value, strlen(value) + 1))
-        return -1;
-    return 0;
+    int rc = buf_append(out, lname, n + 1);
+    if (rc == 0 && (rc = buf_append(out, value, strlen(value) + 1)) != 0)
+        out->len = before;
+    return rc;
 }
 
 /* Content-Encoding without the aws-chunked framing token, which describes
@@ -73,7 +78,7 @@ static enum MHD_Result collect_meta(void *cls, enum MHD_ValueKind kind, const ch
     if (strncasecmp(key, "x-amz-meta-", 11) != 0)
         return MHD_YES;
     c->meta_bytes += strlen(key) - 11 + strlen(value ? value : "");
-    if (c->meta_bytes > S3_MAX_USER_META || attrs_add(c->out, key, value ? value : "") != 0) {
+    if (c->meta_bytes > S3_MAX_USER_META || s3_attrs_add(c->out, key, value ? value : "") != 0) {
         c->err = 1;
         return MHD_NO;
     }
@@ -92,10 +97,10 @@ int s3_attrs_from_request_or_reply(struct s3_req *r, struct buf *out)
             strip_aws_chunked(v, enc, sizeof enc);
             if (!enc[0])
                 continue;
-            attrs_add(out, "content-encoding", enc);
+            s3_attrs_add(out, "content-encoding", enc);
             continue;
         }
-        if (attrs_add(out, stored_headers[i], v) != 0)
+        if (s3_attrs_add(out, stored_headers[i], v) != 0)
             c.err = 1;
     }
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_meta, &c);
@@ -119,6 +124,104 @@ const char *s3_attrs_get(const uint8_t *attrs, uint32_t len, const char *name)
         p = value + strlen(value) + 1;
     }
     return NULL;
+}
+
+int s3_attrs_copy(const uint8_t *attrs, uint32_t len, const char *prefix, int keep,
+                  struct buf *out)
+{
+    const char *p = (const char *)attrs, *end = p + len;
+    size_t pl = strlen(prefix);
+    while (p < end) {
+        const char *value = p + strlen(p) + 1;
+        if (value >= end)
+            break;
+        const char *next = value + strlen(value) + 1;
+        int rc = 0;
+        if ((strncmp(p, prefix, pl) == 0) == (keep != 0))
+            rc = buf_append(out, p, (size_t)(next - p));
+        if (rc)
+            return rc;
+        p = next;
+    }
+    return 0;
+}
+
+/* ---- part sizes ------------------------------------------------------ */
+
+static int append_run(struct buf *b, uint64_t size, size_t count)
+{
+    const char *sep = b->len ? "," : "";
+    if (count == 1)
+        return buf_printf(b, "%s%" PRIu64, sep, size);
+    return buf_printf(b, "%s%" PRIu64 "*%zu", sep, size, count);
+}
+
+int s3_attrs_add_part_sizes(struct buf *attrs, const uint64_t *sizes, size_t n)
+{
+    struct buf list;
+    int rc = 0;
+    buf_init(&list, S3_PART_SIZES_MAX);
+    for (size_t i = 0; i < n && rc == 0;) {
+        size_t run = 1;
+        while (i + run < n && sizes[i + run] == sizes[i])
+            run++;
+        rc = append_run(&list, sizes[i], run);
+        i += run;
+    }
+    if (rc == 0)
+        rc = s3_attrs_add(attrs, S3_ATTR_PART_SIZES, list.data ? list.data : "");
+    buf_release(&list);
+    return rc;
+}
+
+/* One "SIZE" or "SIZE*COUNT" run at *s; advances *s past it and a ','.
+ * 0, or -1 if malformed. */
+static int parse_run(const char **s, uint64_t *size, uint64_t *count)
+{
+    char *end;
+    if (**s < '0' || **s > '9')
+        return -1;
+    errno = 0;
+    *size = strtoull(*s, &end, 10);
+    *count = 1;
+    if (*end == '*') {
+        if (end[1] < '0' || end[1] > '9')
+            return -1;
+        *count = strtoull(end + 1, &end, 10);
+    }
+    if (errno || *size > OL_MAX_PUT_SIZE || *count < 1 || *count > OL_MAX_PARTS ||
+        (*end && *end != ','))
+        return -1;
+    *s = *end ? end + 1 : end;
+    return 0;
+}
+
+int s3_attrs_part_range(const uint8_t *attrs, uint32_t len, uint64_t object_size, uint32_t part,
+                        uint32_t *count, uint64_t *offset, uint64_t *size)
+{
+    const char *s = s3_attrs_get(attrs, len, S3_ATTR_PART_SIZES);
+    uint64_t parts = 0, bytes = 0, part_off = 0, part_size = 0;
+    if (!s || !*s)
+        return 0;
+    while (*s) {
+        uint64_t run_size, run_count;
+        if (parse_run(&s, &run_size, &run_count) != 0 || parts + run_count > OL_MAX_PARTS)
+            return 0;
+        if (part > parts && part <= parts + run_count) {
+            part_off = bytes + (part - 1 - parts) * run_size;
+            part_size = run_size;
+        }
+        parts += run_count;
+        bytes += run_count * run_size; /* <= 10000 * 5 GiB: no overflow */
+    }
+    if (bytes != object_size)
+        return 0;
+    *count = (uint32_t)parts;
+    if (part <= parts) {
+        *offset = part_off;
+        *size = part_size;
+    }
+    return 1;
 }
 
 /* Header names as S3 spells them in responses. */
@@ -146,7 +249,8 @@ void s3_attrs_to_headers(struct s3_req *r, const uint8_t *attrs, uint32_t len, i
         const char *value = p + strlen(p) + 1;
         if (value >= end)
             break;
-        if (strncmp(p, "x-amz-checksum-", 15) != 0 || with_checksum)
+        int internal = strncmp(p, S3_ATTR_INTERNAL_PREFIX, strlen(S3_ATTR_INTERNAL_PREFIX)) == 0;
+        if (!internal && (strncmp(p, "x-amz-checksum-", 15) != 0 || with_checksum))
             s3_add_header(r, canonical_name(p, tmp, sizeof tmp), value);
         p = value + strlen(value) + 1;
     }

@@ -241,6 +241,62 @@ out:
     return rc;
 }
 
+/* Whether header name (any case) is among the SignedHeaders of a. */
+static int header_signed(const struct sigv4_auth *a, const char *name)
+{
+    size_t n = strlen(name);
+    for (unsigned i = 0; i < a->header_count; i++)
+        if (a->header_len[i] == n && strncasecmp(a->signed_headers + a->header_off[i], name, n) == 0)
+            return 1;
+    return 0;
+}
+
+struct unsigned_amz {
+    const struct sigv4_auth *auth;
+    unsigned count;
+    struct buf names; /* "a, b", lower case; capped, so it may miss some */
+};
+
+static enum MHD_Result collect_unsigned_amz(void *cls, enum MHD_ValueKind kind, const char *key,
+                                            const char *value)
+{
+    struct unsigned_amz *u = cls;
+    (void)kind;
+    (void)value;
+    if (strncasecmp(key, "x-amz-", 6) != 0 || strcasecmp(key, "x-amz-content-sha256") == 0 ||
+        header_signed(u->auth, key))
+        return MHD_YES;
+    u->count++;
+    size_t at = u->names.len + (u->names.len ? 2 : 0);
+    if (buf_printf(&u->names, "%s%s", u->names.len ? ", " : "", key) == 0)
+        for (char *c = u->names.data + at; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    return MHD_YES;
+}
+
+/* Every x-amz-* header of a SigV4 request must be signed (header auth or
+ * presigned alike): anyone on the way could add one that changes what the
+ * request does (x-amz-copy-source, x-amz-meta-*...).  S3 answers
+ * AccessDenied naming them in HeadersNotSigned.  x-amz-content-sha256 is
+ * exempt, as on S3: header auth covers its value anyway (the payload hash
+ * ends the canonical request) and presigned requests do not use it. */
+static int amz_headers_signed_or_reply(struct s3_req *r)
+{
+    struct unsigned_amz u = {&r->auth, 0, {0}};
+    buf_init(&u.names, 1024); /* names past that are left out: they are for people */
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_unsigned_amz, &u);
+    int rc = 0;
+    if (u.count) {
+        if (u.names.len)
+            s3_add_error_detail(r, "HeadersNotSigned", u.names.data);
+        s3_reply_error(r, S3E_ACCESS_DENIED,
+                       "There were headers present in the request which were not signed");
+        rc = -1;
+    }
+    buf_release(&u.names);
+    return rc;
+}
+
 int s3_authenticate_or_reply(struct s3_req *r)
 {
     const char *authz = s3_header(r, "Authorization");
@@ -322,6 +378,8 @@ int s3_authenticate_or_reply(struct s3_req *r)
     memset(secret, 0, sizeof secret);
     if (rc)
         return reply_sigv4_or_internal(r, rc);
+    if (amz_headers_signed_or_reply(r) != 0)
+        return -1;
 
     /* How the body is checked. */
     if (strncmp(payload, "STREAMING-", 10) == 0) {

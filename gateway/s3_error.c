@@ -47,6 +47,8 @@ static const struct s3_err_info table[S3E_COUNT] = {
     [S3E_INVALID_PART_ORDER] = {"InvalidPartOrder", 400,
                                 "The list of parts was not in ascending order. The parts list must "
                                 "be specified in order by part number."},
+    [S3E_INVALID_PART_NUMBER] = {"InvalidPartNumber", 416,
+                                 "The requested partnumber is not satisfiable"},
     [S3E_INVALID_RANGE] = {"InvalidRange", 416, "The requested range is not satisfiable"},
     [S3E_INVALID_REQUEST] = {"InvalidRequest", 400, "Invalid Request"},
     [S3E_INVALID_URI] = {"InvalidURI", 400, "Couldn't parse the specified URI."},

@@ -118,6 +118,7 @@ struct s3_req {
     int started, responded;
     unsigned status;             /* status sent, for the log */
     struct buf hdrs;             /* extra response headers: "name\0value\0"... */
+    struct buf err_details;      /* extra elements of an error body, same form */
 };
 
 /* ---- http.c: replies ------------------------------------------------ */
@@ -133,6 +134,10 @@ void s3_add_header(struct s3_req *r, const char *name, const char *value);
 /* Same, replacing any header of that name queued before. */
 void s3_set_header(struct s3_req *r, const char *name, const char *value);
 
+/* An element S3 adds to an error body beside Code and Message
+ * ("HeadersNotSigned", "ActualPartCount"...), for the error reply that
+ * follows (copied; capped: one that does not fit is dropped). */
+void s3_add_error_detail(struct s3_req *r, const char *elem, const char *value);
 /* Reply with the S3 XML error for e; msg (may be NULL) overrides the
  * table's message.  HEAD requests get the status and no body. */
 void s3_reply_error(struct s3_req *r, enum s3_err e, const char *msg);
@@ -210,7 +215,10 @@ extern const struct s3_handler h_metrics;
 struct s3_put {
     struct ol_writer *w;
     struct buf attrs;              /* headers to keep (s3_attrs.c format) */
-    enum cksum_alg alg;            /* x-amz-checksum-* requested */
+    enum cksum_alg upload_alg;     /* in, UploadPart: the upload's algorithm, which the
+                                      part must use (computed when the request names
+                                      none); CKSUM_NONE for PutObject */
+    enum cksum_alg alg;            /* x-amz-checksum-* requested (or the upload's) */
     char checksum_expect[96];      /* its value from a header (base64), or "" */
     int checksum_in_trailer;       /* value comes in the aws-chunked trailer */
     char checksum_b64[64];         /* computed value, after finish */
@@ -222,12 +230,14 @@ struct s3_put {
 };
 
 /* Set up p for the request's body (Content-Length, Content-MD5, checksum
- * headers, metadata).  Replies and returns -1 on bad input. */
+ * headers, metadata).  Replies and returns -1 on bad input (a checksum
+ * algorithm other than p->upload_alg: InvalidRequest, as S3). */
 int s3_put_begin_or_reply(struct s3_req *r, struct s3_put *p, int allow_inline, uint64_t max_size);
 /* handler->body for a request whose hstate is a struct s3_put. */
 int s3_put_body(struct s3_req *r, const uint8_t *data, size_t n);
 /* Finish the body and check length, Content-MD5 and checksum; the checksum
- * is added to p->attrs.  Replies and returns -1 on mismatch. */
+ * (with x-amz-checksum-type FULL_OBJECT) is added to p->attrs.  Replies and
+ * returns -1 on mismatch. */
 int s3_put_finish_or_reply(struct s3_req *r, struct s3_put *p);
 void s3_put_release(struct s3_put *p); /* what p holds */
 void s3_put_free(struct s3_put *p);    /* and p itself; NULL ok */
@@ -259,13 +269,55 @@ void s3_new_version_id(char out[META_VERSION_MAX]);
 /* Delete one key (idempotent: absent is 0). */
 int s3_delete_one(struct s3_req *r, const char *key, const char *version_id);
 
+/* ---- attrs blobs (s3_attrs.c) ----------------------------------------
+ *
+ * An object's attrs blob is "name\0value\0"... (format in s3_attrs.c).
+ * Names starting with "x-cairn-" are cairn's own bookkeeping: they are
+ * kept and copied with the object but never sent as headers. */
+
+#define S3_ATTR_INTERNAL_PREFIX "x-cairn-"
+/* Sizes of the parts of an object made by CompleteMultipartUpload, in
+ * order: decimal sizes separated by ',', a run of equal sizes written
+ * "SIZE*COUNT" ("8388608*12,1048576").  Absent for other objects. */
+#define S3_ATTR_PART_SIZES "x-cairn-part-sizes"
+/* Longest part size list kept (the value).  With the at most 8 KiB of
+ * headers an object keeps (the cap of attrs built from a request) it stays
+ * well inside META_ATTRS_MAX; attrs buffers that may hold it are made with
+ * that cap.  Holds any number of parts when sizes repeat (as clients
+ * upload them), and about 4,000 parts of all-different sizes; an upload
+ * whose list is longer completes without one (then its parts cannot be
+ * read by ?partNumber: the object reads as a single part). */
+#define S3_PART_SIZES_MAX (40u << 10)
+
 /* Build the attrs blob (stored headers + user metadata) from the request
  * headers into out.  Replies and returns -1 on bad metadata. */
 int s3_attrs_from_request_or_reply(struct s3_req *r, struct buf *out);
 /* Emit stored headers of an attrs blob as response headers. */
 void s3_attrs_to_headers(struct s3_req *r, const uint8_t *attrs, uint32_t len, int with_checksum);
+/* Append the entry name (lower-cased) = value to an attrs blob.  0, or a
+ * buf error (out unchanged). */
+int s3_attrs_add(struct buf *out, const char *name, const char *value);
 /* Find name in an attrs blob; NULL if absent (points into attrs). */
 const char *s3_attrs_get(const uint8_t *attrs, uint32_t len, const char *name);
+/* Append to out the entries of attrs whose name starts with prefix (keep
+ * 1) or does not (keep 0).  0, or a buf error (out may hold some). */
+int s3_attrs_copy(const uint8_t *attrs, uint32_t len, const char *prefix, int keep,
+                  struct buf *out);
+/* Append the S3_ATTR_PART_SIZES entry for n parts of the given sizes to
+ * attrs.  0; -ENOSPC when the list would be longer than S3_PART_SIZES_MAX
+ * (attrs unchanged: the object goes without); -ENOMEM. */
+int s3_attrs_add_part_sizes(struct buf *attrs, const uint64_t *sizes, size_t n);
+/* Where part number part (1-based) of an object of object_size bytes lies,
+ * from the S3_ATTR_PART_SIZES entry of its attrs.  Returns 1 when the
+ * object has a well-formed list adding up to object_size: *count gets the
+ * number of parts and, if part <= *count, *offset / *size its bytes.
+ * Returns 0 when there is no such list (*count etc. untouched). */
+int s3_attrs_part_range(const uint8_t *attrs, uint32_t len, uint64_t object_size, uint32_t part,
+                        uint32_t *count, uint64_t *offset, uint64_t *size);
+
+/* ?partNumber as S3 takes it: an integer 1..10000, else InvalidArgument.
+ * Replies and returns -1 when absent or bad. */
+int s3_part_number_or_reply(struct s3_req *r, uint32_t *out);
 
 /* ETag with quotes from a stored etag. */
 void s3_quote_etag(const char *etag, char out[META_ETAG_MAX + 3]);

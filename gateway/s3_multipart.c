@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/log.h"
 #include "common/xml.h"
 #include "gateway/s3_internal.h"
 
@@ -45,6 +46,23 @@ static enum cksum_alg upload_alg(const struct meta_upload *u)
     return a ? cksum_from_name(a, strlen(a)) : CKSUM_NONE;
 }
 
+/* Its checksum type: "FULL_OBJECT" or "COMPOSITE" (also for uploads
+ * created before cairn kept the type, which were all composite). */
+static const char *upload_type(const struct meta_upload *u)
+{
+    const char *t = s3_attrs_get(u->attrs, u->attrs_len, "x-amz-checksum-type");
+    return t && strcmp(t, "FULL_OBJECT") == 0 ? "FULL_OBJECT" : "COMPOSITE";
+}
+
+/* "CRC32", "SHA256"...: S3's upper-case name of alg (out holds 16). */
+static void alg_upper(enum cksum_alg alg, char out[16])
+{
+    snprintf(out, 16, "%s", cksum_name(alg));
+    for (char *c = out; *c; c++)
+        if (*c >= 'a' && *c <= 'z')
+            *c = (char)(*c - 'a' + 'A');
+}
+
 static int upload_or_reply(struct s3_req *r, struct meta_upload *u)
 {
     const char *id = s3_param(r, "uploadId");
@@ -58,7 +76,7 @@ static int upload_or_reply(struct s3_req *r, struct meta_upload *u)
     return 0;
 }
 
-static int part_number_or_reply(struct s3_req *r, uint32_t *out)
+int s3_part_number_or_reply(struct s3_req *r, uint32_t *out)
 {
     const char *pn = s3_param(r, "partNumber");
     char *end;
@@ -74,27 +92,63 @@ static int part_number_or_reply(struct s3_req *r, uint32_t *out)
 
 /* ---- CreateMultipartUpload -------------------------------------------- */
 
+/* x-amz-checksum-algorithm and x-amz-checksum-type of a new upload, as
+ * S3 takes them: a type only with an algorithm; FULL_OBJECT (the CRC of
+ * the whole object) only for the CRCs, COMPOSITE (a checksum of the part
+ * checksums) not for CRC64NVME, which defaults to FULL_OBJECT.  Both are
+ * kept in the upload's attrs.  Replies and returns -1 on bad values. */
+static int create_checksum_or_reply(struct s3_req *r, struct buf *attrs, enum cksum_alg *alg,
+                                    const char **type)
+{
+    const char *a = s3_header(r, "x-amz-checksum-algorithm");
+    const char *t = s3_header(r, "x-amz-checksum-type");
+    char msg[128];
+    *alg = a ? cksum_from_name(a, strlen(a)) : CKSUM_NONE;
+    *type = NULL;
+    if (a && (*alg == CKSUM_NONE || *alg == CKSUM_MD5)) {
+        s3_reply_error(r, S3E_INVALID_REQUEST, "Checksum algorithm provided is unsupported.");
+        return -1;
+    }
+    if (t && strcasecmp(t, "COMPOSITE") != 0 && strcasecmp(t, "FULL_OBJECT") != 0) {
+        s3_reply_error(r, S3E_INVALID_REQUEST, "Value for x-amz-checksum-type header is invalid.");
+        return -1;
+    }
+    if (t && !a) {
+        s3_reply_error(r, S3E_INVALID_REQUEST, "The x-amz-checksum-type header can only be used "
+                                               "with the x-amz-checksum-algorithm header.");
+        return -1;
+    }
+    if (!a)
+        return 0;
+    int full = t ? strcasecmp(t, "FULL_OBJECT") == 0 : *alg == CKSUM_CRC64NVME;
+    *type = full ? "FULL_OBJECT" : "COMPOSITE";
+    if (full ? !cksum_is_crc(*alg) : *alg == CKSUM_CRC64NVME) {
+        snprintf(msg, sizeof msg, "The %s checksum type cannot be used with the %s checksum algorithm.",
+                 *type, cksum_name(*alg));
+        s3_reply_error(r, S3E_INVALID_REQUEST, msg);
+        return -1;
+    }
+    if (s3_attrs_add(attrs, "x-amz-checksum-algorithm", cksum_name(*alg)) ||
+        s3_attrs_add(attrs, "x-amz-checksum-type", *type)) {
+        s3_reply_error(r, S3E_INTERNAL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 static void create_mpu_end(struct s3_req *r)
 {
     struct meta_upload u;
     struct buf attrs;
+    enum cksum_alg alg;
+    const char *type;
     if (s3_bucket_access_or_reply(r, NULL) != 0)
         return;
     buf_init(&attrs, 8192);
-    if (s3_attrs_from_request_or_reply(r, &attrs) != 0) {
+    if (s3_attrs_from_request_or_reply(r, &attrs) != 0 ||
+        create_checksum_or_reply(r, &attrs, &alg, &type) != 0) {
         buf_release(&attrs);
         return;
-    }
-    const char *alg = s3_header(r, "x-amz-checksum-algorithm");
-    if (alg) {
-        enum cksum_alg a = cksum_from_name(alg, strlen(alg));
-        if (a == CKSUM_NONE || a == CKSUM_MD5) {
-            buf_release(&attrs);
-            s3_reply_error(r, S3E_INVALID_REQUEST, "Checksum algorithm provided is unsupported.");
-            return;
-        }
-        buf_append(&attrs, "x-amz-checksum-algorithm", 25);
-        buf_append(&attrs, cksum_name(a), strlen(cksum_name(a)) + 1);
     }
     memset(&u, 0, sizeof u);
     s3_new_version_id(u.upload_id);
@@ -114,8 +168,12 @@ static void create_mpu_end(struct s3_req *r)
     xmlw_elem(&d.w, "Key", r->key);
     xmlw_elem(&d.w, "UploadId", u.upload_id);
     xmlw_close(&d.w);
-    if (alg)
-        s3_add_header(r, "x-amz-checksum-algorithm", alg);
+    if (alg != CKSUM_NONE) {
+        char upper[16];
+        alg_upper(alg, upper);
+        s3_add_header(r, "x-amz-checksum-algorithm", upper);
+        s3_add_header(r, "x-amz-checksum-type", type);
+    }
     s3_doc_reply(r, &d);
 }
 
@@ -138,11 +196,12 @@ static int upload_part_begin(struct s3_req *r)
     if (!ps)
         return -ENOMEM;
     r->hstate = ps;
-    if (part_number_or_reply(r, &ps->part_number) != 0)
+    if (s3_part_number_or_reply(r, &ps->part_number) != 0)
         return 0;
     if (upload_or_reply(r, &ps->upload) != 0)
         return 0;
     ps->have_upload = 1;
+    ps->put.upload_alg = upload_alg(&ps->upload);
     s3_put_begin_or_reply(r, &ps->put, 0, OL_MAX_PUT_SIZE);
     return 0;
 }
@@ -154,10 +213,7 @@ static int part_checksum_attrs(struct s3_put *p, struct buf *out)
         return 0;
     char name[40];
     snprintf(name, sizeof name, "x-amz-checksum-%s", cksum_name(p->alg));
-    if (buf_append(out, name, strlen(name) + 1) ||
-        buf_append(out, p->checksum_b64, strlen(p->checksum_b64) + 1))
-        return -1;
-    return 0;
+    return s3_attrs_add(out, name, p->checksum_b64);
 }
 
 static int store_part(struct s3_req *r, struct part_state *ps, struct meta_part *part)
@@ -238,7 +294,7 @@ static void upload_part_copy_end(struct s3_req *r)
         return;
     }
     r->hstate = ps;
-    if (part_number_or_reply(r, &ps->part_number) != 0 || upload_or_reply(r, &ps->upload) != 0)
+    if (s3_part_number_or_reply(r, &ps->part_number) != 0 || upload_or_reply(r, &ps->upload) != 0)
         return;
     ps->have_upload = 1;
     if (s3_copy_source_or_reply(r, &src) != 0)
@@ -267,7 +323,9 @@ static void upload_part_copy_end(struct s3_req *r)
                        "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120");
         return;
     }
-    struct ol_writer_opts o = {0, CKSUM_NONE, OL_MAX_PUT_SIZE};
+    /* the copy gets the upload's checksum, as an uploaded part would */
+    ps->put.alg = upload_alg(&ps->upload);
+    struct ol_writer_opts o = {0, ps->put.alg, OL_MAX_PUT_SIZE};
     buf_init(&ps->put.attrs, 4096);
     int rc = ol_writer_new(r->gw->ol, &o, &ps->put.w);
     if (rc == 0 && !(tmp = malloc(1u << 20)))
@@ -288,6 +346,11 @@ static void upload_part_copy_end(struct s3_req *r)
     s3_copy_src_release(&src);
     if (rc == 0)
         rc = ol_writer_finish(ps->put.w);
+    if (rc == 0 && ps->put.alg != CKSUM_NONE) {
+        size_t sum_len;
+        const uint8_t *sum = ol_writer_checksum(ps->put.w, &sum_len);
+        base64_encode(sum, sum_len, ps->put.checksum_b64);
+    }
     struct meta_part part;
     if (rc == 0)
         rc = store_part(r, ps, &part);
@@ -302,6 +365,11 @@ static void upload_part_copy_end(struct s3_req *r)
     s3_doc_begin(&d, "CopyPartResult", 4096);
     xmlw_elem(&d.w, "LastModified", t);
     xmlw_elem(&d.w, "ETag", etag);
+    if (ps->put.alg != CKSUM_NONE) {
+        char elem[40];
+        checksum_elem_name(ps->put.alg, elem);
+        xmlw_elem(&d.w, elem, ps->put.checksum_b64);
+    }
     xmlw_close(&d.w);
     s3_doc_reply(r, &d);
 }
@@ -375,129 +443,279 @@ static void strip_quotes(const char *in, char *out, size_t cap)
     out[n] = 0;
 }
 
-static void complete_mpu_end(struct s3_req *r)
-{
-    struct meta_upload u;
-    struct xml_doc *doc = NULL;
-    struct meta_part *stored = NULL;
-    size_t nstored = 0, nreq = 0;
-    uint32_t *numbers = NULL;
-    char (*etags)[META_ETAG_MAX] = NULL;
-    const char **etag_ptrs = NULL;
-    struct buf attrs;
-    int have_upload = 0;
-    enum s3_err err = S3E_NONE;
-    const char *err_msg = NULL;
+/* The parts a CompleteMultipartUpload names, in request order. */
+struct complete_list {
+    struct xml_doc *doc;
+    size_t n;
+    uint32_t *numbers;
+    uint64_t *sizes;                 /* filled by complete_check_parts */
+    char (*etags)[META_ETAG_MAX];
+    const char **etag_ptrs;
+};
 
-    buf_init(&attrs, 8192);
-    if (s3_bucket_access_or_reply(r, NULL) != 0)
-        goto out;
-    if (upload_or_reply(r, &u) != 0)
-        goto out;
-    have_upload = 1;
-    if (xml_parse(r->body.data ? r->body.data : "", r->body.len, &doc) != 0 ||
-        strcmp(xml_root(doc)->name, "CompleteMultipartUpload") != 0) {
-        err = S3E_MALFORMED_XML;
-        goto out;
-    }
-    struct xml_node *root = xml_root(doc);
+static void complete_list_release(struct complete_list *l)
+{
+    xml_doc_free(l->doc);
+    free(l->numbers);
+    free(l->sizes);
+    free(l->etags);
+    free(l->etag_ptrs);
+    memset(l, 0, sizeof *l);
+}
+
+/* Parse the request body into l (released by the caller either way). */
+static enum s3_err complete_list_parse(struct s3_req *r, struct complete_list *l)
+{
+    memset(l, 0, sizeof *l);
+    if (xml_parse(r->body.data ? r->body.data : "", r->body.len, &l->doc) != 0 ||
+        strcmp(xml_root(l->doc)->name, "CompleteMultipartUpload") != 0)
+        return S3E_MALFORMED_XML;
+    struct xml_node *root = xml_root(l->doc);
     for (struct xml_node *p = xml_child(root, "Part"); p; p = xml_next_named(p, "Part"))
-        nreq++;
-    if (nreq == 0 || nreq > OL_MAX_PARTS) {
-        err = S3E_MALFORMED_XML;
-        goto out;
-    }
-    numbers = calloc(nreq, sizeof *numbers);
-    etags = calloc(nreq, sizeof *etags);
-    etag_ptrs = calloc(nreq, sizeof *etag_ptrs);
-    if (!numbers || !etags || !etag_ptrs) {
-        err = S3E_INTERNAL;
-        goto out;
-    }
+        l->n++;
+    if (l->n == 0 || l->n > OL_MAX_PARTS)
+        return S3E_MALFORMED_XML;
+    l->numbers = calloc(l->n, sizeof *l->numbers);
+    l->sizes = calloc(l->n, sizeof *l->sizes);
+    l->etags = calloc(l->n, sizeof *l->etags);
+    l->etag_ptrs = calloc(l->n, sizeof *l->etag_ptrs);
+    if (!l->numbers || !l->sizes || !l->etags || !l->etag_ptrs)
+        return S3E_INTERNAL;
     size_t i = 0;
     for (struct xml_node *p = xml_child(root, "Part"); p; p = xml_next_named(p, "Part"), i++) {
         const char *num = xml_child_text(p, "PartNumber", NULL);
         const char *etag = xml_child_text(p, "ETag", NULL);
         char *end;
         long v = num ? strtol(num, &end, 10) : 0;
-        if (!num || !*num || *end || v < 1 || v > OL_MAX_PARTS || !etag) {
-            err = S3E_MALFORMED_XML;
-            goto out;
+        if (!num || !*num || *end || v < 1 || v > OL_MAX_PARTS || !etag)
+            return S3E_MALFORMED_XML;
+        l->numbers[i] = (uint32_t)v;
+        strip_quotes(etag, l->etags[i], META_ETAG_MAX);
+        l->etag_ptrs[i] = l->etags[i];
+        if (i > 0 && l->numbers[i] <= l->numbers[i - 1])
+            return S3E_INVALID_PART_ORDER;
+    }
+    return S3E_NONE;
+}
+
+/*
+ * The checksum of a completed object, built part by part from the parts'
+ * stored checksums (every part of an upload with an algorithm has one).
+ * COMPOSITE: the checksum of the concatenated binary part checksums,
+ * written "<base64>-N".  FULL_OBJECT: the CRC of the whole object, each
+ * part's CRC combined in over the part's length (cksum_crc_combine).  A
+ * part stored without its checksum (by a cairn before parts got the
+ * upload's) leaves the object without one.
+ */
+struct mpu_sum {
+    enum cksum_alg alg;          /* CKSUM_NONE: the upload named none */
+    int full_object;
+    int missing;                 /* a part had no checksum */
+    struct cksum composite;
+    uint8_t full[CKSUM_MAX_LEN]; /* running CRC, from the CRC of nothing (0) */
+    char header[40];             /* "x-amz-checksum-crc32" */
+    char elem[40];               /* "ChecksumCRC32" */
+    const char *type;            /* "FULL_OBJECT" / "COMPOSITE" */
+    char value[96];              /* after mpu_sum_finish; "" if none */
+};
+
+static void mpu_sum_begin(struct mpu_sum *s, const struct meta_upload *u)
+{
+    memset(s, 0, sizeof *s);
+    s->alg = upload_alg(u);
+    if (s->alg == CKSUM_NONE)
+        return;
+    s->type = upload_type(u);
+    s->full_object = strcmp(s->type, "FULL_OBJECT") == 0 && cksum_is_crc(s->alg);
+    snprintf(s->header, sizeof s->header, "x-amz-checksum-%s", cksum_name(s->alg));
+    checksum_elem_name(s->alg, s->elem);
+    if (!s->full_object && cksum_init(&s->composite, s->alg) != 0)
+        s->missing = 1;
+}
+
+static void mpu_sum_add(struct mpu_sum *s, const struct meta_part *p)
+{
+    if (s->alg == CKSUM_NONE || s->missing)
+        return;
+    const char *v = s3_attrs_get(p->attrs, p->attrs_len, s->header);
+    uint8_t raw[64];
+    long n = v && strlen(v) <= 84 ? base64_decode(v, strlen(v), raw) : -1;
+    if (n != (long)cksum_len(s->alg))
+        s->missing = 1;
+    else if (s->full_object)
+        cksum_crc_combine(s->alg, s->full, raw, p->size);
+    else
+        cksum_update(&s->composite, raw, (size_t)n);
+}
+
+/* Always called once (it releases what begin took). */
+static void mpu_sum_finish(struct mpu_sum *s, size_t nparts)
+{
+    uint8_t out[CKSUM_MAX_LEN];
+    size_t n = 0;
+    if (s->alg == CKSUM_NONE)
+        return;
+    if (!s->full_object)
+        n = cksum_final(&s->composite, out);
+    if (s->missing)
+        return;
+    if (s->full_object) {
+        base64_encode(s->full, cksum_len(s->alg), s->value);
+        return;
+    }
+    base64_encode(out, n, s->value);
+    size_t l = strlen(s->value);
+    snprintf(s->value + l, sizeof s->value - l, "-%zu", nparts);
+}
+
+/* Check every named part against the stored ones (ETag, a part checksum
+ * named in the request, the 5 MiB minimum but for the last) and fold it
+ * into the multipart ETag's MD5, the size and the checksum. */
+static enum s3_err complete_check_parts(struct complete_list *l, const struct meta_part *stored,
+                                        size_t nstored, struct mpu_sum *sum, struct cksum *etag_md5,
+                                        uint64_t *size)
+{
+    const struct xml_node *pn = xml_child(xml_root(l->doc), "Part");
+    for (size_t i = 0; i < l->n; i++, pn = xml_next_named(pn, "Part")) {
+        const struct meta_part *p = find_part(stored, nstored, l->numbers[i]);
+        uint8_t bin[16];
+        if (!p || strcmp(p->etag, l->etags[i]) != 0)
+            return S3E_INVALID_PART;
+        /* A part checksum named in the request must be the stored one. */
+        const char *given = sum->alg != CKSUM_NONE ? xml_child_text(pn, sum->elem, NULL) : NULL;
+        const char *have = given ? s3_attrs_get(p->attrs, p->attrs_len, sum->header) : NULL;
+        if (given && (!have || strcmp(given, have) != 0))
+            return S3E_INVALID_PART;
+        if (i + 1 < l->n && p->size < OL_MIN_PART_SIZE)
+            return S3E_ENTITY_TOO_SMALL;
+        hex_decode(p->etag, 32, bin, 16);
+        cksum_update(etag_md5, bin, 16);
+        *size += p->size;
+        l->sizes[i] = p->size;
+        mpu_sum_add(sum, p);
+    }
+    return S3E_NONE;
+}
+
+/* What the client says the object is: x-amz-mp-object-size its size,
+ * x-amz-checksum-type the upload's type, x-amz-checksum-<alg> its
+ * checksum (a composite one with or without its "-N").  Replies and
+ * returns -1 when one does not hold. */
+static int complete_expect_or_reply(struct s3_req *r, const struct mpu_sum *s, uint64_t size)
+{
+    char msg[192];
+    const char *ms = s3_header(r, "x-amz-mp-object-size");
+    if (ms) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(ms, &end, 10);
+        if (!*ms || *end || *ms == '-' || errno) {
+            snprintf(msg, sizeof msg, "Value for x-amz-mp-object-size header is invalid: '%.64s'", ms);
+            s3_reply_error(r, S3E_INVALID_REQUEST, msg);
+            return -1;
         }
-        numbers[i] = (uint32_t)v;
-        strip_quotes(etag, etags[i], META_ETAG_MAX);
-        etag_ptrs[i] = etags[i];
-        if (i > 0 && numbers[i] <= numbers[i - 1]) {
-            err = S3E_INVALID_PART_ORDER;
-            goto out;
+        if (v != size) {
+            snprintf(msg, sizeof msg, "The provided 'x-amz-mp-object-size' header value %llu does not "
+                                      "match what was computed: %llu", v, (unsigned long long)size);
+            s3_reply_error(r, S3E_INVALID_REQUEST, msg);
+            return -1;
         }
     }
-    int rc = all_parts(r, u.upload_id, &stored, &nstored);
-    if (rc) {
+    if (s->alg == CKSUM_NONE)
+        return 0; /* nothing to compare with */
+    const char *t = s3_header(r, "x-amz-checksum-type");
+    if (t && strcasecmp(t, s->type) != 0) {
+        snprintf(msg, sizeof msg, "The upload was created using the %s checksum mode. The complete "
+                                  "request must use the same checksum mode.", s->type);
+        s3_reply_error(r, S3E_INVALID_REQUEST, msg);
+        return -1;
+    }
+    const char *v = s3_header(r, s->header);
+    size_t vl = strcspn(s->value, "-");
+    if (v && s->value[0] && strcmp(v, s->value) != 0 &&
+        (s->full_object || strlen(v) != vl || strncmp(v, s->value, vl) != 0)) {
+        char upper[16];
+        alg_upper(s->alg, upper);
+        snprintf(msg, sizeof msg, "The %s you specified did not match the calculated checksum.", upper);
+        s3_reply_error(r, S3E_BAD_DIGEST, msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The completed object's attrs: the upload's headers (not its checksum
+ * settings), the object's checksum and type, the part sizes. */
+static int complete_attrs(struct s3_req *r, const struct meta_upload *u, const struct mpu_sum *s,
+                          const struct complete_list *l, struct buf *attrs)
+{
+    int rc = s3_attrs_copy(u->attrs, u->attrs_len, "x-amz-checksum-", 0, attrs);
+    if (rc == 0 && s->value[0] && (rc = s3_attrs_add(attrs, s->header, s->value)) == 0)
+        rc = s3_attrs_add(attrs, "x-amz-checksum-type", s->type);
+    if (rc)
+        return rc;
+    rc = s3_attrs_add_part_sizes(attrs, l->sizes, l->n);
+    if (rc == -ENOSPC) {
+        log_msg(LOG_INFO, r->id, "%zu part sizes too varied to keep: no ?partNumber reads", l->n);
+        rc = 0;
+    }
+    return rc;
+}
+
+static void complete_reply(struct s3_req *r, const struct meta_object *o, const struct mpu_sum *s)
+{
+    struct s3_doc d;
+    char etag[META_ETAG_MAX + 3], location[2048];
+    const char *host = s3_header(r, "Host");
+    s3_quote_etag(o->etag, etag);
+    snprintf(location, sizeof location, "http://%s%s", host ? host : "localhost", r->raw_path);
+    s3_doc_begin(&d, "CompleteMultipartUploadResult", 16384);
+    xmlw_elem(&d.w, "Location", location);
+    xmlw_elem(&d.w, "Bucket", r->bucket);
+    xmlw_elem(&d.w, "Key", r->key);
+    xmlw_elem(&d.w, "ETag", etag);
+    if (s->value[0]) {
+        xmlw_elem(&d.w, s->elem, s->value);
+        xmlw_elem(&d.w, "ChecksumType", s->type);
+    }
+    xmlw_close(&d.w);
+    s3_doc_reply(r, &d);
+}
+
+static void complete_mpu_end(struct s3_req *r)
+{
+    struct meta_upload u;
+    struct complete_list l;
+    struct meta_part *stored = NULL;
+    size_t nstored = 0;
+    struct buf attrs;
+    struct mpu_sum sum;
+    struct cksum etag_md5;
+    uint8_t md5_out[CKSUM_MAX_LEN];
+    uint64_t size = 0;
+    int have_upload = 0, rc;
+    enum s3_err err = S3E_NONE;
+
+    memset(&l, 0, sizeof l);
+    buf_init(&attrs, META_ATTRS_MAX);
+    if (s3_bucket_access_or_reply(r, NULL) != 0 || upload_or_reply(r, &u) != 0)
+        goto out;
+    have_upload = 1;
+    if ((err = complete_list_parse(r, &l)) != S3E_NONE)
+        goto out;
+    if ((rc = all_parts(r, u.upload_id, &stored, &nstored)) != 0) {
         s3_reply_rc(r, rc);
         goto out;
     }
-    /* Check every named part, compute the multipart ETag and size. */
-    struct cksum etag_md5, sum;
-    enum cksum_alg alg = upload_alg(&u);
-    char alg_header[40] = "", alg_elem[40] = "";
-    int composite_ok = alg != CKSUM_NONE;
-    uint64_t size = 0;
+    mpu_sum_begin(&sum, &u);
     cksum_init(&etag_md5, CKSUM_MD5);
-    if (alg != CKSUM_NONE) {
-        cksum_init(&sum, alg);
-        snprintf(alg_header, sizeof alg_header, "x-amz-checksum-%s", cksum_name(alg));
-        checksum_elem_name(alg, alg_elem);
-    }
-    const struct xml_node *pn = xml_child(root, "Part");
-    for (i = 0; i < nreq; i++, pn = xml_next_named(pn, "Part")) {
-        const struct meta_part *p = find_part(stored, nstored, numbers[i]);
-        uint8_t bin[16];
-        if (!p || strcmp(p->etag, etags[i]) != 0) {
-            err = S3E_INVALID_PART;
-            break;
-        }
-        /* A part checksum named in the request must be the stored one. */
-        const char *given = alg != CKSUM_NONE ? xml_child_text(pn, alg_elem, NULL) : NULL;
-        const char *have = given ? s3_attrs_get(p->attrs, p->attrs_len, alg_header) : NULL;
-        if (given && (!have || strcmp(given, have) != 0)) {
-            err = S3E_INVALID_PART;
-            break;
-        }
-        if (i + 1 < nreq && p->size < OL_MIN_PART_SIZE) {
-            err = S3E_ENTITY_TOO_SMALL;
-            break;
-        }
-        hex_decode(p->etag, 32, bin, 16);
-        cksum_update(&etag_md5, bin, 16);
-        size += p->size;
-        if (alg != CKSUM_NONE) {
-            const char *v = s3_attrs_get(p->attrs, p->attrs_len, alg_header);
-            uint8_t raw[64];
-            long n = v ? base64_decode(v, strlen(v), raw) : -1;
-            if (n > 0)
-                cksum_update(&sum, raw, (size_t)n);
-            else
-                composite_ok = 0;
-        }
-    }
-    uint8_t md5_out[CKSUM_MAX_LEN], sum_out[CKSUM_MAX_LEN];
+    err = complete_check_parts(&l, stored, nstored, &sum, &etag_md5, &size);
     cksum_final(&etag_md5, md5_out);
-    size_t sum_len = alg != CKSUM_NONE ? cksum_final(&sum, sum_out) : 0;
-    if (err != S3E_NONE)
+    mpu_sum_finish(&sum, l.n);
+    if (err != S3E_NONE || complete_expect_or_reply(r, &sum, size) != 0)
         goto out;
-
-    /* The object keeps the upload's headers plus a composite checksum. */
-    if (buf_append(&attrs, u.attrs, u.attrs_len) != 0) {
+    if (complete_attrs(r, &u, &sum, &l, &attrs) != 0) {
         err = S3E_INTERNAL;
         goto out;
-    }
-    char composite[96] = "";
-    if (composite_ok) {
-        base64_encode(sum_out, sum_len, composite);
-        snprintf(composite + strlen(composite), sizeof composite - strlen(composite), "-%zu", nreq);
-        buf_append(&attrs, alg_header, strlen(alg_header) + 1);
-        buf_append(&attrs, composite, strlen(composite) + 1);
     }
     struct meta_object o;
     memset(&o, 0, sizeof o);
@@ -506,43 +724,27 @@ static void complete_mpu_end(struct s3_req *r)
     o.mtime_ms = ol_now_ms();
     o.size = size;
     hex_encode(md5_out, 16, o.etag);
-    snprintf(o.etag + 32, META_ETAG_MAX - 32, "-%zu", nreq);
+    snprintf(o.etag + 32, META_ETAG_MAX - 32, "-%zu", l.n);
     o.attrs = (uint8_t *)attrs.data;
     o.attrs_len = (uint32_t)attrs.len;
     struct meta_precond pc;
     char if_match[META_ETAG_MAX];
     if (s3_write_precond_or_reply(r, &pc, if_match) != 0)
         goto out;
-    rc = meta_upload_complete(r->gw->meta, r->bucket, r->key, u.upload_id, numbers, etag_ptrs, nreq,
+    rc = meta_upload_complete(r->gw->meta, r->bucket, r->key, u.upload_id, l.numbers, l.etag_ptrs, l.n,
                               &o, &pc, NULL);
     if (rc) {
         s3_reply_rc(r, rc);
         goto out;
     }
-    struct s3_doc d;
-    char etag[META_ETAG_MAX + 3], location[2048];
-    const char *host = s3_header(r, "Host");
-    s3_quote_etag(o.etag, etag);
-    snprintf(location, sizeof location, "http://%s%s", host ? host : "localhost", r->raw_path);
-    s3_doc_begin(&d, "CompleteMultipartUploadResult", 16384);
-    xmlw_elem(&d.w, "Location", location);
-    xmlw_elem(&d.w, "Bucket", r->bucket);
-    xmlw_elem(&d.w, "Key", r->key);
-    xmlw_elem(&d.w, "ETag", etag);
-    if (composite_ok)
-        xmlw_elem(&d.w, alg_elem, composite);
-    xmlw_close(&d.w);
-    s3_doc_reply(r, &d);
+    complete_reply(r, &o, &sum);
 out:
     if (err != S3E_NONE)
-        s3_reply_error(r, err, err_msg);
+        s3_reply_error(r, err, NULL);
     if (have_upload)
         meta_upload_release(&u);
     meta_part_array_free(stored, nstored);
-    xml_doc_free(doc);
-    free(numbers);
-    free(etags);
-    free(etag_ptrs);
+    complete_list_release(&l);
     buf_release(&attrs);
 }
 
@@ -626,11 +828,9 @@ static void list_parts_end(struct s3_req *r)
     char alg_header[40], alg_elem[40];
     if (alg != CKSUM_NONE) {
         char upper[16];
-        snprintf(upper, sizeof upper, "%s", cksum_name(alg));
-        for (char *c = upper; *c; c++)
-            if (*c >= 'a' && *c <= 'z')
-                *c = (char)(*c - 'a' + 'A');
+        alg_upper(alg, upper);
         xmlw_elem(&d.w, "ChecksumAlgorithm", upper);
+        xmlw_elem(&d.w, "ChecksumType", upload_type(&u));
         snprintf(alg_header, sizeof alg_header, "x-amz-checksum-%s", cksum_name(alg));
         checksum_elem_name(alg, alg_elem);
     }

@@ -80,6 +80,24 @@ static int checksum_request_or_reply(struct s3_req *r, struct s3_put *p)
     return 0;
 }
 
+/* A part of an upload made with a checksum algorithm carries that
+ * algorithm's checksum: computed here when the request names none, as S3
+ * does; another algorithm is refused as S3 refuses it. */
+static int part_checksum_alg_or_reply(struct s3_req *r, struct s3_put *p)
+{
+    if (p->upload_alg == CKSUM_NONE || p->alg == p->upload_alg)
+        return 0;
+    if (p->alg == CKSUM_NONE) {
+        p->alg = p->upload_alg;
+        return 0;
+    }
+    char msg[128];
+    snprintf(msg, sizeof msg, "Checksum Type mismatch occurred, expected checksum Type: %s, "
+                              "actual checksum Type: %s", cksum_name(p->upload_alg), cksum_name(p->alg));
+    s3_reply_error(r, S3E_INVALID_REQUEST, msg);
+    return -1;
+}
+
 int s3_put_begin_or_reply(struct s3_req *r, struct s3_put *p, int allow_inline, uint64_t max_size)
 {
     buf_init(&p->attrs, 8192);
@@ -101,7 +119,7 @@ int s3_put_begin_or_reply(struct s3_req *r, struct s3_put *p, int allow_inline, 
         memcpy(p->content_md5, tmp, 16);
         p->has_md5 = 1;
     }
-    if (checksum_request_or_reply(r, p) != 0)
+    if (checksum_request_or_reply(r, p) != 0 || part_checksum_alg_or_reply(r, p) != 0)
         return -1;
     if (s3_attrs_from_request_or_reply(r, &p->attrs) != 0)
         return -1;
@@ -162,8 +180,8 @@ int s3_put_finish_or_reply(struct s3_req *r, struct s3_put *p)
             s3_reply_error(r, S3E_BAD_DIGEST, p->mismatch_msg);
             return -1;
         }
-        if (buf_append(&p->attrs, tname, strlen(tname) + 1) ||
-            buf_append(&p->attrs, b64, strlen(b64) + 1)) {
+        if (s3_attrs_add(&p->attrs, tname, b64) ||
+            s3_attrs_add(&p->attrs, "x-amz-checksum-type", "FULL_OBJECT")) {
             s3_reply_error(r, S3E_INTERNAL, NULL);
             return -1;
         }
@@ -300,6 +318,7 @@ static void put_object_end(struct s3_req *r)
         char name[40];
         snprintf(name, sizeof name, "x-amz-checksum-%s", cksum_name(p->alg));
         s3_add_header(r, name, p->checksum_b64);
+        s3_add_header(r, "x-amz-checksum-type", "FULL_OBJECT");
     }
     s3_reply_empty(r, 200);
 }
@@ -462,70 +481,110 @@ static void get_free(void *cls)
     free(g);
 }
 
-static void get_or_head(struct s3_req *r, int head)
+/* ?partNumber of a GET/HEAD, 0 when absent.  A bad number, or one sent
+ * with a Range header, is answered here (-1). */
+static int get_part_number_or_reply(struct s3_req *r, uint32_t *part)
 {
-    struct ol_reader *rd = NULL;
-    if (s3_bucket_access_or_reply(r, NULL) != 0)
-        return;
-    const char *version = s3_param(r, "versionId");
-    int rc = ol_reader_open(r->gw->ol, r->bucket, r->key, version, &rd);
-    if (rc) {
-        s3_reply_rc(r, rc);
-        return;
+    *part = 0;
+    if (!s3_has_param(r, "partNumber"))
+        return 0;
+    if (s3_part_number_or_reply(r, part) != 0)
+        return -1;
+    if (s3_header(r, "Range")) {
+        s3_reply_error(r, S3E_INVALID_REQUEST,
+                       "Cannot specify both Range header and partNumber query parameter");
+        return -1;
     }
-    const struct meta_object *o = ol_reader_object(rd);
-    char etag[META_ETAG_MAX + 3], lm[40];
-    s3_quote_etag(o->etag, etag);
-    s3_time_http(o->mtime_ms, lm);
+    return 0;
+}
 
-    enum s3_err cond = check_conditions(r, o, "");
-    if (cond == S3E_NOT_MODIFIED) {
-        s3_add_header(r, "ETag", etag);
-        s3_add_header(r, "Last-Modified", lm);
-        ol_reader_free(rd);
-        s3_reply_empty(r, 304);
-        return;
-    }
-    if (cond != S3E_NONE) {
-        ol_reader_free(rd);
-        s3_reply_error(r, cond, NULL);
-        return;
-    }
+/* The bytes a GET/HEAD sends. */
+struct get_span {
+    uint64_t first, len;
+    int partial;          /* 206 with a Content-Range */
+    int whole;            /* exactly the object as stored: its checksum applies */
+    uint32_t parts_count; /* x-amz-mp-parts-count to send, 0 for none */
+};
 
-    uint64_t first = 0, last = o->size ? o->size - 1 : 0;
+static void reply_invalid_part_number(struct s3_req *r, uint32_t part, uint32_t count)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%u", part);
+    s3_add_error_detail(r, "PartNumberRequested", n);
+    snprintf(n, sizeof n, "%u", count);
+    s3_add_error_detail(r, "ActualPartCount", n);
+    s3_reply_error(r, S3E_INVALID_PART_NUMBER, NULL);
+}
+
+/* Part number part of o: a part of a multipart object (from the sizes its
+ * attrs keep), or an object without parts, which is its own part 1.  As
+ * S3, the part is sent as a range (206), with the parts count for a
+ * multipart object.  Part numbers count the parts as completed (1..N),
+ * whatever numbers they were uploaded with. */
+static int part_span_or_reply(struct s3_req *r, const struct meta_object *o, uint32_t part,
+                              struct get_span *sp)
+{
+    uint32_t count = 1;
+    uint64_t off = 0, size = o->size;
+    int listed = s3_attrs_part_range(o->attrs, o->attrs_len, o->size, part, &count, &off, &size);
+    if (part > count) {
+        reply_invalid_part_number(r, part, count);
+        return -1;
+    }
+    sp->first = off;
+    sp->len = size;
+    sp->parts_count = listed ? count : 0;
+    sp->whole = !listed;
+    sp->partial = size > 0; /* no Content-Range can name an empty part */
+    return 0;
+}
+
+/* The bytes to send for o: all of them, a Range, or part number part
+ * (0: none).  Replies 416 and returns -1 when that cannot be satisfied. */
+static int get_span_or_reply(struct s3_req *r, const struct meta_object *o, uint32_t part,
+                             struct get_span *sp)
+{
+    memset(sp, 0, sizeof *sp);
+    if (part)
+        return part_span_or_reply(r, o, part, sp);
+    uint64_t first = 0, last = 0;
     int ranged = parse_range(s3_header(r, "Range"), o->size, &first, &last);
     if (ranged < 0) {
         char cr[64];
         snprintf(cr, sizeof cr, "bytes */%" PRIu64, o->size);
         s3_add_header(r, "Content-Range", cr);
-        ol_reader_free(rd);
         s3_reply_error(r, S3E_INVALID_RANGE, NULL);
-        return;
+        return -1;
     }
-    /* The first bytes are read before the status goes out: if too few
-     * drives can serve them the client gets a 503 with an error body, not
-     * a 200 cut short.  (A later chunk failing mid-body can only cut the
-     * connection.) */
-    uint64_t send_len = o->size ? last - first + 1 : 0;
-    if (!head && send_len > 0) {
-        int prc = ol_reader_prefetch(rd, first, send_len < CS_MAX_CHUNK ? (size_t)send_len : CS_MAX_CHUNK);
-        if (prc) {
-            ol_reader_free(rd);
-            s3_reply_rc(r, prc);
-            return;
-        }
+    sp->first = ranged ? first : 0;
+    sp->len = ranged ? last - first + 1 : o->size;
+    sp->partial = ranged;
+    sp->whole = !ranged;
+    return 0;
+}
+
+/* Conditional headers: 304 / 412 answered here (-1). */
+static int get_conditions_or_reply(struct s3_req *r, const struct meta_object *o,
+                                   const char *etag, const char *lm)
+{
+    enum s3_err cond = check_conditions(r, o, "");
+    if (cond == S3E_NONE)
+        return 0;
+    if (cond == S3E_NOT_MODIFIED) {
+        s3_add_header(r, "ETag", etag);
+        s3_add_header(r, "Last-Modified", lm);
+        s3_reply_empty(r, 304);
+        return -1;
     }
-    const char *checksum_mode = s3_header(r, "x-amz-checksum-mode");
-    int with_checksum = !ranged && checksum_mode && strcasecmp(checksum_mode, "ENABLED") == 0;
-    s3_attrs_to_headers(r, o->attrs, o->attrs_len, with_checksum);
-    if (!s3_attrs_get(o->attrs, o->attrs_len, "content-type"))
-        s3_add_header(r, "Content-Type", "binary/octet-stream");
-    s3_add_header(r, "ETag", etag);
-    s3_add_header(r, "Last-Modified", lm);
-    s3_add_header(r, "Accept-Ranges", "bytes");
-    if (strcmp(o->version_id, "null") != 0)
-        s3_add_header(r, "x-amz-version-id", o->version_id);
-    /* response-* overrides (signed requests only, as S3). */
+    s3_reply_error(r, cond, NULL);
+    return -1;
+}
+
+/* Headers of a GET/HEAD reply: the stored ones, then response-* overrides
+ * (signed requests only, as S3: an anonymous one is answered, -1). */
+static int get_headers_or_reply(struct s3_req *r, const struct meta_object *o,
+                                const struct get_span *sp, const char *etag, const char *lm)
+{
     static const struct {
         const char *param, *header;
     } overrides[] = {
@@ -536,45 +595,95 @@ static void get_or_head(struct s3_req *r, int head)
         {"response-content-disposition", "Content-Disposition"},
         {"response-content-encoding", "Content-Encoding"},
     };
-    for (size_t i = 0; i < sizeof overrides / sizeof *overrides; i++) {
-        const char *v = s3_param(r, overrides[i].param);
-        if (v) {
-            if (r->anonymous) {
-                ol_reader_free(rd);
-                s3_reply_error(r, S3E_INVALID_REQUEST,
-                               "Request specific response headers cannot be used for anonymous "
-                               "GET requests.");
-                return;
-            }
-            s3_set_header(r, overrides[i].header, v);
-        }
-    }
-
-    struct get_state *g = calloc(1, sizeof *g);
-    if (!g) {
-        ol_reader_free(rd);
-        s3_reply_error(r, S3E_INTERNAL, NULL);
-        return;
-    }
-    g->rd = rd;
-    g->first = first;
-    g->len = send_len;
-    g->gw = r->gw;
-    memcpy(g->id, r->id, sizeof g->id);
-    if (ranged > 0) {
+    const char *checksum_mode = s3_header(r, "x-amz-checksum-mode");
+    int with_checksum = sp->whole && checksum_mode && strcasecmp(checksum_mode, "ENABLED") == 0;
+    s3_attrs_to_headers(r, o->attrs, o->attrs_len, with_checksum);
+    if (!s3_attrs_get(o->attrs, o->attrs_len, "content-type"))
+        s3_add_header(r, "Content-Type", "binary/octet-stream");
+    s3_add_header(r, "ETag", etag);
+    s3_add_header(r, "Last-Modified", lm);
+    s3_add_header(r, "Accept-Ranges", "bytes");
+    if (strcmp(o->version_id, "null") != 0)
+        s3_add_header(r, "x-amz-version-id", o->version_id);
+    if (sp->partial) {
         char cr[96];
-        snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last, o->size);
+        snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, sp->first,
+                 sp->first + sp->len - 1, o->size);
         s3_add_header(r, "Content-Range", cr);
     }
+    if (sp->parts_count) {
+        char n[16];
+        snprintf(n, sizeof n, "%u", sp->parts_count);
+        s3_add_header(r, "x-amz-mp-parts-count", n);
+    }
+    for (size_t i = 0; i < sizeof overrides / sizeof *overrides; i++) {
+        const char *v = s3_param(r, overrides[i].param);
+        if (!v)
+            continue;
+        if (r->anonymous) {
+            s3_reply_error(r, S3E_INVALID_REQUEST,
+                           "Request specific response headers cannot be used for anonymous "
+                           "GET requests.");
+            return -1;
+        }
+        s3_set_header(r, overrides[i].header, v);
+    }
+    return 0;
+}
+
+static void get_or_head(struct s3_req *r, int head)
+{
+    struct ol_reader *rd = NULL;
+    uint32_t part;
+    if (s3_bucket_access_or_reply(r, NULL) != 0 || get_part_number_or_reply(r, &part) != 0)
+        return;
+    int rc = ol_reader_open(r->gw->ol, r->bucket, r->key, s3_param(r, "versionId"), &rd);
+    if (rc) {
+        s3_reply_rc(r, rc);
+        return;
+    }
+    const struct meta_object *o = ol_reader_object(rd);
+    char etag[META_ETAG_MAX + 3], lm[40];
+    struct get_span sp;
+    s3_quote_etag(o->etag, etag);
+    s3_time_http(o->mtime_ms, lm);
+    if (get_conditions_or_reply(r, o, etag, lm) != 0 || get_span_or_reply(r, o, part, &sp) != 0)
+        goto out;
+    /* The first bytes are read before the status goes out: if too few
+     * drives can serve them the client gets a 503 with an error body, not
+     * a 200 cut short.  (A later chunk failing mid-body can only cut the
+     * connection.) */
+    if (!head && sp.len > 0) {
+        rc = ol_reader_prefetch(rd, sp.first, sp.len < CS_MAX_CHUNK ? (size_t)sp.len : CS_MAX_CHUNK);
+        if (rc) {
+            s3_reply_rc(r, rc);
+            goto out;
+        }
+    }
+    if (get_headers_or_reply(r, o, &sp, etag, lm) != 0)
+        goto out;
+    struct get_state *g = calloc(1, sizeof *g);
+    if (!g) {
+        s3_reply_error(r, S3E_INTERNAL, NULL);
+        goto out;
+    }
+    g->rd = rd;
+    rd = NULL; /* g owns it now */
+    g->first = sp.first;
+    g->len = sp.len;
+    g->gw = r->gw;
+    memcpy(g->id, r->id, sizeof g->id);
     /* libmicrohttpd sends no body for HEAD but keeps the Content-Length. */
     struct MHD_Response *resp =
         MHD_create_response_from_callback(g->len, 256u << 10, get_reader, g, get_free);
     if (!resp) {
         get_free(g);
         s3_reply_error(r, S3E_INTERNAL, NULL);
-        return;
+        goto out;
     }
-    s3_reply_response(r, ranged > 0 ? 206 : 200, resp);
+    s3_reply_response(r, sp.partial ? 206 : 200, resp);
+out:
+    ol_reader_free(rd);
 }
 
 static void get_object_end(struct s3_req *r)
@@ -683,28 +792,12 @@ void s3_copy_src_release(struct s3_copy_src *src)
     src->key = NULL;
 }
 
-/* Checksum entries of attrs, appended to out. */
-static int copy_checksums(const uint8_t *attrs, uint32_t len, struct buf *out)
-{
-    const char *p = (const char *)attrs, *end = p + len;
-    while (p < end) {
-        const char *value = p + strlen(p) + 1;
-        if (value >= end)
-            break;
-        const char *next = value + strlen(value) + 1;
-        if (strncmp(p, "x-amz-checksum-", 15) == 0 && buf_append(out, p, (size_t)(next - p)))
-            return -1;
-        p = next;
-    }
-    return 0;
-}
-
 static void copy_object_end(struct s3_req *r)
 {
     struct s3_copy_src src;
     struct buf attrs;
     memset(&src, 0, sizeof src);
-    buf_init(&attrs, 8192);
+    buf_init(&attrs, META_ATTRS_MAX);
     if (s3_bucket_access_or_reply(r, NULL) != 0)
         goto out;
     if (s3_copy_source_or_reply(r, &src) != 0)
@@ -727,7 +820,9 @@ static void copy_object_end(struct s3_req *r)
     if (replace) {
         if (s3_attrs_from_request_or_reply(r, &attrs) != 0)
             goto out;
-        if (copy_checksums(so->attrs, so->attrs_len, &attrs) != 0) {
+        /* the bytes are the same: their checksums and part sizes stay */
+        if (s3_attrs_copy(so->attrs, so->attrs_len, "x-amz-checksum-", 1, &attrs) != 0 ||
+            s3_attrs_copy(so->attrs, so->attrs_len, S3_ATTR_INTERNAL_PREFIX, 1, &attrs) != 0) {
             s3_reply_error(r, S3E_INTERNAL, NULL);
             goto out;
         }

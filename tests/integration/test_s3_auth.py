@@ -432,6 +432,68 @@ def test_tampered_request_parts(srv):
     assert r.status == 400 and r.error()["Code"] == "InvalidArgument", r
 
 
+def test_unsigned_amz_headers(srv):
+    """Every x-amz-* header must be among the signed ones: one added after
+    signing is refused with AccessDenied naming it in HeadersNotSigned
+    (S3's answer), and nothing is stored; signed, the same header works."""
+    c = srv.client()
+    b = make_bucket(c, "auth-unsigned-hdr")
+    target = "/%s/m" % b
+    h = sign_headers(srv, "PUT", target, {}, b"v")
+    h["x-amz-meta-foo"] = "bar"
+    r = send(srv, "PUT", target, h, b"v")
+    e = r.error()
+    assert r.status == 403 and e["Code"] == "AccessDenied", r
+    assert e["Message"] == "There were headers present in the request which were not signed", e
+    assert e.get("HeadersNotSigned") == "x-amz-meta-foo", e
+    assert_not_stored(srv, b, "m")
+    # two of them, in any case
+    h = sign_headers(srv, "PUT", target, {}, b"v")
+    h["X-Amz-Copy-Source"] = "%s/other" % b
+    h["x-amz-tagging"] = "a=b"
+    r = send(srv, "PUT", target, h, b"v")
+    assert r.status == 403 and r.error().get("HeadersNotSigned") == "x-amz-copy-source, x-amz-tagging", r
+    assert_not_stored(srv, b, "m")
+    # HEAD: the status alone
+    c.put_object(Bucket=b, Key="k", Body=b"x")
+    h = sign_headers(srv, "HEAD", "/%s/k" % b)
+    h["x-amz-checksum-mode"] = "ENABLED"
+    r = send(srv, "HEAD", "/%s/k" % b, h)
+    assert r.status == 403 and not r.body, r
+    # signed (whatever the case of the name), the same headers are fine
+    h = sign_headers(srv, "PUT", target, {"X-Amz-Meta-Foo": "bar"}, b"v")
+    r = send(srv, "PUT", target, h, b"v")
+    assert r.status == 200, r
+    assert c.head_object(Bucket=b, Key="m")["Metadata"] == {"foo": "bar"}
+    # a long signed name is matched whole
+    long_name = "x-amz-meta-" + "n" * 200
+    h = sign_headers(srv, "PUT", target, {long_name: "1"}, b"w")
+    assert send(srv, "PUT", target, h, b"w").status == 200
+    # other headers may go unsigned (as on S3)
+    h = sign_headers(srv, "PUT", target, {}, b"v")
+    h["X-Custom-Header"] = "1"
+    h["x-amzn-trace-id"] = "Root=1-00000000-000000000000000000000000"
+    assert send(srv, "PUT", target, h, b"v").status == 200
+
+
+def test_unsigned_amz_headers_presigned(srv):
+    """A presigned URL carries no header signature: x-amz-* headers sent
+    with it are refused as well, except x-amz-content-sha256."""
+    c = srv.client(signature_version="s3v4")
+    b = make_bucket(c, "auth-unsigned-pre")
+    put = c.generate_presigned_url("put_object", Params={"Bucket": b, "Key": "p"}, ExpiresIn=300)
+    r = url_get(put, method="PUT", data=b"body", headers={"x-amz-meta-foo": "bar"})
+    assert r.status == 403 and r.error().get("HeadersNotSigned") == "x-amz-meta-foo", r
+    assert_not_stored(srv, b, "p")
+    r = url_get(put, method="PUT", data=b"body", headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+    assert r.status == 200, r
+    assert stored(srv, b, "p") == b"body"
+    get = c.generate_presigned_url("get_object", Params={"Bucket": b, "Key": "p"}, ExpiresIn=300)
+    r = url_get(get, headers={"x-amz-checksum-mode": "ENABLED"})
+    assert r.status == 403 and r.error()["Code"] == "AccessDenied", r
+    assert url_get(get).body == b"body"
+
+
 def test_credential_scope(srv):
     """The scope in Credential= must name this server's region and s3:
     S3 answers 400 AuthorizationHeaderMalformed ("the region 'eu-west-1'

@@ -25,7 +25,8 @@ import zlib
 import botocore
 
 import cairn_test
-from cairn_test import Server, expect_error, run_tests
+from cairn_test import (Server, b64, captured_requests, checksum_b64, crc32c_int, crc64nvme_int,
+                        expect_error, extra_headers, run_tests)
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -37,61 +38,6 @@ INLINE_MAX = 128 * KiB  # cairn server default (--inline-max 131072)
 
 def data_of(n, seed=None):
     return random.Random(n if seed is None else seed).randbytes(n)
-
-
-def _crc_table(poly):
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ poly if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_CRC32C_TABLE = _crc_table(0x82F63B78)
-_CRC64NVME_TABLE = _crc_table(0x9A6C9329AC4BC9B5)
-
-
-def crc32c_int(data):
-    c = 0xFFFFFFFF
-    t = _CRC32C_TABLE
-    for b in data:
-        c = t[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-
-
-def crc64nvme_int(data):
-    m = 0xFFFFFFFFFFFFFFFF
-    c = m
-    t = _CRC64NVME_TABLE
-    for b in data:
-        c = t[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ m
-
-
-# The pure-Python CRCs must be right before any server answer is judged by them.
-assert crc32c_int(b"123456789") == 0xE3069283
-assert crc64nvme_int(b"123456789") == 0xAE8B14860A799888
-
-
-def b64(raw):
-    return base64.b64encode(raw).decode()
-
-
-def checksum_b64(alg, data):
-    alg = alg.lower()
-    if alg == "crc32":
-        return b64((zlib.crc32(data) & 0xFFFFFFFF).to_bytes(4, "big"))
-    if alg == "crc32c":
-        return b64(crc32c_int(data).to_bytes(4, "big"))
-    if alg == "crc64nvme":
-        return b64(crc64nvme_int(data).to_bytes(8, "big"))
-    if alg == "sha1":
-        return b64(hashlib.sha1(data).digest())
-    if alg == "sha256":
-        return b64(hashlib.sha256(data).digest())
-    raise ValueError(alg)
 
 
 def md5_b64(data):
@@ -115,37 +61,6 @@ def status_of(fn, **kw):
 
 def op_has_param(client, op, param):
     return param in client.meta.service_model.operation_model(op).input_shape.members
-
-
-@contextlib.contextmanager
-def extra_headers(client, op, headers):
-    """Add headers to every `op` request (signed), for parameters an old
-    boto3 does not know."""
-    def add(request, **kw):
-        for k, v in headers.items():
-            del request.headers[k]
-            request.headers[k] = v
-    event = "before-sign.s3.%s" % op
-    client.meta.events.register(event, add)
-    try:
-        yield
-    finally:
-        client.meta.events.unregister(event, add)
-
-
-@contextlib.contextmanager
-def captured_requests(client, op):
-    """Collect the prepared requests boto3 sends for `op`."""
-    seen = []
-
-    def grab(request, **kw):
-        seen.append(request)
-    event = "before-send.s3.%s" % op
-    client.meta.events.register(event, grab)
-    try:
-        yield seen
-    finally:
-        client.meta.events.unregister(event, grab)
 
 
 @contextlib.contextmanager
@@ -322,6 +237,9 @@ def test_checksum_explicit_values(srv):
             assert g["ResponseMetadata"]["HTTPHeaders"].get("x-amz-checksum-" + alg.lower()) == want
             h = c.head_object(Bucket=b, Key=key, ChecksumMode="ENABLED")
             assert h.get("Checksum" + alg) == want, (alg, n, h.get("Checksum" + alg))
+            # a PutObject checksum is of the whole object: type FULL_OBJECT, as S3
+            for r in (p, g, h):
+                assert r["ResponseMetadata"]["HTTPHeaders"].get("x-amz-checksum-type") == "FULL_OBJECT", r
         # a wrong value: BadDigest naming the algorithm, and no object
         data = data_of(3000)
         wrong = checksum_b64(alg, data + b"x")

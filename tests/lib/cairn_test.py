@@ -5,8 +5,14 @@ fresh data folder, or uses $CAIRN_TEST_ENDPOINT (with AWS_ACCESS_KEY_ID /
 AWS_SECRET_ACCESS_KEY) when set, so the same tests can check any S3 server.
 client() returns a boto3 S3 client for it.  Tests use plain asserts and
 call run_tests(globals()) at the end, which runs every test_* function and
-prints "N passed, M failed".
+prints "N passed, M failed".  Also here: raw signed requests (raw()),
+pure-Python CRC32C / CRC64NVME and S3's base64 checksums (checksum_b64()),
+and boto3 hooks to add headers an old boto3 cannot send (extra_headers())
+or to see what it sends (captured_requests()).
 """
+import base64
+import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -18,6 +24,7 @@ import tempfile
 import time
 import traceback
 import urllib.request
+import zlib
 
 import http.client
 import urllib.parse
@@ -216,6 +223,99 @@ def expect_error(code, fn, *args, **kw):
         assert got == code, "expected %s, got %s (%s)" % (code, got, e.response["Error"].get("Message"))
         return e
     raise AssertionError("expected error %s, call succeeded" % code)
+
+
+# ---------------------------------------------------------------------------
+# Checksums as S3 sends them (base64 of the big-endian value), in pure
+# Python so that every client variant can check the server's answers.
+
+def _crc_table(poly):
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ poly if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C_TABLE = _crc_table(0x82F63B78)
+_CRC64NVME_TABLE = _crc_table(0x9A6C9329AC4BC9B5)
+
+
+def crc32c_int(data):
+    c = 0xFFFFFFFF
+    t = _CRC32C_TABLE
+    for b in data:
+        c = t[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def crc64nvme_int(data):
+    m = 0xFFFFFFFFFFFFFFFF
+    c = m
+    t = _CRC64NVME_TABLE
+    for b in data:
+        c = t[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ m
+
+
+# The pure-Python CRCs must be right before any server answer is judged by them.
+assert crc32c_int(b"123456789") == 0xE3069283
+assert crc64nvme_int(b"123456789") == 0xAE8B14860A799888
+
+
+def b64(raw):
+    return base64.b64encode(raw).decode()
+
+
+def checksum_b64(alg, data):
+    alg = alg.lower()
+    if alg == "crc32":
+        return b64((zlib.crc32(data) & 0xFFFFFFFF).to_bytes(4, "big"))
+    if alg == "crc32c":
+        return b64(crc32c_int(data).to_bytes(4, "big"))
+    if alg == "crc64nvme":
+        return b64(crc64nvme_int(data).to_bytes(8, "big"))
+    if alg == "sha1":
+        return b64(hashlib.sha1(data).digest())
+    if alg == "sha256":
+        return b64(hashlib.sha256(data).digest())
+    raise ValueError(alg)
+
+
+# ---------------------------------------------------------------------------
+# boto3 request hooks
+
+@contextlib.contextmanager
+def extra_headers(client, op, headers):
+    """Add headers to every `op` request (signed), for parameters an old
+    boto3 does not know."""
+    def add(request, **kw):
+        for k, v in headers.items():
+            del request.headers[k]
+            request.headers[k] = v
+    event = "before-sign.s3.%s" % op
+    client.meta.events.register(event, add)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(event, add)
+
+
+@contextlib.contextmanager
+def captured_requests(client, op):
+    """Collect the prepared requests boto3 sends for `op`."""
+    seen = []
+
+    def grab(request, **kw):
+        seen.append(request)
+    event = "before-send.s3.%s" % op
+    client.meta.events.register(event, grab)
+    try:
+        yield seen
+    finally:
+        client.meta.events.unregister(event, grab)
 
 
 def run_tests(namespace, setup=None):
