@@ -240,15 +240,6 @@ def header_value(headers, name):
     return None
 
 
-def add_user(srv, name):
-    r = srv.admin("user", "add", name)
-    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
-    ak = re.search(r"access key:\s*(\S+)", r.stdout)
-    sk = re.search(r"secret key:\s*(\S+)", r.stdout)
-    assert ak and sk, r.stdout
-    return ak.group(1), sk.group(1)
-
-
 # ---------------------------------------------------------------------------
 # header auth and payload modes
 
@@ -752,8 +743,8 @@ def test_sigv2_and_malformed_authorization(srv):
 
 def test_users_and_bucket_ownership(srv):
     root = srv.client()
-    ak_a, sk_a = add_user(srv, "alice")
-    ak_b, sk_b = add_user(srv, "bob")
+    ak_a, sk_a = srv.add_user("alice")
+    ak_b, sk_b = srv.add_user("bob")
     a = srv.client(key=ak_a, secret=sk_a)
     bo = srv.client(key=ak_b, secret=sk_b)
     a.create_bucket(Bucket="alice-bkt")

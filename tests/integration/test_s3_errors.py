@@ -161,10 +161,7 @@ def test_bucket_create_conflicts(srv):
     assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 409
     check_error(raw(srv, "PUT", "/err-twice"), 409, "BucketAlreadyOwnedByYou", resource="/err-twice")
     # another user asking for the name
-    r = srv.admin("user", "add", "err-carol")
-    assert r.returncode == 0, r.stderr
-    ak = r.stdout.split("access key:")[1].split()[0]
-    sk = r.stdout.split("secret key:")[1].split()[0]
+    ak, sk = srv.add_user("err-carol")
     other = srv.client(key=ak, secret=sk)
     e = expect_error("BucketAlreadyExists", other.create_bucket, Bucket="err-twice")
     assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 409
