@@ -5,6 +5,7 @@
 #include "common/sync_proto.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,4 +141,19 @@ void sync_chunk_list_release(struct sync_chunk_list *l)
 {
     free(l->chunks);
     memset(l, 0, sizeof *l);
+}
+
+void sync_commit_etag(const struct sync_chunk_ref *chunks, uint32_t n,
+                      char out[SYNC_COMMIT_ETAG_LEN + 1])
+{
+    struct cksum md5;
+    uint8_t digest[CKSUM_MAX_LEN];
+    char hex[33];
+    cksum_init(&md5, CKSUM_MD5);
+    for (uint32_t i = 0; i < n; i++)
+        cksum_update(&md5, chunks[i].id, SYNC_ID_LEN);
+    cksum_final(&md5, digest);
+    cksum_release(&md5);
+    hex_encode(digest, 16, hex);
+    snprintf(out, SYNC_COMMIT_ETAG_LEN + 1, "%s-%u", hex, (unsigned)n);
 }

@@ -46,4 +46,11 @@ int sync_chunk_list_parse(const char *json, size_t len, uint32_t max, uint32_t c
                           uint64_t max_size, struct sync_chunk_list *out, const char **why);
 void sync_chunk_list_release(struct sync_chunk_list *l); /* zeroed or parsed */
 
+/* The ETag of an object committed from a chunk list: lower-case hex MD5 of
+ * the concatenated 32-byte ids, '-', the number of chunks; no quotes.
+ * Server and client both compute it here, so they always agree. */
+#define SYNC_COMMIT_ETAG_LEN (32 + 1 + 10)
+void sync_commit_etag(const struct sync_chunk_ref *chunks, uint32_t n,
+                      char out[SYNC_COMMIT_ETAG_LEN + 1]);
+
 #endif

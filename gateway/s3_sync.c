@@ -239,10 +239,11 @@ static int sync_commit_begin(struct s3_req *r)
     return 0;
 }
 
-/* The chunk list of a commit body into o (o->chunks allocated).  Replies
- * and returns -1 on a malformed one. */
+/* The chunk list of a commit body into o (o->chunks allocated, size,
+ * etag).  Replies and returns -1 on a malformed one. */
 static int commit_chunks_or_reply(struct s3_req *r, struct meta_object *o)
 {
+    _Static_assert(SYNC_COMMIT_ETAG_LEN < META_ETAG_MAX, "commit ETag fits a record");
     struct sync_chunk_list l;
     const char *why = NULL;
     int rc = sync_chunk_list_parse(r->body.data, r->body.len, SYNC_MAX_COMMIT_CHUNKS,
@@ -263,23 +264,9 @@ static int commit_chunks_or_reply(struct s3_req *r, struct meta_object *o)
     }
     o->nchunks = l.n;
     o->size = l.size;
+    sync_commit_etag(l.chunks, l.n, o->etag);
     sync_chunk_list_release(&l);
     return 0;
-}
-
-/* The commit ETag: MD5 of the concatenated ids, then "-" and the count. */
-static void commit_etag(const struct meta_object *o, char out[META_ETAG_MAX])
-{
-    struct cksum md5;
-    uint8_t d[CKSUM_MAX_LEN];
-    char hex[33];
-    cksum_init(&md5, CKSUM_MD5);
-    for (uint32_t i = 0; i < o->nchunks; i++)
-        cksum_update(&md5, o->chunks[i].id, 32);
-    cksum_final(&md5, d);
-    cksum_release(&md5);
-    hex_encode(d, 16, hex);
-    snprintf(out, META_ETAG_MAX, "%s-%u", hex, o->nchunks);
 }
 
 /* A commit named chunks the store lacks: say which (the first few). */
@@ -311,7 +298,6 @@ static void sync_commit_end(struct s3_req *r)
     o.key = r->key;
     s3_new_version_id(o.version_id);
     o.mtime_ms = ol_now_ms();
-    commit_etag(&o, o.etag);
     o.attrs = (uint8_t *)c->attrs.data;
     o.attrs_len = (uint32_t)c->attrs.len;
     int rc = ol_put(r->gw->ol, r->bucket, &o, &c->pc, NULL);

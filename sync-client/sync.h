@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/sync_proto.h"
+
 enum sync_error {
     SYNC_EINVAL = -34000,    /* malformed argument (path, pattern, struct field) */
     SYNC_ETOOLONG = -34001,  /* a path, name, list or text over its cap */
@@ -45,8 +47,10 @@ const char *sync_strerror(int err);
 
 #define SYNC_PATH_MAX 1024      /* relative path, bytes (the S3 key limit) */
 #define SYNC_NAME_MAX 255       /* one path component, bytes (NAME_MAX) */
-#define SYNC_CHUNK_ID_LEN 32    /* SHA-256 of the chunk's bytes */
-#define SYNC_CHUNKS_MAX 200000  /* chunks of one file: the server's max_commit_chunks */
+#define SYNC_CHUNK_ID_LEN SYNC_ID_LEN /* SHA-256 of the chunk's bytes */
+#define SYNC_CHUNKS_MAX 200000  /* chunks of one file the index keeps (about 200 GiB); a
+                                   commit carries at most the server's max_commit_chunks
+                                   (20000): larger files go up by multipart upload */
 #define SYNC_ETAG_MAX 80        /* ETag text, quotes included if any */
 #define SYNC_VERSION_MAX 128    /* version id text */
 
@@ -59,11 +63,9 @@ enum sync_kind {
     SYNC_KIND_DIR = 3,     /* no content; only presence and kind count */
 };
 
-/* One chunk of a file, in file order: its id (SHA-256) and length. */
-struct sync_chunk {
-    uint8_t id[SYNC_CHUNK_ID_LEN];
-    uint32_t len;
-};
+/* One chunk of a file, in file order: struct sync_chunk_ref of
+ * common/sync_proto.h (its id, the SHA-256, and its length), the same
+ * type the protocol messages carry. */
 
 /* What one lstat() says about a path.  mode is recorded, not compared: a
  * change of mode bits alone is not a change of the file. */

@@ -206,7 +206,7 @@ static int rec_decode(const MDB_val *v, struct sync_entry *e, uint32_t *chunk_ca
     if (p[1] < SYNC_KIND_FILE || p[1] > SYNC_KIND_DIR)
         return SYNC_ECORRUPT;
     if (n > *chunk_cap) {
-        struct sync_chunk *c = realloc(e->chunks, (size_t)n * sizeof *c);
+        struct sync_chunk_ref *c = realloc(e->chunks, (size_t)n * sizeof *c);
         if (!c)
             return -ENOMEM;
         e->chunks = c;

@@ -81,7 +81,7 @@ struct sync_entry {
     char etag[SYNC_ETAG_MAX + 1]; /* server state at the last sync; "" none */
     char version_id[SYNC_VERSION_MAX + 1];
     uint32_t nchunks;             /* 0..SYNC_CHUNKS_MAX */
-    struct sync_chunk *chunks;    /* nchunks entries, in file order */
+    struct sync_chunk_ref *chunks;    /* nchunks entries, in file order */
 };
 
 /* Zero e (an empty entry that sync_entry_release() accepts). */

@@ -93,21 +93,12 @@ const char *sync_plan_row_name(enum sync_plan_row r)
     return (unsigned)r < SYNC_ROW_COUNT ? rows[r].name : "?";
 }
 
-int sync_plan_commit_etag(const struct sync_chunk *chunks, uint32_t n,
+int sync_plan_commit_etag(const struct sync_chunk_ref *chunks, uint32_t n,
                           char out[SYNC_PLAN_ETAG_LEN + 1])
 {
-    struct cksum c;
-    uint8_t digest[CKSUM_MAX_LEN];
-    char hex[33];
     if (!out || (n && !chunks) || n > SYNC_CHUNKS_MAX)
         return SYNC_EINVAL;
-    if (cksum_init(&c, CKSUM_MD5) != 0)
-        return -ENOMEM;
-    for (uint32_t i = 0; i < n; i++)
-        cksum_update(&c, chunks[i].id, SYNC_CHUNK_ID_LEN);
-    cksum_final(&c, digest);
-    hex_encode(digest, 16, hex);
-    snprintf(out, SYNC_PLAN_ETAG_LEN + 1, "%s-%u", hex, (unsigned)n);
+    sync_commit_etag(chunks, n, out);
     return 0;
 }
 
@@ -141,7 +132,7 @@ static int stat_equal(const struct sync_stat *a, const struct sync_stat *b)
            a->inode == b->inode;
 }
 
-static int chunks_equal(const struct sync_chunk *a, uint32_t na, const struct sync_chunk *b,
+static int chunks_equal(const struct sync_chunk_ref *a, uint32_t na, const struct sync_chunk_ref *b,
                         uint32_t nb)
 {
     if (na != nb)
@@ -321,7 +312,7 @@ static int decide_indexed(const struct sync_plan_input *in, enum sync_plan_row *
     return 0;
 }
 
-static int chunks_valid(const struct sync_chunk *c, uint32_t n)
+static int chunks_valid(const struct sync_chunk_ref *c, uint32_t n)
 {
     return n <= SYNC_CHUNKS_MAX && (n == 0 || c != NULL);
 }

@@ -104,7 +104,7 @@
 #include "sync-client/sync_index.h"
 
 #define SYNC_PLAN_RACY_NS (2ll * 1000 * 1000 * 1000) /* 2 s: FAT's mtime resolution */
-#define SYNC_PLAN_ETAG_LEN 48 /* "<32 hex>-<up to 15 digits>" */
+#define SYNC_PLAN_ETAG_LEN SYNC_COMMIT_ETAG_LEN /* "<32 hex>-<count>" */
 
 enum sync_action {
     SYNC_ACT_NOTHING = 0,
@@ -158,7 +158,7 @@ struct sync_disk {
     int looked_again;         /* 1: `again` is a second lstat, taken after the content was read */
     struct sync_stat again;
     int has_content;          /* 1: chunks (and md5 if has_md5) are of the bytes read */
-    const struct sync_chunk *chunks; /* nchunks, file order; borrowed */
+    const struct sync_chunk_ref *chunks; /* nchunks, file order; borrowed */
     uint32_t nchunks;         /* <= SYNC_CHUNKS_MAX */
     int has_md5;
     uint8_t md5[16];          /* MD5 of the whole content */
@@ -197,10 +197,11 @@ int sync_plan_decide(const struct sync_plan_input *in, struct sync_plan *out);
  * The ETag the server gives an object committed from this chunk list
  * (docs/sync-protocol.md): lower-case hex MD5 of the concatenated 32-byte
  * chunk ids, '-', the number of chunks; no quotes.  Writes it NUL-
- * terminated to out.  Returns 0, SYNC_EINVAL (chunks NULL with n > 0, n
- * over SYNC_CHUNKS_MAX) or -ENOMEM.
+ * terminated to out (common/sync_proto.h computes it, for the server
+ * too).  Returns 0 or SYNC_EINVAL (chunks NULL with n > 0, n over
+ * SYNC_CHUNKS_MAX).
  */
-int sync_plan_commit_etag(const struct sync_chunk *chunks, uint32_t n,
+int sync_plan_commit_etag(const struct sync_chunk_ref *chunks, uint32_t n,
                           char out[SYNC_PLAN_ETAG_LEN + 1]);
 
 /* Static names for logs ("UPLOAD", "E2 edited-local" ...); "?" when out of

@@ -226,7 +226,7 @@ static void test_bad_args(void **state)
     e.nchunks = SYNC_CHUNKS_MAX + 1;
     assert_int_equal(sync_index_put(ix, NULL, &e), SYNC_ETOOLONG);
     e.nchunks = 2;
-    struct sync_chunk *keep = e.chunks;
+    struct sync_chunk_ref *keep = e.chunks;
     e.chunks = NULL;
     assert_int_equal(sync_index_put(ix, NULL, &e), SYNC_EINVAL);
     e.chunks = keep;

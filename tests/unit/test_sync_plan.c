@@ -17,9 +17,9 @@
 #define T0 (1764300000LL * SEC) /* mtime at the last sync */
 
 /* Three contents of 100 bytes (60 + 40), and one of 150. */
-static struct sync_chunk content_a[2], content_b[2], content_c[2], content_d[2];
+static struct sync_chunk_ref content_a[2], content_b[2], content_c[2], content_d[2];
 
-static void content_make(struct sync_chunk c[2], uint8_t tag, uint32_t len0, uint32_t len1)
+static void content_make(struct sync_chunk_ref c[2], uint8_t tag, uint32_t len0, uint32_t len1)
 {
     memset(c, 0, 2 * sizeof *c);
     memset(c[0].id, tag, SYNC_CHUNK_ID_LEN);
@@ -28,7 +28,7 @@ static void content_make(struct sync_chunk c[2], uint8_t tag, uint32_t len0, uin
     c[1].len = len1;
 }
 
-static void etag_of(const struct sync_chunk *c, uint32_t n, char *out, int quoted)
+static void etag_of(const struct sync_chunk_ref *c, uint32_t n, char *out, int quoted)
 {
     char bare[SYNC_PLAN_ETAG_LEN + 1];
     assert_int_equal(sync_plan_commit_etag(c, n, bare), 0);
@@ -53,7 +53,7 @@ static struct sync_stat stat_of(uint8_t kind, uint64_t size, int64_t mtime, uint
                               .inode = inode};
 }
 
-static struct sync_disk disk_of(struct sync_stat st, const struct sync_chunk *c)
+static struct sync_disk disk_of(struct sync_stat st, const struct sync_chunk_ref *c)
 {
     struct sync_disk d = {.st = st, .looked_again = 1, .again = st};
     if (c) {
@@ -64,7 +64,7 @@ static struct sync_disk disk_of(struct sync_stat st, const struct sync_chunk *c)
     return d;
 }
 
-static struct sync_server server_of(uint64_t size, const struct sync_chunk *c, const char *version,
+static struct sync_server server_of(uint64_t size, const struct sync_chunk_ref *c, const char *version,
                                     int quoted)
 {
     struct sync_server s = {.kind = SYNC_KIND_FILE, .size = size};
@@ -306,7 +306,7 @@ static void test_commit_etag(void **state)
 {
     (void)state;
     char out[SYNC_PLAN_ETAG_LEN + 1];
-    struct sync_chunk c[2];
+    struct sync_chunk_ref c[2];
     memset(c, 0, sizeof c);
     assert_int_equal(sync_plan_commit_etag(NULL, 0, out), 0);
     assert_string_equal(out, "d41d8cd98f00b204e9800998ecf8427e-0");
