@@ -119,12 +119,49 @@ static void test_chunk_list(void **state)
     }
 }
 
+static void test_commit_etag(void **state)
+{
+    (void)state;
+    struct sync_chunk_ref c[2];
+    char etag[SYNC_COMMIT_ETAG_LEN + 1], hex[33];
+    uint8_t ids[2 * SYNC_ID_LEN], md5[16];
+    sync_id_parse(ID_A, c[0].id);
+    sync_id_parse(ID_B, c[1].id);
+    c[0].len = 5;
+    c[1].len = 7;
+    memcpy(ids, c[0].id, SYNC_ID_LEN);
+    memcpy(ids + SYNC_ID_LEN, c[1].id, SYNC_ID_LEN);
+    struct cksum m;
+    cksum_init(&m, CKSUM_MD5);
+    cksum_update(&m, ids, sizeof ids);
+    uint8_t d[CKSUM_MAX_LEN];
+    cksum_final(&m, d);
+    cksum_release(&m);
+    memcpy(md5, d, 16);
+    hex_encode(md5, 16, hex);
+    char want[64];
+    snprintf(want, sizeof want, "%s-2", hex);
+    sync_commit_etag(c, 2, etag);
+    assert_string_equal(etag, want);
+    /* lengths do not enter it; order does */
+    c[0].len = 999;
+    sync_commit_etag(c, 2, etag);
+    assert_string_equal(etag, want);
+    struct sync_chunk_ref swapped[2] = {c[1], c[0]};
+    sync_commit_etag(swapped, 2, etag);
+    assert_string_not_equal(etag, want);
+    /* the empty list: MD5 of nothing */
+    sync_commit_etag(c, 0, etag);
+    assert_string_equal(etag, "d41d8cd98f00b204e9800998ecf8427e-0");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_id_list),
         cmocka_unit_test(test_chunk_list),
+        cmocka_unit_test(test_commit_etag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
