@@ -40,6 +40,13 @@ enum sync_error {
     SYNC_EFULL = -34004,     /* the index map is full */
     SYNC_EEXIST = -34005,    /* no free conflict-copy name left */
     SYNC_ERDONLY = -34006,   /* a write in a read-only transaction */
+    /* talking to the server (sync_remote.h) */
+    SYNC_EOFFLINE = -34010,  /* no answer: the server is down or unreachable */
+    SYNC_ECONFLICT = -34011, /* a precondition failed: the object changed there */
+    SYNC_EMISSING = -34012,  /* a commit named chunks the server lacks */
+    SYNC_EAUTH = -34013,     /* credentials refused or access denied */
+    SYNC_ESERVER = -34014,   /* any other error answer (see last_error) */
+    SYNC_EPROTO = -34015,    /* an answer that does not parse, or other parameters */
 };
 
 /* Static string naming err: a sync_error, a negated errno value, or 0. */

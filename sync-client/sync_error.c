@@ -14,6 +14,12 @@ const char *sync_strerror(int err)
     case SYNC_EFULL: return "index map full";
     case SYNC_EEXIST: return "no free conflict-copy name";
     case SYNC_ERDONLY: return "write in a read-only transaction";
+    case SYNC_EOFFLINE: return "server unreachable";
+    case SYNC_ECONFLICT: return "changed on the server";
+    case SYNC_EMISSING: return "server lacks chunks of the commit";
+    case SYNC_EAUTH: return "access denied by the server";
+    case SYNC_ESERVER: return "server error";
+    case SYNC_EPROTO: return "unexpected answer from the server";
     }
     if (err < 0 && err > -4096)
         return strerror(-err);

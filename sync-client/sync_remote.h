@@ -1,0 +1,105 @@
+/*
+ * sync-client/sync_remote.h - the server as the sync client sees it: the
+ * extension calls of docs/sync-protocol.md, and the plain S3 calls the
+ * client needs around them, over common/http_client (SigV4; one
+ * connection per call).
+ *
+ * Calling sequence: fill a struct sync_remote (endpoint, keys, bucket and
+ * key prefix, all borrowed and kept alive by the caller), call
+ * sync_remote_check() once (it refuses a server whose chunking differs
+ * from ours: chunk ids would never match), then any calls, from any
+ * threads (each call uses only its arguments and r->http; last_error is
+ * per call and not thread-safe: read it from the calling thread right
+ * after the failure, with one thread per struct when that matters).
+ *
+ * Paths are folder-relative (sync.h); the object key is prefix + path.
+ *
+ * Errors: 0, or SYNC_EOFFLINE (no answer: retry later), SYNC_ECONFLICT (a
+ * precondition failed: the object changed on the server since the client
+ * looked), SYNC_EMISSING (a commit named chunks the server lacks: upload
+ * them, commit again), SYNC_ENOTFOUND (no such object), SYNC_EAUTH
+ * (credentials refused, access denied), SYNC_ESERVER (any other error
+ * answer), SYNC_EPROTO (an answer that does not parse), SYNC_EINVAL (bad
+ * arguments), -ENOMEM.  After a failure r->last_error holds the S3 error
+ * code and message, or the transport error.
+ */
+#ifndef CAIRN_SYNC_REMOTE_H
+#define CAIRN_SYNC_REMOTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/http_client.h"
+#include "common/sync_proto.h"
+#include "sync-client/sync.h"
+
+struct sync_remote {
+    struct http_client http; /* endpoint and credentials (borrowed strings) */
+    const char *bucket;      /* borrowed */
+    const char *prefix;      /* key prefix: "" or ending in '/' (borrowed) */
+    char last_error[320];    /* why the last call failed */
+};
+
+/* What the server holds for a key. */
+struct sync_remote_object {
+    char etag[SYNC_ETAG_MAX + 1];          /* with its quotes, as sent */
+    char version_id[SYNC_VERSION_MAX + 1];
+    uint64_t size;
+    int64_t mtime_ms;
+    int is_inline; /* small object: no chunk list, read it whole */
+};
+
+/* GET /?cairn-sync: the server speaks protocol 1 and cuts chunks with the
+ * parameters of common/fastcdc.h.  SYNC_EPROTO otherwise. */
+int sync_remote_check(struct sync_remote *r);
+
+/* Which of chunks[0..n) the server lacks: missing[i] = 1 or 0.  Asks in
+ * batches of the protocol's maximum. */
+int sync_remote_missing(struct sync_remote *r, const struct sync_chunk_ref *chunks, size_t n,
+                        uint8_t *missing);
+
+/* Upload one chunk (len bytes of data, borrowed) whose SHA-256 is id.
+ * Durable on 0; *stored (may be NULL) = 0 if the server had it. */
+int sync_remote_put_chunk(struct sync_remote *r, const uint8_t id[SYNC_ID_LEN], const void *data,
+                          size_t len, int *stored);
+
+/* Commit path as the object made of chunks[0..n) (size bytes in all).
+ * Precondition: if_match (an ETag as the server sent it) requires the
+ * object to be exactly that version; if_absent requires no object; with
+ * neither it overwrites.  out (may be NULL) receives the new version. */
+int sync_remote_commit(struct sync_remote *r, const char *path, const struct sync_chunk_ref *chunks,
+                       uint32_t n, uint64_t size, const char *if_match, int if_absent,
+                       struct sync_remote_object *out);
+
+/* The object at path and (unless inline) its chunk list (*list released
+ * with sync_chunk_list_release; empty for an inline object). */
+int sync_remote_chunk_list(struct sync_remote *r, const char *path, struct sync_remote_object *obj,
+                           struct sync_chunk_list *list);
+
+/* Bytes [off, off+len) of the object at path into buf, only if it still
+ * has ETag if_match (SYNC_ECONFLICT if it changed).  len may be 0 only for
+ * an empty range at the end. */
+int sync_remote_get_range(struct sync_remote *r, const char *path, const char *if_match,
+                          uint64_t off, size_t len, void *buf);
+
+/* One change of the feed: key is relative to the prefix (changes outside
+ * it are not returned). */
+struct sync_remote_change {
+    uint64_t seq;
+    int is_delete;
+    char *key; /* owned by the array */
+    char etag[SYNC_ETAG_MAX + 1];
+    char version_id[SYNC_VERSION_MAX + 1];
+    uint64_t size;
+};
+
+/* Changes after cursor *after (SYNC_REMOTE_LATEST: from now on), waiting
+ * up to wait_s seconds for one; *after is advanced past what was looked
+ * at.  *out (free with sync_remote_changes_free) and *n; *more = 1 if more
+ * are waiting already. */
+#define SYNC_REMOTE_LATEST UINT64_MAX
+int sync_remote_changes(struct sync_remote *r, uint64_t *after, int wait_s,
+                        struct sync_remote_change **out, size_t *n, int *more);
+void sync_remote_changes_free(struct sync_remote_change *c, size_t n);
+
+#endif

@@ -1,0 +1,267 @@
+/* Unit tests for sync-client/sync_remote: the sync client's calls against
+ * the real gateway (started in this process on a loopback port, over the
+ * real object layer and metadata store, with in-memory shard stores). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "chunkstore/chunkstore.h"
+#include "common/hash.h"
+#include "gateway/gateway.h"
+#include "gateway/objlayer.h"
+#include "metadata/meta.h"
+#include "sync-client/sync_remote.h"
+
+#define KEY "remote-test-key"
+#define SECRET "remote-test-secret"
+
+struct fixture {
+    char dir[64], endpoint[64];
+    struct meta *meta;
+    struct shard_store *stores[6];
+    struct chunkstore *cs;
+    struct objlayer *ol;
+    struct gateway *gw;
+    struct sync_remote r;
+};
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static void fill(uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        p[i] = (uint8_t)rng;
+    }
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/cairn-remote-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(meta_open(f->dir, &f->meta), 0);
+    for (int i = 0; i < 6; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "mem%d", i);
+        f->stores[i] = mem_store_new(name);
+    }
+    assert_int_equal(cs_open(f->stores, 6, 4, 2, &f->cs), 0);
+    struct ol_config ocfg = {128 * 1024, 3600 * 1000};
+    assert_int_equal(ol_open(f->meta, f->cs, &ocfg, &f->ol), 0);
+    struct gateway_config g = {.listen_host = "127.0.0.1", .port = 0, .region = "us-east-1",
+                               .root_access_key = KEY, .root_secret_key = SECRET};
+    assert_int_equal(gateway_start(&g, f->ol, &f->gw), 0);
+    snprintf(f->endpoint, sizeof f->endpoint, "http://127.0.0.1:%u", gateway_port(f->gw));
+    f->r.http = (struct http_client){.endpoint = f->endpoint, .access_key = KEY,
+                                     .secret_key = SECRET, .timeout_seconds = 30};
+    f->r.bucket = "sync";
+    f->r.prefix = "laptop/";
+    struct http_response resp;
+    assert_int_equal(http_request(&f->r.http, "PUT", "/sync", NULL, NULL, 0, NULL, &resp), 0);
+    assert_int_equal(resp.status, 200);
+    http_response_release(&resp);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[128];
+    gateway_stop(f->gw, 1);
+    ol_close(f->ol);
+    cs_close(f->cs);
+    meta_close(f->meta);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* n chunks of the given sizes, random bytes; ids filled in. */
+static uint8_t *make_chunks(struct sync_chunk_ref *c, const uint32_t *lens, int n)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += lens[i];
+    uint8_t *data = malloc(total + 1), *p = data;
+    fill(data, total);
+    for (int i = 0; i < n; i++) {
+        sha256(p, lens[i], c[i].id);
+        c[i].len = lens[i];
+        p += lens[i];
+    }
+    return data;
+}
+
+static void test_upload_commit_download(void **state)
+{
+    struct fixture *f = *state;
+    struct sync_remote *r = &f->r;
+    const uint32_t lens[3] = {300000, 1 << 20, 12345};
+    struct sync_chunk_ref c[3];
+    uint8_t *data = make_chunks(c, lens, 3), missing[3];
+    uint64_t size = lens[0] + lens[1] + lens[2];
+    int stored = -1;
+
+    assert_int_equal(sync_remote_check(r), 0);
+    assert_int_equal(sync_remote_missing(r, c, 3, missing), 0);
+    assert_true(missing[0] && missing[1] && missing[2]);
+    size_t off = 0;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sync_remote_put_chunk(r, c[i].id, data + off, c[i].len, &stored), 0);
+        assert_int_equal(stored, 1);
+        off += c[i].len;
+    }
+    assert_int_equal(sync_remote_put_chunk(r, c[0].id, data, c[0].len, &stored), 0);
+    assert_int_equal(stored, 0);
+    assert_int_equal(sync_remote_missing(r, c, 3, missing), 0);
+    assert_true(!missing[0] && !missing[1] && !missing[2]);
+
+    /* a chunk whose bytes do not match its id */
+    struct sync_chunk_ref wrong = c[2];
+    wrong.id[0] ^= 1;
+    assert_int_equal(sync_remote_put_chunk(r, wrong.id, data, 100, NULL), SYNC_ESERVER);
+    assert_non_null(strstr(r->last_error, "BadDigest"));
+
+    struct sync_remote_object o;
+    assert_int_equal(sync_remote_commit(r, "docs/a b.txt", c, 3, size, NULL, 1, &o), 0);
+    char want[SYNC_COMMIT_ETAG_LEN + 3], bare[SYNC_COMMIT_ETAG_LEN + 1];
+    sync_commit_etag(c, 3, bare);
+    snprintf(want, sizeof want, "\"%s\"", bare);
+    assert_string_equal(o.etag, want);
+    assert_string_equal(o.version_id, "null");
+    assert_int_equal(o.size, size);
+
+    struct sync_remote_object got;
+    struct sync_chunk_list l;
+    assert_int_equal(sync_remote_chunk_list(r, "docs/a b.txt", &got, &l), 0);
+    assert_string_equal(got.etag, want);
+    assert_int_equal(got.size, size);
+    assert_false(got.is_inline);
+    assert_int_equal(l.n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_memory_equal(l.chunks[i].id, c[i].id, SYNC_ID_LEN);
+        assert_int_equal(l.chunks[i].len, c[i].len);
+    }
+    sync_chunk_list_release(&l);
+
+    /* delta download: the middle chunk alone, pinned to the version */
+    uint8_t *buf = malloc(lens[1]);
+    assert_int_equal(sync_remote_get_range(r, "docs/a b.txt", want, lens[0], lens[1], buf), 0);
+    assert_memory_equal(buf, data + lens[0], lens[1]);
+    assert_int_equal(sync_remote_get_range(r, "docs/a b.txt", "\"0000-1\"", 0, 10, buf),
+                     SYNC_ECONFLICT);
+    free(buf);
+
+    /* preconditions: create-only and the version last seen */
+    assert_int_equal(sync_remote_commit(r, "docs/a b.txt", c, 1, lens[0], NULL, 1, NULL),
+                     SYNC_ECONFLICT);
+    struct sync_remote_object o2;
+    assert_int_equal(sync_remote_commit(r, "docs/a b.txt", c, 1, lens[0], want, 0, &o2), 0);
+    assert_int_equal(sync_remote_commit(r, "docs/a b.txt", c, 2, lens[0] + lens[1], want, 0, NULL),
+                     SYNC_ECONFLICT); /* someone else's edit came first */
+    /* a chunk the server never got */
+    assert_int_equal(sync_remote_commit(r, "docs/other", &wrong, 1, wrong.len, NULL, 0, NULL),
+                     SYNC_EMISSING);
+    assert_int_equal(sync_remote_chunk_list(r, "docs/nope", &got, &l), SYNC_ENOTFOUND);
+    assert_int_equal(sync_remote_commit(r, "x", c, 1, lens[0], want, 1, NULL), SYNC_EINVAL);
+    free(data);
+}
+
+static void test_inline_object(void **state)
+{
+    struct fixture *f = *state;
+    struct http_response resp;
+    assert_int_equal(http_request(&f->r.http, "PUT", "/sync/laptop/small", NULL, "hello", 5, NULL,
+                                  &resp), 0);
+    assert_int_equal(resp.status, 200);
+    http_response_release(&resp);
+    struct sync_remote_object o;
+    struct sync_chunk_list l;
+    assert_int_equal(sync_remote_chunk_list(&f->r, "small", &o, &l), 0);
+    assert_true(o.is_inline);
+    assert_int_equal(o.size, 5);
+    assert_int_equal(l.n, 0);
+    sync_chunk_list_release(&l);
+    char buf[5];
+    assert_int_equal(sync_remote_get_range(&f->r, "small", o.etag, 1, 3, buf), 0);
+    assert_memory_equal(buf, "ell", 3);
+}
+
+static void test_changes(void **state)
+{
+    struct fixture *f = *state;
+    struct sync_remote *r = &f->r;
+    struct sync_remote_change *ch = NULL;
+    size_t n = 99;
+    int more = -1;
+    uint64_t cursor = SYNC_REMOTE_LATEST;
+    assert_int_equal(sync_remote_changes(r, &cursor, 0, &ch, &n, &more), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(cursor, 0); /* an empty feed */
+    sync_remote_changes_free(ch, n);
+
+    const uint32_t lens[1] = {200000};
+    struct sync_chunk_ref c[1];
+    uint8_t *data = make_chunks(c, lens, 1);
+    assert_int_equal(sync_remote_put_chunk(r, c[0].id, data, lens[0], NULL), 0);
+    assert_int_equal(sync_remote_commit(r, "notes.md", c, 1, lens[0], NULL, 0, NULL), 0);
+    /* outside the prefix: not reported, but the cursor moves past it */
+    struct http_response resp;
+    assert_int_equal(http_request(&r->http, "PUT", "/sync/phone/x", NULL, "x", 1, NULL, &resp), 0);
+    http_response_release(&resp);
+    assert_int_equal(sync_remote_changes(r, &cursor, 0, &ch, &n, &more), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(ch[0].key, "notes.md");
+    assert_false(ch[0].is_delete);
+    assert_int_equal(ch[0].size, lens[0]);
+    assert_int_equal(ch[0].seq, 1);
+    assert_int_equal(cursor, 2);
+    assert_int_equal(more, 0);
+    sync_remote_changes_free(ch, n);
+    /* nothing new: a short long-poll comes back empty */
+    assert_int_equal(sync_remote_changes(r, &cursor, 1, &ch, &n, &more), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(cursor, 2);
+    sync_remote_changes_free(ch, n);
+    assert_int_equal(sync_remote_changes(r, &cursor, 61, &ch, &n, &more), SYNC_EINVAL);
+    free(data);
+}
+
+static void test_failures(void **state)
+{
+    struct fixture *f = *state;
+    struct sync_remote bad = f->r;
+    bad.http.secret_key = "not-the-secret";
+    assert_int_equal(sync_remote_check(&bad), SYNC_EAUTH);
+    assert_non_null(strstr(bad.last_error, "SignatureDoesNotMatch"));
+    struct sync_remote other = f->r;
+    other.bucket = "no-such-bucket";
+    uint8_t m;
+    struct sync_chunk_ref c = {{0}, 1};
+    assert_int_equal(sync_remote_missing(&other, &c, 1, &m), SYNC_ESERVER);
+    assert_non_null(strstr(other.last_error, "NoSuchBucket"));
+    struct sync_remote off = f->r;
+    off.http.endpoint = "http://127.0.0.1:1"; /* nothing listens there */
+    assert_int_equal(sync_remote_check(&off), SYNC_EOFFLINE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_upload_commit_download, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inline_object, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
