@@ -47,6 +47,7 @@ enum sync_error {
     SYNC_EAUTH = -34013,     /* credentials refused or access denied */
     SYNC_ESERVER = -34014,   /* any other error answer (see last_error) */
     SYNC_EPROTO = -34015,    /* an answer that does not parse, or other parameters */
+    SYNC_EBUSY = -34016,     /* a file changed while it was read: try later */
 };
 
 /* Static string naming err: a sync_error, a negated errno value, or 0. */

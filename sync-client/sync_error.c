@@ -20,6 +20,7 @@ const char *sync_strerror(int err)
     case SYNC_EAUTH: return "access denied by the server";
     case SYNC_ESERVER: return "server error";
     case SYNC_EPROTO: return "unexpected answer from the server";
+    case SYNC_EBUSY: return "file changed while it was read";
     }
     if (err < 0 && err > -4096)
         return strerror(-err);

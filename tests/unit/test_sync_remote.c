@@ -1,6 +1,7 @@
-/* Unit tests for sync-client/sync_remote: the sync client's calls against
- * the real gateway (started in this process on a loopback port, over the
- * real object layer and metadata store, with in-memory shard stores). */
+/* Unit tests for sync-client/sync_remote and sync_transfer: the sync
+ * client's calls and its delta transfers against the real gateway (started
+ * in this process on a loopback port, over the real object layer and
+ * metadata store, with in-memory shard stores). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,14 +10,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "chunkstore/chunkstore.h"
+#include "common/fastcdc.h"
 #include "common/hash.h"
 #include "gateway/gateway.h"
 #include "gateway/objlayer.h"
 #include "metadata/meta.h"
 #include "sync-client/sync_remote.h"
+#include "sync-client/sync_transfer.h"
 
 #define KEY "remote-test-key"
 #define SECRET "remote-test-secret"
@@ -255,6 +262,151 @@ static void test_failures(void **state)
     assert_int_equal(sync_remote_check(&off), SYNC_EOFFLINE);
 }
 
+/* ---- transfers ---- */
+
+static void write_file(const char *dir, const char *name, const uint8_t *data, size_t n)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *fp = fopen(p, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static uint8_t *read_file(const char *dir, const char *name, size_t *n)
+{
+    char p[512];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    assert_int_equal(stat(p, &st), 0);
+    uint8_t *d = malloc((size_t)st.st_size + 1);
+    FILE *fp = fopen(p, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fread(d, 1, (size_t)st.st_size, fp), (size_t)st.st_size);
+    fclose(fp);
+    *n = (size_t)st.st_size;
+    return d;
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d)) != NULL)
+        n += de->d_name[0] != '.' || strncmp(de->d_name, ".cairn-sync-tmp", 15) == 0;
+    closedir(d);
+    return n;
+}
+
+#define BIG (20u << 20)
+
+static void test_delta_transfers(void **state)
+{
+    struct fixture *f = *state;
+    struct sync_remote *r = &f->r;
+    char a[96], b[96];
+    snprintf(a, sizeof a, "%s/folder-a", f->dir);
+    snprintf(b, sizeof b, "%s/folder-b", f->dir);
+    assert_int_equal(mkdir(a, 0755), 0);
+    assert_int_equal(mkdir(b, 0755), 0);
+    uint8_t *big = malloc(BIG);
+    fill(big, BIG);
+    write_file(a, "big.bin", big, BIG);
+
+    /* first upload: everything goes */
+    struct sync_upload_result up;
+    assert_int_equal(sync_file_upload(r, a, "big.bin", NULL, 1, &up), 0);
+    assert_int_equal(up.bytes_sent, BIG);
+    assert_int_equal(up.chunks_sent, up.nchunks);
+    assert_true(up.nchunks >= 5);
+    assert_int_equal(up.st.size, BIG);
+
+    /* first download into the other folder: everything comes */
+    struct sync_download_result down;
+    assert_int_equal(sync_file_download(r, b, "big.bin", NULL, 0, NULL, &down), 0);
+    assert_int_equal(down.bytes_fetched, BIG);
+    assert_int_equal(down.bytes_reused, 0);
+    assert_string_equal(down.obj.etag, up.obj.etag);
+    size_t n;
+    uint8_t *got = read_file(b, "big.bin", &n);
+    assert_int_equal(n, BIG);
+    assert_memory_equal(got, big, BIG);
+    free(got);
+
+    /* one byte edited in the middle: one or two chunks go up */
+    big[BIG / 2] ^= 0xff;
+    write_file(a, "big.bin", big, BIG);
+    struct sync_upload_result up2;
+    assert_int_equal(sync_file_upload(r, a, "big.bin", up.obj.etag, 0, &up2), 0);
+    print_message("one-byte edit of 20 MiB: %u chunks, %llu bytes sent\n", up2.chunks_sent,
+                  (unsigned long long)up2.bytes_sent);
+    assert_true(up2.chunks_sent >= 1 && up2.chunks_sent <= 2);
+    assert_true(up2.bytes_sent > 0 && up2.bytes_sent <= 2 * CDC_MAX);
+    /* a second writer still holding the old version is refused */
+    assert_int_equal(sync_file_upload(r, a, "big.bin", up.obj.etag, 0, &up), SYNC_ECONFLICT);
+
+    /* the other side fetches only what changed, reusing its own chunks */
+    struct sync_download_result down2;
+    assert_int_equal(sync_file_download(r, b, "big.bin", down.chunks, down.nchunks, &down.st,
+                                        &down2), 0);
+    print_message("download of the edit: %llu bytes fetched, %llu reused\n",
+                  (unsigned long long)down2.bytes_fetched, (unsigned long long)down2.bytes_reused);
+    assert_int_equal(down2.bytes_fetched + down2.bytes_reused, BIG);
+    assert_true(down2.bytes_fetched <= 2 * CDC_MAX);
+    got = read_file(b, "big.bin", &n);
+    assert_memory_equal(got, big, BIG);
+    free(got);
+
+    /* a local edit in between is never overwritten */
+    write_file(b, "big.bin", (const uint8_t *)"local edit", 10);
+    assert_int_equal(sync_file_download(r, b, "big.bin", down2.chunks, down2.nchunks, &down2.st,
+                                        &down), SYNC_ECONFLICT);
+    got = read_file(b, "big.bin", &n);
+    assert_int_equal(n, 10);
+    assert_memory_equal(got, "local edit", 10);
+    free(got);
+    assert_int_equal(count_entries(b), 1); /* no temporary left behind */
+
+    /* the same bytes under another name (a copy, a rename): nothing sent */
+    write_file(a, "copy.bin", big, BIG);
+    struct sync_upload_result cp;
+    assert_int_equal(sync_file_upload(r, a, "copy.bin", NULL, 1, &cp), 0);
+    assert_int_equal(cp.bytes_sent, 0);
+    assert_string_equal(cp.obj.etag, up2.obj.etag);
+
+    /* nested folders are made; empty and small files go both ways */
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/d", a);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    write_file(a, "d/empty", (const uint8_t *)"", 0);
+    struct sync_upload_result e;
+    assert_int_equal(sync_file_upload(r, a, "d/empty", NULL, 1, &e), 0);
+    assert_int_equal(e.nchunks, 0);
+    struct sync_download_result de;
+    assert_int_equal(sync_file_download(r, b, "d/empty", NULL, 0, NULL, &de), 0);
+    got = read_file(b, "d/empty", &n);
+    assert_int_equal(n, 0);
+    free(got);
+
+    /* a symlink is not followed */
+    char link[160];
+    snprintf(link, sizeof link, "%s/link", a);
+    assert_int_equal(symlink("big.bin", link), 0);
+    struct sync_upload_result lk;
+    assert_int_equal(sync_file_upload(r, a, "link", NULL, 1, &lk), -ELOOP);
+
+    free(up.chunks);
+    free(up2.chunks);
+    free(down.chunks);
+    free(down2.chunks);
+    free(cp.chunks);
+    free(e.chunks);
+    free(de.chunks);
+    free(big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +414,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inline_object, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delta_transfers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,474 @@
+/*
+ * sync-client/sync_transfer.c - see sync_transfer.h.
+ *
+ * Every chunk that crosses a boundary is checked against its id: a chunk
+ * read back from a local file for upload (the file may have changed since
+ * it was cut), a chunk reused from the old local file, and a chunk fetched
+ * from the server.  So a wrong byte never reaches the server or the
+ * folder, whatever happened in between.
+ */
+#include "sync-client/sync_transfer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/fastcdc.h"
+#include "common/hash.h"
+
+#define READ_BLOCK (1u << 20)
+
+/* The largest chunk there is: the chunker's maximum. */
+static size_t chunk_max(void)
+{
+    struct cdc_params p;
+    cdc_params_default(&p);
+    return p.max_size;
+}
+
+/* ---- local files ------------------------------------------------------- */
+
+static int full_path(const char *root, const char *path, struct buf *out)
+{
+    buf_init(out, 4096 + SYNC_PATH_MAX);
+    return buf_printf(out, "%s/%s", root, path) == 0 ? 0 : SYNC_ETOOLONG;
+}
+
+static void stat_of(const struct stat *s, struct sync_stat *out)
+{
+    out->kind = S_ISREG(s->st_mode) ? SYNC_KIND_FILE : S_ISDIR(s->st_mode) ? SYNC_KIND_DIR
+                : S_ISLNK(s->st_mode) ? SYNC_KIND_SYMLINK : SYNC_KIND_NONE;
+    out->mode = (uint32_t)(s->st_mode & 07777);
+    out->size = (uint64_t)s->st_size;
+    out->mtime_ns = (int64_t)s->st_mtim.tv_sec * 1000000000 + s->st_mtim.tv_nsec;
+    out->inode = (uint64_t)s->st_ino;
+}
+
+static int same_content_stat(const struct sync_stat *a, const struct sync_stat *b)
+{
+    return a->kind == b->kind && a->size == b->size && a->mtime_ns == b->mtime_ns &&
+           a->inode == b->inode;
+}
+
+static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return SYNC_EBUSY; /* shorter than it was */
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, (const uint8_t *)buf + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* Open root/path for reading without following a symlink; *st its stat. */
+static int open_file(const char *root, const char *path, struct sync_stat *st)
+{
+    struct buf p;
+    struct stat s;
+    int rc = full_path(root, path, &p);
+    int fd = rc ? rc : open(p.data, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    buf_release(&p);
+    if (rc)
+        return rc;
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &s) != 0 || !S_ISREG(s.st_mode)) {
+        rc = S_ISREG(s.st_mode) ? -errno : SYNC_EINVAL;
+        close(fd);
+        return rc;
+    }
+    stat_of(&s, st);
+    return fd;
+}
+
+/* ---- chunking ------------------------------------------------------------ */
+
+struct chunk_acc {
+    struct sync_chunk_ref *v;
+    uint32_t n, cap;
+};
+
+static int on_chunk(void *arg, const uint8_t *data, size_t len)
+{
+    struct chunk_acc *a = arg;
+    if (a->n == SYNC_CHUNKS_MAX)
+        return SYNC_ETOOLONG;
+    if (a->n == a->cap) {
+        uint32_t cap = a->cap ? 2 * a->cap : 64;
+        void *p = realloc(a->v, cap * sizeof *a->v);
+        if (!p)
+            return -ENOMEM;
+        a->v = p;
+        a->cap = cap;
+    }
+    sha256(data, len, a->v[a->n].id);
+    a->v[a->n].len = (uint32_t)len;
+    a->n++;
+    return 0;
+}
+
+int sync_file_chunk(const char *root, const char *path, struct sync_stat *st,
+                    struct sync_chunk_ref **chunks, uint32_t *n)
+{
+    struct sync_stat before, after;
+    struct cdc_params params;
+    struct cdc_stream cdc;
+    struct chunk_acc acc = {0};
+    uint8_t *block = NULL;
+    uint64_t total = 0;
+    struct stat s;
+    int rc = 0;
+
+    int fd = open_file(root, path, &before);
+    if (fd < 0)
+        return fd;
+    cdc_params_default(&params);
+    cdc_stream_init(&cdc, &params);
+    if (!(block = malloc(READ_BLOCK))) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        ssize_t got = read(fd, block, READ_BLOCK);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rc = -errno;
+            goto out;
+        }
+        if (got == 0)
+            break;
+        total += (uint64_t)got;
+        if ((rc = cdc_stream_feed(&cdc, block, (size_t)got, on_chunk, &acc)) != 0)
+            goto out;
+    }
+    if ((rc = cdc_stream_finish(&cdc, on_chunk, &acc)) != 0)
+        goto out;
+    if (fstat(fd, &s) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    stat_of(&s, &after);
+    if (!same_content_stat(&before, &after) || total != after.size) {
+        rc = SYNC_EBUSY;
+        goto out;
+    }
+    if (!acc.v && !(acc.v = malloc(sizeof *acc.v))) { /* an empty file: no chunks */
+        rc = -ENOMEM;
+        goto out;
+    }
+    *chunks = acc.v;
+    *n = acc.n;
+    acc.v = NULL;
+    if (st)
+        *st = after;
+out:
+    cdc_stream_release(&cdc);
+    free(block);
+    free(acc.v);
+    close(fd);
+    return rc;
+}
+
+/* ---- upload -------------------------------------------------------------- */
+
+static int id_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, SYNC_ID_LEN);
+}
+
+/* Upload the chunks of fd the server lacks (each id once), re-reading and
+ * re-hashing each.  Adds to the counters. */
+static int upload_missing(struct sync_remote *r, int fd, const struct sync_chunk_ref *c,
+                          uint32_t n, struct sync_upload_result *res)
+{
+    uint8_t *missing = calloc((size_t)n + 1, 1), *buf = NULL;
+    uint8_t (*sent)[SYNC_ID_LEN] = calloc((size_t)n + 1, SYNC_ID_LEN);
+    uint32_t nsent = 0;
+    uint64_t off = 0;
+    int rc = missing && sent ? sync_remote_missing(r, c, n, missing) : -ENOMEM;
+    for (uint32_t i = 0; rc == 0 && i < n; off += c[i].len, i++) {
+        uint8_t id[SYNC_ID_LEN];
+        if (!missing[i])
+            continue;
+        /* sent already (a repeated chunk)?  sent[] is kept sorted */
+        if (nsent && bsearch(c[i].id, sent, nsent, SYNC_ID_LEN, id_cmp))
+            continue;
+        if (!buf && !(buf = malloc(chunk_max()))) {
+            rc = -ENOMEM;
+            break;
+        }
+        if ((rc = pread_full(fd, buf, c[i].len, off)) != 0)
+            break;
+        sha256(buf, c[i].len, id);
+        if (memcmp(id, c[i].id, SYNC_ID_LEN) != 0) {
+            rc = SYNC_EBUSY; /* the file changed since it was cut */
+            break;
+        }
+        if ((rc = sync_remote_put_chunk(r, c[i].id, buf, c[i].len, NULL)) != 0)
+            break;
+        res->bytes_sent += c[i].len;
+        res->chunks_sent++;
+        uint32_t at = nsent;
+        while (at > 0 && memcmp(sent[at - 1], c[i].id, SYNC_ID_LEN) > 0) {
+            memcpy(sent[at], sent[at - 1], SYNC_ID_LEN);
+            at--;
+        }
+        memcpy(sent[at], c[i].id, SYNC_ID_LEN);
+        nsent++;
+    }
+    free(missing);
+    free(sent);
+    free(buf);
+    return rc;
+}
+
+int sync_file_upload(struct sync_remote *r, const char *root, const char *path,
+                     const char *if_match, int if_absent, struct sync_upload_result *res)
+{
+    struct sync_upload_result out = {0};
+    struct sync_stat again;
+    int rc = sync_file_chunk(root, path, &out.st, &out.chunks, &out.nchunks);
+    if (rc)
+        return rc;
+    int fd = open_file(root, path, &again);
+    if (fd < 0) {
+        free(out.chunks);
+        return fd;
+    }
+    rc = same_content_stat(&again, &out.st) ? 0 : SYNC_EBUSY;
+    /* A commit can still find a chunk gone (collected between the question
+     * and the commit): ask again once. */
+    for (int round = 0; rc == 0 && round < 2; round++) {
+        rc = upload_missing(r, fd, out.chunks, out.nchunks, &out);
+        if (rc == 0)
+            rc = sync_remote_commit(r, path, out.chunks, out.nchunks, out.st.size, if_match,
+                                    if_absent, &out.obj);
+        if (rc != SYNC_EMISSING)
+            break;
+        if (round == 0)
+            rc = 0;
+    }
+    close(fd);
+    if (rc) {
+        free(out.chunks);
+        return rc;
+    }
+    *res = out;
+    return 0;
+}
+
+/* ---- download ------------------------------------------------------------ */
+
+struct old_chunk {
+    uint8_t id[SYNC_ID_LEN];
+    uint32_t len;
+    uint64_t off;
+};
+
+static int old_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, SYNC_ID_LEN);
+}
+
+/* mkdir -p of the folders above path, inside root. */
+static int make_parents(const char *root, const char *path)
+{
+    struct buf p;
+    int rc = full_path(root, path, &p);
+    for (size_t i = strlen(root) + 1; rc == 0 && i < p.len; i++) {
+        if (p.data[i] != '/')
+            continue;
+        p.data[i] = 0;
+        if (mkdir(p.data, 0755) != 0 && errno != EEXIST)
+            rc = -errno;
+        p.data[i] = '/';
+    }
+    buf_release(&p);
+    return rc;
+}
+
+/* The temporary file beside root/path: ".cairn-sync-tmp-<random>" in the
+ * same folder (so the rename stays in one file system). */
+static int open_temp(const char *root, const char *path, struct buf *tmp)
+{
+    uint64_t rnd = 0;
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path) : 0;
+    buf_init(tmp, 4096 + SYNC_PATH_MAX);
+    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        rnd = (uint64_t)getpid() * 2654435761u;
+    if (buf_printf(tmp, "%s/%.*s%s.cairn-sync-tmp-%016llx", root, dir_len, path,
+                   slash ? "/" : "", (unsigned long long)rnd) != 0)
+        return SYNC_ETOOLONG;
+    int fd = open(tmp->data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    return fd < 0 ? -errno : fd;
+}
+
+static int fsync_parent(const char *root, const char *path)
+{
+    struct buf p;
+    int rc = full_path(root, path, &p);
+    if (rc)
+        return rc;
+    char *slash = strrchr(p.data, '/');
+    *slash = 0;
+    int fd = open(p.data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    rc = fd < 0 || fsync(fd) != 0 ? -errno : 0;
+    if (fd >= 0)
+        close(fd);
+    buf_release(&p);
+    return rc;
+}
+
+/* Write the new version into fd: reused chunks from oldfd (checked),
+ * the rest fetched from the server (checked). */
+static int write_chunks(struct sync_remote *r, const char *path, int fd, int oldfd,
+                        const struct old_chunk *old, uint32_t nold, const struct sync_chunk_list *l,
+                        struct sync_download_result *res)
+{
+    uint8_t *buf = malloc(chunk_max()), id[SYNC_ID_LEN];
+    uint64_t off = 0;
+    int rc = buf ? 0 : -ENOMEM;
+    for (uint32_t i = 0; rc == 0 && i < l->n; off += l->chunks[i].len, i++) {
+        const struct sync_chunk_ref *c = &l->chunks[i];
+        const struct old_chunk *o = oldfd >= 0 && nold
+                                        ? bsearch(c->id, old, nold, sizeof *old, old_cmp) : NULL;
+        int reused = 0;
+        if (c->len > chunk_max()) {
+            rc = SYNC_EPROTO;
+            break;
+        }
+        if (o && o->len == c->len && pread_full(oldfd, buf, c->len, o->off) == 0) {
+            sha256(buf, c->len, id);
+            reused = memcmp(id, c->id, SYNC_ID_LEN) == 0;
+        }
+        if (!reused) {
+            rc = sync_remote_get_range(r, path, res->obj.etag, off, c->len, buf);
+            if (rc)
+                break;
+            sha256(buf, c->len, id);
+            if (memcmp(id, c->id, SYNC_ID_LEN) != 0) {
+                snprintf(r->last_error, sizeof r->last_error,
+                         "a fetched chunk does not match its id");
+                rc = SYNC_EPROTO;
+                break;
+            }
+        }
+        rc = write_full(fd, buf, c->len);
+        if (reused)
+            res->bytes_reused += c->len;
+        else
+            res->bytes_fetched += c->len;
+    }
+    free(buf);
+    return rc;
+}
+
+int sync_file_download(struct sync_remote *r, const char *root, const char *path,
+                       const struct sync_chunk_ref *old, uint32_t nold,
+                       const struct sync_stat *expect_st, struct sync_download_result *res)
+{
+    struct sync_download_result out = {0};
+    struct sync_chunk_list l = {0};
+    struct old_chunk *idx = NULL;
+    struct sync_stat cur = {0};
+    struct buf tmp = {0}, target = {0};
+    int fd = -1, oldfd = -1;
+
+    int rc = sync_remote_chunk_list(r, path, &out.obj, &l);
+    if (rc)
+        return rc;
+    if (nold && !(idx = malloc((size_t)nold * sizeof *idx)))
+        rc = -ENOMEM;
+    uint64_t old_off = 0;
+    for (uint32_t i = 0; rc == 0 && i < nold; old_off += old[i].len, i++) {
+        memcpy(idx[i].id, old[i].id, SYNC_ID_LEN);
+        idx[i].len = old[i].len;
+        idx[i].off = old_off;
+    }
+    if (idx)
+        qsort(idx, nold, sizeof *idx, old_cmp);
+    if (rc == 0)
+        rc = make_parents(root, path);
+    if (rc == 0 && (fd = open_temp(root, path, &tmp)) < 0)
+        rc = fd;
+    if (rc == 0 && nold)
+        oldfd = open_file(root, path, &cur); /* no old file: fetch everything */
+    if (rc == 0 && out.obj.is_inline) {
+        uint8_t *all = malloc(out.obj.size + 1);
+        rc = all ? sync_remote_get_range(r, path, out.obj.etag, 0, out.obj.size, all) : -ENOMEM;
+        if (rc == 0)
+            rc = write_full(fd, all, out.obj.size);
+        out.bytes_fetched = out.obj.size;
+        free(all);
+    } else if (rc == 0) {
+        rc = write_chunks(r, path, fd, oldfd, idx, nold, &l, &out);
+    }
+    if (rc == 0 && fsync(fd) != 0)
+        rc = -errno;
+    if (rc == 0 && expect_st) {
+        /* last look: a local edit since the caller's is never overwritten */
+        struct stat s;
+        int here = full_path(root, path, &target) == 0 && lstat(target.data, &s) == 0;
+        if (here)
+            stat_of(&s, &cur);
+        if (expect_st->kind == SYNC_KIND_NONE ? here : !here || !same_content_stat(&cur, expect_st))
+            rc = SYNC_ECONFLICT;
+        buf_release(&target);
+    }
+    if (rc == 0 && (rc = full_path(root, path, &target)) == 0 && rename(tmp.data, target.data) != 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = fsync_parent(root, path);
+    if (rc == 0) {
+        struct stat s;
+        if (fstat(fd, &s) != 0)
+            rc = -errno;
+        else
+            stat_of(&s, &out.st);
+    }
+    if (rc && tmp.data && fd >= 0)
+        unlink(tmp.data);
+    if (fd >= 0)
+        close(fd);
+    if (oldfd >= 0)
+        close(oldfd);
+    buf_release(&tmp);
+    buf_release(&target);
+    free(idx);
+    if (rc) {
+        sync_chunk_list_release(&l);
+        return rc;
+    }
+    out.chunks = l.chunks;
+    out.nchunks = l.n;
+    *res = out;
+    return 0;
+}
