@@ -12,6 +12,9 @@
  *   sync_conflict.h  "name (conflicted copy DATE HOST).ext" names
  *   sync_index.h     the local LMDB index in FOLDER/.cairn-sync/index/
  *   sync_plan.h      the three-way decision (index, disk, server)
+ *   sync_remote.h    the server's calls, as the client makes them
+ *   sync_transfer.h  one file's content both ways, by missing chunks
+ *   sync_folder.h    FOLDER/.cairn-sync/ and the one-daemon lock
  *
  * Errors: every function of the layer returns 0 (or a documented
  * non-negative value) or a negative code: an errno value passed through
@@ -48,6 +51,7 @@ enum sync_error {
     SYNC_ESERVER = -34014,   /* any other error answer (see last_error) */
     SYNC_EPROTO = -34015,    /* an answer that does not parse, or other parameters */
     SYNC_EBUSY = -34016,     /* a file changed while it was read: try later */
+    SYNC_ELOCKED = -34017,   /* another cairn-sync process syncs this folder */
 };
 
 /* Static string naming err: a sync_error, a negated errno value, or 0. */

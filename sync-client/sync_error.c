@@ -21,6 +21,7 @@ const char *sync_strerror(int err)
     case SYNC_ESERVER: return "server error";
     case SYNC_EPROTO: return "unexpected answer from the server";
     case SYNC_EBUSY: return "file changed while it was read";
+    case SYNC_ELOCKED: return "another cairn-sync process syncs this folder";
     }
     if (err < 0 && err > -4096)
         return strerror(-err);

@@ -67,7 +67,8 @@ static const char ignore_builtin[] =
     "desktop.ini\n"
     "4913\n"
     "*.part\n"
-    "*.crdownload\n";
+    "*.crdownload\n"
+    ".cairn-sync-tmp-*\n"; /* sync_transfer.c's downloads in progress */
 
 /* ------------------------------------------------------------------ */
 /* Compiling one line                                                  */

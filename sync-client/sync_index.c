@@ -12,6 +12,7 @@
  *  46 path, etag, version_id, then nchunks x (32-byte id, u32 len)
  */
 #include "sync-client/sync_index.h"
+#include "sync-client/sync_folder.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -299,7 +300,7 @@ static int ix_make_dirs(const char *folder, char dir[PATH_MAX])
         return -errno;
     if (!S_ISDIR(st.st_mode))
         return -ENOTDIR;
-    int n = snprintf(top, PATH_MAX, "%s/.cairn-sync", folder);
+    int n = snprintf(top, PATH_MAX, "%s/" SYNC_STATE_DIR, folder);
     if (n < 0 || n >= PATH_MAX)
         return -ENAMETOOLONG;
     n = snprintf(dir, PATH_MAX, "%s/index", top);

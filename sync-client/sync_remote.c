@@ -16,6 +16,7 @@
 #include "common/buf.h"
 #include "common/fastcdc.h"
 #include "common/uri.h"
+#include "common/xml.h"
 
 #define REMOTE_MAX_IDS 10000 /* the protocol's max_missing_ids */
 #define REMOTE_MAX_KEY 4096
@@ -414,6 +415,96 @@ int sync_remote_changes(struct sync_remote *r, uint64_t *after, int wait_s,
             *more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "truncated"));
     }
     cJSON_Delete(doc);
+    http_response_release(&resp);
+    return rc;
+}
+
+/* ---- listing ------------------------------------------------------------- */
+
+void sync_remote_entries_free(struct sync_remote_entry *e, size_t n)
+{
+    for (size_t i = 0; e && i < n; i++)
+        free(e[i].key);
+    free(e);
+}
+
+/* The entries of a ListObjectsV2 answer (encoding-type=url) into *out. */
+static int parse_listing(struct sync_remote *r, const struct xml_doc *doc,
+                         struct sync_remote_entry **out, size_t *n, char *token)
+{
+    const struct xml_node *root = xml_root(doc), *o;
+    size_t plen = r->prefix ? strlen(r->prefix) : 0, cnt = 0, cap = 0;
+    struct sync_remote_entry *v = NULL;
+    if (!root || strcmp(root->name, "ListBucketResult") != 0)
+        return SYNC_EPROTO;
+    for (o = xml_child(root, "Contents"); o; o = xml_next_named(o, "Contents"))
+        cap++;
+    if (!(v = calloc(cap + 1, sizeof *v)))
+        return -ENOMEM;
+    for (o = xml_child(root, "Contents"); o; o = xml_next_named(o, "Contents")) {
+        const char *enc = xml_child_text(o, "Key", NULL);
+        size_t elen = enc ? strlen(enc) : 0;
+        char *key = enc ? malloc(elen + 1) : NULL;
+        long klen = key ? uri_decode(enc, elen, key, elen + 1, URI_PLUS_SPACE) : -1;
+        if (klen < 0 || (size_t)klen < plen || strncmp(key, r->prefix ? r->prefix : "", plen)) {
+            free(key);
+            sync_remote_entries_free(v, cnt);
+            return key ? SYNC_EPROTO : -ENOMEM;
+        }
+        memmove(key, key + plen, (size_t)klen - plen + 1);
+        v[cnt].key = key;
+        snprintf(v[cnt].etag, sizeof v[cnt].etag, "%s", xml_child_text(o, "ETag", ""));
+        v[cnt].size = strtoull(xml_child_text(o, "Size", "0"), NULL, 10);
+        cnt++;
+    }
+    const char *next = strcmp(xml_child_text(root, "IsTruncated", "false"), "true") == 0
+                           ? xml_child_text(root, "NextContinuationToken", "")
+                           : "";
+    if (strlen(next) > SYNC_REMOTE_TOKEN_MAX) {
+        sync_remote_entries_free(v, cnt);
+        return SYNC_EPROTO;
+    }
+    strcpy(token, next);
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+int sync_remote_list(struct sync_remote *r, char token[SYNC_REMOTE_TOKEN_MAX + 1],
+                     struct sync_remote_entry **out, size_t *n)
+{
+    struct http_response resp;
+    struct xml_doc *doc = NULL;
+    struct buf q;
+    if (!token || !out || !n)
+        return SYNC_EINVAL;
+    buf_init(&q, 3 * SYNC_REMOTE_TOKEN_MAX + REMOTE_MAX_KEY);
+    int rc = buf_puts(&q, "list-type=2&encoding-type=url&max-keys=1000");
+    if (rc == 0 && *token) {
+        rc = buf_puts(&q, "&continuation-token=");
+        if (rc == 0)
+            rc = uri_encode(&q, token, strlen(token), 0);
+    }
+    if (rc == 0 && r->prefix && *r->prefix) {
+        rc = buf_puts(&q, "&prefix=");
+        if (rc == 0)
+            rc = uri_encode(&q, r->prefix, strlen(r->prefix), 0);
+    }
+    if (rc < 0) {
+        buf_release(&q);
+        return SYNC_ETOOLONG;
+    }
+    rc = call(r, "GET", NULL, q.data, NULL, 0, NULL, 0, &resp);
+    buf_release(&q);
+    if (rc)
+        return rc;
+    if (xml_parse(resp.body.data ? resp.body.data : "", resp.body.len, &doc) != 0) {
+        snprintf(r->last_error, sizeof r->last_error, "the listing is not well-formed XML");
+        rc = SYNC_EPROTO;
+    } else {
+        rc = parse_listing(r, doc, out, n, token);
+    }
+    xml_doc_free(doc);
     http_response_release(&resp);
     return rc;
 }

@@ -82,6 +82,24 @@ int sync_remote_chunk_list(struct sync_remote *r, const char *path, struct sync_
 int sync_remote_get_range(struct sync_remote *r, const char *path, const char *if_match,
                           uint64_t off, size_t len, void *buf);
 
+/* One object under the prefix, from a listing: key relative to the
+ * prefix. */
+struct sync_remote_entry {
+    char *key; /* owned by the array */
+    char etag[SYNC_ETAG_MAX + 1];
+    uint64_t size;
+};
+
+/* A page of the objects under the prefix (ListObjectsV2, keys in byte
+ * order, at most 1000).  *token: "" to start; on return the continuation
+ * token, "" when this was the last page (cap SYNC_REMOTE_TOKEN_MAX).
+ * *out (free with sync_remote_entries_free) and *n.  A full scan with the
+ * feed cursor taken first (SYNC_REMOTE_LATEST) misses nothing. */
+#define SYNC_REMOTE_TOKEN_MAX 2048
+int sync_remote_list(struct sync_remote *r, char token[SYNC_REMOTE_TOKEN_MAX + 1],
+                     struct sync_remote_entry **out, size_t *n);
+void sync_remote_entries_free(struct sync_remote_entry *e, size_t n);
+
 /* One change of the feed: key is relative to the prefix (changes outside
  * it are not returned). */
 struct sync_remote_change {

@@ -70,6 +70,7 @@ static void test_builtin(void **state)
           {"~$report.docx", 0, 1}, {".#file.el", 0, 1}, {"#file.el#", 0, 1},
           {".DS_Store", 0, 1}, {"photos/Thumbs.db", 0, 1}, {"desktop.ini", 0, 1},
           {"4913", 0, 1}, {"a/4913", 0, 1}, {"movie.mkv.part", 0, 1}, {"x.crdownload", 0, 1},
+          {"d/.cairn-sync-tmp-00ab12", 0, 1},
           /* look-alikes that are real files */
           {"report.docx", 0, 0}, {"x.swp", 0, 0}, {"tmp", 0, 0}, {"4913x", 0, 0},
           {"part", 0, 0}, {"#notes", 0, 0}, {"a~b", 0, 0}, {"DS_Store", 0, 0},

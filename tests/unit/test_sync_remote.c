@@ -262,6 +262,62 @@ static void test_failures(void **state)
     assert_int_equal(sync_remote_check(&off), SYNC_EOFFLINE);
 }
 
+static void put_small(struct sync_remote *r, const char *encoded_key)
+{
+    struct http_response resp;
+    char path[512];
+    snprintf(path, sizeof path, "/%s/%s", r->bucket, encoded_key);
+    assert_int_equal(http_request(&r->http, "PUT", path, NULL, "x", 1, NULL, &resp), 0);
+    assert_int_equal(resp.status, 200);
+    http_response_release(&resp);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_list(void **state)
+{
+    struct fixture *f = *state;
+    struct sync_remote *r = &f->r;
+    enum { N = 1100 };
+    char *want[N + 3];
+    int nw = 0;
+    for (int i = 0; i < N; i++) {
+        char k[64];
+        snprintf(k, sizeof k, "laptop/f%04d", i);
+        put_small(r, k);
+        want[nw++] = strdup(k + 7);
+    }
+    put_small(r, "laptop/a%20b%2Bc");           /* "a b+c" */
+    want[nw++] = strdup("a b+c");
+    put_small(r, "laptop/d%C3%A9j%C3%A0/x.txt"); /* "déjà/x.txt" */
+    want[nw++] = strdup("d\xc3\xa9j\xc3\xa0/x.txt");
+    put_small(r, "phone/not-mine");
+    qsort(want, (size_t)nw, sizeof want[0], entry_cmp);
+
+    char token[SYNC_REMOTE_TOKEN_MAX + 1] = "";
+    int seen = 0, pages = 0;
+    do {
+        struct sync_remote_entry *e = NULL;
+        size_t n = 0;
+        assert_int_equal(sync_remote_list(r, token, &e, &n), 0);
+        pages++;
+        for (size_t i = 0; i < n; i++, seen++) {
+            assert_true(seen < nw);
+            assert_string_equal(e[i].key, want[seen]); /* byte order, prefix stripped */
+            assert_int_equal(e[i].size, 1);
+            assert_int_equal(e[i].etag[0], '"');
+        }
+        sync_remote_entries_free(e, n);
+    } while (token[0] && pages < 10);
+    assert_int_equal(seen, nw);
+    assert_int_equal(pages, 2);
+    for (int i = 0; i < nw; i++)
+        free(want[i]);
+}
+
 /* ---- transfers ---- */
 
 static void write_file(const char *dir, const char *name, const uint8_t *data, size_t n)
@@ -415,6 +471,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delta_transfers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
