@@ -15,6 +15,7 @@
  *   sync_remote.h    the server's calls, as the client makes them
  *   sync_transfer.h  one file's content both ways, by missing chunks
  *   sync_folder.h    FOLDER/.cairn-sync/ and the one-daemon lock
+ *   sync_scan.h      one full walk of the folder
  *
  * Errors: every function of the layer returns 0 (or a documented
  * non-negative value) or a negative code: an errno value passed through
