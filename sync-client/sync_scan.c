@@ -25,7 +25,7 @@ struct walk {
     size_t cap, pcap;
 };
 
-static void stat_of(const struct stat *s, struct sync_stat *out)
+void sync_stat_of(const struct stat *s, struct sync_stat *out)
 {
     out->kind = S_ISREG(s->st_mode)   ? SYNC_KIND_FILE
                 : S_ISDIR(s->st_mode) ? SYNC_KIND_DIR
@@ -70,7 +70,7 @@ static int add(struct walk *w, const char *path, size_t len, const struct stat *
     if (!copy)
         return -ENOMEM;
     o->v[o->n].path = copy;
-    stat_of(s, &o->v[o->n].st);
+    sync_stat_of(s, &o->v[o->n].st);
     o->n++;
     return 0;
 }

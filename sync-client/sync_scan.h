@@ -48,4 +48,8 @@ struct sync_scan {
 int sync_scan_folder(const char *root, const struct sync_ignore *ig, struct sync_scan *out);
 void sync_scan_release(struct sync_scan *s);
 
+/* What lstat/fstat said (*s), as the layer records it. */
+struct stat;
+void sync_stat_of(const struct stat *s, struct sync_stat *out);
+
 #endif

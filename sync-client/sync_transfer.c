@@ -8,6 +8,7 @@
  * folder, whatever happened in between.
  */
 #include "sync-client/sync_transfer.h"
+#include "sync-client/sync_scan.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,16 +39,6 @@ static int full_path(const char *root, const char *path, struct buf *out)
 {
     buf_init(out, 4096 + SYNC_PATH_MAX);
     return buf_printf(out, "%s/%s", root, path) == 0 ? 0 : SYNC_ETOOLONG;
-}
-
-static void stat_of(const struct stat *s, struct sync_stat *out)
-{
-    out->kind = S_ISREG(s->st_mode) ? SYNC_KIND_FILE : S_ISDIR(s->st_mode) ? SYNC_KIND_DIR
-                : S_ISLNK(s->st_mode) ? SYNC_KIND_SYMLINK : SYNC_KIND_NONE;
-    out->mode = (uint32_t)(s->st_mode & 07777);
-    out->size = (uint64_t)s->st_size;
-    out->mtime_ns = (int64_t)s->st_mtim.tv_sec * 1000000000 + s->st_mtim.tv_nsec;
-    out->inode = (uint64_t)s->st_ino;
 }
 
 static int same_content_stat(const struct sync_stat *a, const struct sync_stat *b)
@@ -103,7 +94,7 @@ static int open_file(const char *root, const char *path, struct sync_stat *st)
         close(fd);
         return rc;
     }
-    stat_of(&s, st);
+    sync_stat_of(&s, st);
     return fd;
 }
 
@@ -174,7 +165,7 @@ int sync_file_chunk(const char *root, const char *path, struct sync_stat *st,
         rc = -errno;
         goto out;
     }
-    stat_of(&s, &after);
+    sync_stat_of(&s, &after);
     if (!same_content_stat(&before, &after) || total != after.size) {
         rc = SYNC_EBUSY;
         goto out;
@@ -438,7 +429,7 @@ int sync_file_download(struct sync_remote *r, const char *root, const char *path
         struct stat s;
         int here = full_path(root, path, &target) == 0 && lstat(target.data, &s) == 0;
         if (here)
-            stat_of(&s, &cur);
+            sync_stat_of(&s, &cur);
         if (expect_st->kind == SYNC_KIND_NONE ? here : !here || !same_content_stat(&cur, expect_st))
             rc = SYNC_ECONFLICT;
         buf_release(&target);
@@ -452,7 +443,7 @@ int sync_file_download(struct sync_remote *r, const char *root, const char *path
         if (fstat(fd, &s) != 0)
             rc = -errno;
         else
-            stat_of(&s, &out.st);
+            sync_stat_of(&s, &out.st);
     }
     if (rc && tmp.data && fd >= 0)
         unlink(tmp.data);
