@@ -2046,17 +2046,27 @@ static int drive_lookup_leader(struct drive *d, MDB_txn *rtxn, const uint8_t key
     return idx_val_decode(&v, e) == 0;
 }
 
+/* Size and free space (for unprivileged writers) of the drive's file
+ * system, in bytes.  0, or -1 if it cannot tell. */
+static int fs_space(const struct drive *d, uint64_t *total, uint64_t *avail)
+{
+    struct statvfs vfs;
+    if (statvfs(d->path, &vfs) != 0)
+        return -1;
+    *total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+    *avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    return 0;
+}
+
 /* Bytes a batch may still append as shards: the file system's free space
  * less a reserve (1/32 of it, 512 KiB to 64 MiB) kept for what must still
  * work on a full drive: tombstones (deleting is how space comes back), the
  * index's checkpoints, and re-opening after a crash. */
 static uint64_t drive_shard_room(const struct drive *d)
 {
-    struct statvfs vfs;
-    if (statvfs(d->path, &vfs) != 0)
+    uint64_t total, avail;
+    if (fs_space(d, &total, &avail) != 0)
         return UINT64_MAX; /* the write itself will tell */
-    uint64_t total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
-    uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
     uint64_t reserve = total / 32;
     if (reserve < DRIVE_RESERVE_MIN)
         reserve = DRIVE_RESERVE_MIN;
@@ -2344,10 +2354,9 @@ static int drive_del(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint
 /* Room for compaction's copies: the free space but COMPACT_MARGIN. */
 static uint64_t compact_room(const struct drive *d)
 {
-    struct statvfs vfs;
-    if (statvfs(d->path, &vfs) != 0)
+    uint64_t total, avail;
+    if (fs_space(d, &total, &avail) != 0)
         return UINT64_MAX;
-    uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
     return avail > COMPACT_MARGIN ? avail - COMPACT_MARGIN : 0;
 }
 
@@ -2562,8 +2571,8 @@ static int compact_candidates(struct drive *d, uint32_t **out, size_t *nout)
     int rc = d->ov_count ? drive_checkpoint(d) : 0, roll = 0;
     uint64_t min_dead = d->segment_bytes / 8 < COMPACT_MIN_DEAD ? d->segment_bytes / 8
                                                                 : COMPACT_MIN_DEAD;
-    struct statvfs vfs;
-    int tight = statvfs(d->path, &vfs) == 0 && vfs.f_bavail < vfs.f_blocks / 8;
+    uint64_t fs_total, fs_avail;
+    int tight = fs_space(d, &fs_total, &fs_avail) == 0 && fs_avail < fs_total / 8;
 
     if (rc == 0 && !d->env)
         rc = -EIO;

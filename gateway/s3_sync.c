@@ -26,15 +26,6 @@
 #define SYNC_POLL_MS 200
 #define SYNC_MISSING_IN_MESSAGE 20
 
-/* The largest chunk the protocol carries: the chunker's maximum (the
- * store itself takes up to CS_MAX_CHUNK). */
-static size_t sync_chunk_max(void)
-{
-    struct cdc_params p;
-    cdc_params_default(&p);
-    return p.max_size;
-}
-
 static cJSON *chunk_id_json(const uint8_t id[32])
 {
     char hex[2 * SYNC_ID_LEN + 1];
@@ -142,7 +133,8 @@ const struct s3_handler h_sync_missing = {"SyncMissing", NULL, NULL, sync_missin
 
 struct chunk_upload {
     uint8_t id[32];
-    uint8_t *data; /* CS_MAX_CHUNK (>= sync_chunk_max()) bytes from the objlayer's pool */
+    uint8_t *data; /* CS_MAX_CHUNK (>= CDC_MAX, the largest chunk the protocol carries)
+                      bytes from the objlayer's pool */
     size_t len;
 };
 
@@ -159,7 +151,7 @@ static int sync_chunk_begin(struct s3_req *r)
                        "cairn-chunk must be the chunk's SHA-256 in 64 lower-case hex digits.");
         return 0;
     }
-    if (r->content_length > (int64_t)sync_chunk_max()) {
+    if (r->content_length > (int64_t)CDC_MAX) {
         s3_reply_error(r, S3E_ENTITY_TOO_LARGE, "A chunk is at most 4 MiB.");
         return 0;
     }
@@ -171,7 +163,7 @@ static int sync_chunk_begin(struct s3_req *r)
 static int sync_chunk_body(struct s3_req *r, const uint8_t *p, size_t n)
 {
     struct chunk_upload *u = r->hstate;
-    if (n > sync_chunk_max() - u->len)
+    if (n > CDC_MAX - u->len)
         return OL_ETOOLARGE;
     memcpy(u->data + u->len, p, n);
     u->len += n;
@@ -247,7 +239,7 @@ static int commit_chunks_or_reply(struct s3_req *r, struct meta_object *o)
     struct sync_chunk_list l;
     const char *why = NULL;
     int rc = sync_chunk_list_parse(r->body.data, r->body.len, SYNC_MAX_COMMIT_CHUNKS,
-                                   (uint32_t)sync_chunk_max(), OL_MAX_PUT_SIZE, &l, &why);
+                                   CDC_MAX, OL_MAX_PUT_SIZE, &l, &why);
     if (rc) {
         s3_reply_error(r, rc == -EINVAL ? S3E_INVALID_ARGUMENT : S3E_INTERNAL, why);
         return -1;

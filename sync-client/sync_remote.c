@@ -123,6 +123,15 @@ static uint64_t get_u64(const cJSON *doc, const char *name)
     return cJSON_IsNumber(n) && n->valuedouble >= 0 ? (uint64_t)n->valuedouble : 0;
 }
 
+/* Append "&name=<value, encoded>" to q (nothing if value is NULL or ""). */
+static int add_param(struct buf *q, const char *name, const char *value)
+{
+    if (!value || !*value)
+        return 0;
+    int rc = buf_printf(q, "&%s=", name);
+    return rc ? rc : uri_encode(q, value, strlen(value), 0);
+}
+
 /* ---- calls ------------------------------------------------------------ */
 
 int sync_remote_check(struct sync_remote *r)
@@ -290,9 +299,14 @@ int sync_remote_chunk_list(struct sync_remote *r, const char *path, struct sync_
         rc = -EINVAL;
     } else if (is_inline) { /* no chunks: the size is the object's own */
         l.size = get_u64(doc, "size");
-        rc = (l.chunks = calloc(1, sizeof *l.chunks)) ? 0 : -ENOMEM;
+        if (l.size > CDC_MAX) { /* inline objects are small: they are read whole */
+            why = "an inline object larger than a chunk";
+            rc = -EINVAL;
+        } else {
+            rc = (l.chunks = calloc(1, sizeof *l.chunks)) ? 0 : -ENOMEM;
+        }
     } else {
-        rc = sync_chunk_list_parse(resp.body.data, resp.body.len, UINT32_MAX, UINT32_MAX,
+        rc = sync_chunk_list_parse(resp.body.data, resp.body.len, SYNC_CHUNKS_MAX, CDC_MAX,
                                    UINT64_MAX, &l, &why);
     }
     if (rc == 0) {
@@ -394,11 +408,8 @@ int sync_remote_changes(struct sync_remote *r, uint64_t *after, int wait_s,
                                           : buf_printf(&q, "after=%" PRIu64, *after);
     if (rc == 0)
         rc = buf_printf(&q, "&cairn-changes&wait=%d", wait_s);
-    if (rc == 0 && r->prefix && *r->prefix) {
-        rc = buf_puts(&q, "&prefix=");
-        if (rc == 0)
-            rc = uri_encode(&q, r->prefix, strlen(r->prefix), 0);
-    }
+    if (rc == 0)
+        rc = add_param(&q, "prefix", r->prefix);
     if (rc < 0) {
         buf_release(&q);
         return SYNC_ETOOLONG;
@@ -480,16 +491,10 @@ int sync_remote_list(struct sync_remote *r, char token[SYNC_REMOTE_TOKEN_MAX + 1
         return SYNC_EINVAL;
     buf_init(&q, 3 * SYNC_REMOTE_TOKEN_MAX + REMOTE_MAX_KEY);
     int rc = buf_puts(&q, "list-type=2&encoding-type=url&max-keys=1000");
-    if (rc == 0 && *token) {
-        rc = buf_puts(&q, "&continuation-token=");
-        if (rc == 0)
-            rc = uri_encode(&q, token, strlen(token), 0);
-    }
-    if (rc == 0 && r->prefix && *r->prefix) {
-        rc = buf_puts(&q, "&prefix=");
-        if (rc == 0)
-            rc = uri_encode(&q, r->prefix, strlen(r->prefix), 0);
-    }
+    if (rc == 0)
+        rc = add_param(&q, "continuation-token", token);
+    if (rc == 0)
+        rc = add_param(&q, "prefix", r->prefix);
     if (rc < 0) {
         buf_release(&q);
         return SYNC_ETOOLONG;

@@ -25,14 +25,6 @@
 
 #define READ_BLOCK (1u << 20)
 
-/* The largest chunk there is: the chunker's maximum. */
-static size_t chunk_max(void)
-{
-    struct cdc_params p;
-    cdc_params_default(&p);
-    return p.max_size;
-}
-
 /* ---- local files ------------------------------------------------------- */
 
 static int full_path(const char *root, const char *path, struct buf *out)
@@ -189,9 +181,34 @@ out:
 
 /* ---- upload -------------------------------------------------------------- */
 
-static int id_cmp(const void *a, const void *b)
+/* Index i of a chunk list, sortable by id (ties: file order). */
+struct id_at {
+    const uint8_t *id;
+    uint32_t at;
+};
+
+static int id_at_cmp(const void *a, const void *b)
 {
-    return memcmp(a, b, SYNC_ID_LEN);
+    const struct id_at *x = a, *y = b;
+    int c = memcmp(x->id, y->id, SYNC_ID_LEN);
+    return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/* Clear want[i] of every chunk that repeats an earlier one of c, so a
+ * chunk that occurs several times in a file is sent once. */
+static int drop_repeats(const struct sync_chunk_ref *c, uint32_t n, uint8_t *want)
+{
+    struct id_at *v = malloc(((size_t)n + 1) * sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        v[i] = (struct id_at){c[i].id, i};
+    qsort(v, n, sizeof *v, id_at_cmp);
+    for (uint32_t i = 1; i < n; i++)
+        if (memcmp(v[i].id, v[i - 1].id, SYNC_ID_LEN) == 0)
+            want[v[i].at] = 0;
+    free(v);
+    return 0;
 }
 
 /* Upload the chunks of fd the server lacks (each id once), re-reading and
@@ -200,18 +217,15 @@ static int upload_missing(struct sync_remote *r, int fd, const struct sync_chunk
                           uint32_t n, struct sync_upload_result *res)
 {
     uint8_t *missing = calloc((size_t)n + 1, 1), *buf = NULL;
-    uint8_t (*sent)[SYNC_ID_LEN] = calloc((size_t)n + 1, SYNC_ID_LEN);
-    uint32_t nsent = 0;
     uint64_t off = 0;
-    int rc = missing && sent ? sync_remote_missing(r, c, n, missing) : -ENOMEM;
+    int rc = missing ? sync_remote_missing(r, c, n, missing) : -ENOMEM;
+    if (rc == 0)
+        rc = drop_repeats(c, n, missing);
     for (uint32_t i = 0; rc == 0 && i < n; off += c[i].len, i++) {
         uint8_t id[SYNC_ID_LEN];
         if (!missing[i])
             continue;
-        /* sent already (a repeated chunk)?  sent[] is kept sorted */
-        if (nsent && bsearch(c[i].id, sent, nsent, SYNC_ID_LEN, id_cmp))
-            continue;
-        if (!buf && !(buf = malloc(chunk_max()))) {
+        if (!buf && !(buf = malloc(CDC_MAX))) {
             rc = -ENOMEM;
             break;
         }
@@ -226,16 +240,8 @@ static int upload_missing(struct sync_remote *r, int fd, const struct sync_chunk
             break;
         res->bytes_sent += c[i].len;
         res->chunks_sent++;
-        uint32_t at = nsent;
-        while (at > 0 && memcmp(sent[at - 1], c[i].id, SYNC_ID_LEN) > 0) {
-            memcpy(sent[at], sent[at - 1], SYNC_ID_LEN);
-            at--;
-        }
-        memcpy(sent[at], c[i].id, SYNC_ID_LEN);
-        nsent++;
     }
     free(missing);
-    free(sent);
     free(buf);
     return rc;
 }
@@ -344,7 +350,7 @@ static int write_chunks(struct sync_remote *r, const char *path, int fd, int old
                         const struct old_chunk *old, uint32_t nold, const struct sync_chunk_list *l,
                         struct sync_download_result *res)
 {
-    uint8_t *buf = malloc(chunk_max()), id[SYNC_ID_LEN];
+    uint8_t *buf = malloc(CDC_MAX), id[SYNC_ID_LEN];
     uint64_t off = 0;
     int rc = buf ? 0 : -ENOMEM;
     for (uint32_t i = 0; rc == 0 && i < l->n; off += l->chunks[i].len, i++) {
@@ -352,7 +358,7 @@ static int write_chunks(struct sync_remote *r, const char *path, int fd, int old
         const struct old_chunk *o = oldfd >= 0 && nold
                                         ? bsearch(c->id, old, nold, sizeof *old, old_cmp) : NULL;
         int reused = 0;
-        if (c->len > chunk_max()) {
+        if (c->len > CDC_MAX) {
             rc = SYNC_EPROTO;
             break;
         }
