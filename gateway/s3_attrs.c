@@ -112,36 +112,41 @@ int s3_attrs_from_request_or_reply(struct s3_req *r, struct buf *out)
     return 0;
 }
 
+int s3_attrs_next(const uint8_t *attrs, uint32_t len, uint32_t *pos, const char **name,
+                  const char **value)
+{
+    const char *p = (const char *)attrs + *pos, *end = (const char *)attrs + len;
+    const char *n_end = p < end ? memchr(p, 0, (size_t)(end - p)) : NULL;
+    const char *v = n_end ? n_end + 1 : NULL;
+    const char *v_end = v && v < end ? memchr(v, 0, (size_t)(end - v)) : NULL;
+    if (!v_end)
+        return 0; /* the end, or a torn last entry */
+    *name = p;
+    *value = v;
+    *pos = (uint32_t)(v_end + 1 - (const char *)attrs);
+    return 1;
+}
+
 const char *s3_attrs_get(const uint8_t *attrs, uint32_t len, const char *name)
 {
-    const char *p = (const char *)attrs, *end = p + len;
-    while (p < end) {
-        const char *value = p + strlen(p) + 1;
-        if (value >= end)
-            break;
-        if (strcmp(p, name) == 0)
-            return value;
-        p = value + strlen(value) + 1;
-    }
+    const char *n, *v;
+    for (uint32_t pos = 0; s3_attrs_next(attrs, len, &pos, &n, &v);)
+        if (strcmp(n, name) == 0)
+            return v;
     return NULL;
 }
 
 int s3_attrs_copy(const uint8_t *attrs, uint32_t len, const char *prefix, int keep,
                   struct buf *out)
 {
-    const char *p = (const char *)attrs, *end = p + len;
+    const char *n, *v;
     size_t pl = strlen(prefix);
-    while (p < end) {
-        const char *value = p + strlen(p) + 1;
-        if (value >= end)
-            break;
-        const char *next = value + strlen(value) + 1;
+    for (uint32_t pos = 0, at = 0; s3_attrs_next(attrs, len, &pos, &n, &v); at = pos) {
         int rc = 0;
-        if ((strncmp(p, prefix, pl) == 0) == (keep != 0))
-            rc = buf_append(out, p, (size_t)(next - p));
+        if ((strncmp(n, prefix, pl) == 0) == (keep != 0))
+            rc = buf_append(out, attrs + at, pos - at);
         if (rc)
             return rc;
-        p = next;
     }
     return 0;
 }
@@ -243,16 +248,12 @@ static const char *canonical_name(const char *lname, char *tmp, size_t cap)
 
 void s3_attrs_to_headers(struct s3_req *r, const uint8_t *attrs, uint32_t len, int with_checksum)
 {
-    const char *p = (const char *)attrs, *end = p + len;
+    const char *n, *v;
     char tmp[256];
-    while (p < end) {
-        const char *value = p + strlen(p) + 1;
-        if (value >= end)
-            break;
-        int internal = strncmp(p, S3_ATTR_INTERNAL_PREFIX, strlen(S3_ATTR_INTERNAL_PREFIX)) == 0;
-        if (!internal && (strncmp(p, "x-amz-checksum-", 15) != 0 || with_checksum))
-            s3_add_header(r, canonical_name(p, tmp, sizeof tmp), value);
-        p = value + strlen(value) + 1;
+    for (uint32_t pos = 0; s3_attrs_next(attrs, len, &pos, &n, &v);) {
+        int internal = strncmp(n, S3_ATTR_INTERNAL_PREFIX, strlen(S3_ATTR_INTERNAL_PREFIX)) == 0;
+        if (!internal && (strncmp(n, "x-amz-checksum-", 15) != 0 || with_checksum))
+            s3_add_header(r, canonical_name(n, tmp, sizeof tmp), v);
     }
 }
 

@@ -297,6 +297,11 @@ void s3_attrs_to_headers(struct s3_req *r, const uint8_t *attrs, uint32_t len, i
 /* Append the entry name (lower-cased) = value to an attrs blob.  0, or a
  * buf error (out unchanged). */
 int s3_attrs_add(struct buf *out, const char *name, const char *value);
+/* Walk an attrs blob: *pos starts at 0; each call that returns 1 sets
+ * *name and *value (pointing into attrs) and advances *pos; 0 at the end
+ * (a torn last entry counts as the end). */
+int s3_attrs_next(const uint8_t *attrs, uint32_t len, uint32_t *pos, const char **name,
+                  const char **value);
 /* Find name in an attrs blob; NULL if absent (points into attrs). */
 const char *s3_attrs_get(const uint8_t *attrs, uint32_t len, const char *name);
 /* Append to out the entries of attrs whose name starts with prefix (keep

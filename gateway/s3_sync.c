@@ -344,6 +344,13 @@ static void sync_chunks_end(struct s3_req *r)
     cJSON_AddStringToObject(out, "version_id", o.version_id);
     cJSON_AddNumberToObject(out, "mtime_ms", (double)o.mtime_ms);
     cJSON_AddBoolToObject(out, "inline", o.nchunks == 0 && o.size > 0);
+    /* user metadata, names without "x-amz-meta-": the sync client keeps a
+     * file's kind and mode there, and needs them to restore it */
+    cJSON *meta = cJSON_AddObjectToObject(out, "meta");
+    const char *n, *v;
+    for (uint32_t pos = 0; s3_attrs_next(o.attrs, o.attrs_len, &pos, &n, &v);)
+        if (strncmp(n, "x-amz-meta-", 11) == 0)
+            cJSON_AddStringToObject(meta, n + 11, v);
     cJSON *list = cJSON_AddArrayToObject(out, "chunks");
     for (uint32_t i = 0; i < o.nchunks; i++) {
         cJSON *e = cJSON_CreateObject();
