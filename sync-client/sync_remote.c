@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "common/fastcdc.h"
+#include "common/hash.h"
 #include "common/uri.h"
 #include "common/xml.h"
 
@@ -150,11 +151,46 @@ int sync_remote_check(struct sync_remote *r)
                 snprintf(r->last_error, sizeof r->last_error,
                          "the server speaks another sync protocol or cuts other chunks");
             rc = SYNC_EPROTO;
+        } else {
+            r->inline_max = get_u64(doc, "inline_max");
         }
         cJSON_Delete(doc);
     }
     http_response_release(&resp);
     return rc;
+}
+
+/* The request headers of a write: its precondition and metadata, after
+ * the n already in h (room for 4 more).  mode_buf holds the mode's text. */
+static size_t write_headers(const struct sync_write *w, struct http_header *h, size_t n,
+                            char mode_buf[16])
+{
+    if (!w)
+        return n;
+    if (w->if_match)
+        h[n++] = (struct http_header){"If-Match", w->if_match};
+    else if (w->if_absent)
+        h[n++] = (struct http_header){"If-None-Match", "*"};
+    if (w->kind == SYNC_KIND_SYMLINK || w->kind == SYNC_KIND_DIR)
+        h[n++] = (struct http_header){"x-amz-meta-cairn-kind",
+                                      w->kind == SYNC_KIND_DIR ? "dir" : "symlink"};
+    if (w->mode) {
+        snprintf(mode_buf, 16, "%04o", (unsigned)(w->mode & 07777));
+        h[n++] = (struct http_header){"x-amz-meta-cairn-mode", mode_buf};
+    }
+    return n;
+}
+
+/* The new version of a write's answer (ETag and version id headers). */
+static void written_object(const struct http_response *resp, uint64_t size,
+                           struct sync_remote_object *out)
+{
+    const char *etag = http_response_header(resp, "etag");
+    const char *vid = http_response_header(resp, "x-amz-version-id");
+    memset(out, 0, sizeof *out);
+    snprintf(out->etag, sizeof out->etag, "%s", etag ? etag : "");
+    snprintf(out->version_id, sizeof out->version_id, "%s", vid ? vid : "");
+    out->size = size;
 }
 
 static int id_cmp(const void *a, const void *b)
@@ -237,19 +273,15 @@ int sync_remote_put_chunk(struct sync_remote *r, const uint8_t id[SYNC_ID_LEN], 
 }
 
 int sync_remote_commit(struct sync_remote *r, const char *path, const struct sync_chunk_ref *chunks,
-                       uint32_t n, uint64_t size, const char *if_match, int if_absent,
+                       uint32_t n, uint64_t size, const struct sync_write *w,
                        struct sync_remote_object *out)
 {
     struct http_response resp;
-    struct http_header h[2] = {{"Content-Type", "application/octet-stream"}};
-    size_t nh = 1;
-    char hex[2 * SYNC_ID_LEN + 1];
-    if (!path || (n && !chunks) || (if_match && if_absent))
+    struct http_header h[5] = {{"Content-Type", "application/octet-stream"}};
+    char hex[2 * SYNC_ID_LEN + 1], mode[16];
+    if (!path || (n && !chunks) || (w && w->if_match && w->if_absent))
         return SYNC_EINVAL;
-    if (if_match)
-        h[nh++] = (struct http_header){"If-Match", if_match};
-    else if (if_absent)
-        h[nh++] = (struct http_header){"If-None-Match", "*"};
+    size_t nh = write_headers(w, h, 1, mode);
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddNumberToObject(doc, "size", (double)size);
     cJSON *list = cJSON_AddArrayToObject(doc, "chunks");
@@ -280,6 +312,63 @@ int sync_remote_commit(struct sync_remote *r, const char *path, const struct syn
     cJSON_Delete(ans);
     http_response_release(&resp);
     return rc;
+}
+
+int sync_remote_put(struct sync_remote *r, const char *path, const void *data, size_t len,
+                    const struct sync_write *w, struct sync_remote_object *out)
+{
+    struct http_response resp;
+    struct http_header h[5] = {{"Content-MD5", NULL}};
+    char mode[16], b64[32];
+    uint8_t digest[16];
+    if (!path || (len && !data) || (w && w->if_match && w->if_absent))
+        return SYNC_EINVAL;
+    md5(len ? data : "", len, digest);
+    base64_encode(digest, sizeof digest, b64);
+    h[0].value = b64;
+    size_t nh = write_headers(w, h, 1, mode);
+    int rc = call(r, "PUT", path, NULL, h, nh, data, len, &resp);
+    if (rc)
+        return rc;
+    if (out)
+        written_object(&resp, len, out);
+    http_response_release(&resp);
+    return 0;
+}
+
+int sync_remote_delete(struct sync_remote *r, const char *path, const char *if_match)
+{
+    struct http_response resp;
+    struct http_header h[1] = {{"If-Match", if_match}};
+    if (!path)
+        return SYNC_EINVAL;
+    int rc = call(r, "DELETE", path, NULL, h, if_match ? 1 : 0, NULL, 0, &resp);
+    if (rc == SYNC_ENOTFOUND)
+        return 0;
+    if (rc == 0)
+        http_response_release(&resp);
+    return rc;
+}
+
+int sync_remote_stat(struct sync_remote *r, const char *path, struct sync_remote_object *obj)
+{
+    struct sync_chunk_list l = {0};
+    int rc = sync_remote_chunk_list(r, path, obj, &l);
+    sync_chunk_list_release(&l);
+    return rc;
+}
+
+/* Kind and mode from a chunk-list answer's "meta". */
+static void object_meta(const cJSON *doc, struct sync_remote_object *obj)
+{
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(doc, "meta");
+    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "cairn-kind"));
+    const char *mode = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "cairn-mode"));
+    obj->kind = !kind                        ? SYNC_KIND_FILE
+                : strcmp(kind, "symlink") == 0 ? SYNC_KIND_SYMLINK
+                : strcmp(kind, "dir") == 0     ? SYNC_KIND_DIR
+                                               : SYNC_KIND_FILE;
+    obj->mode = mode ? (uint32_t)(strtoul(mode, NULL, 8) & 07777) : 0;
 }
 
 int sync_remote_chunk_list(struct sync_remote *r, const char *path, struct sync_remote_object *obj,
@@ -316,6 +405,7 @@ int sync_remote_chunk_list(struct sync_remote *r, const char *path, struct sync_
         obj->size = l.size;
         obj->mtime_ms = (int64_t)get_u64(doc, "mtime_ms");
         obj->is_inline = is_inline;
+        object_meta(doc, obj);
         *list = l;
     } else if (rc == -EINVAL) {
         snprintf(r->last_error, sizeof r->last_error, "chunk-list answer: %s",

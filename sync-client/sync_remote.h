@@ -37,6 +37,7 @@ struct sync_remote {
     struct http_client http; /* endpoint and credentials (borrowed strings) */
     const char *bucket;      /* borrowed */
     const char *prefix;      /* key prefix: "" or ending in '/' (borrowed) */
+    uint64_t inline_max;     /* smaller files go up whole (sync_remote_put); set by check */
     char last_error[320];    /* why the last call failed */
 };
 
@@ -47,10 +48,28 @@ struct sync_remote_object {
     uint64_t size;
     int64_t mtime_ms;
     int is_inline; /* small object: no chunk list, read it whole */
+    uint8_t kind;  /* enum sync_kind from its metadata (FILE when it has none) */
+    uint32_t mode; /* permission bits from its metadata; 0: none recorded */
+};
+
+/*
+ * How a write lands: its precondition, and what it records of the path in
+ * the object's user metadata (x-amz-meta-cairn-kind: "symlink" or "dir",
+ * absent for a file; x-amz-meta-cairn-mode: the permission bits in octal),
+ * which sync_remote_chunk_list() reads back.  A directory is the object
+ * "<path>/" (the S3 folder convention), a symlink an object holding its
+ * target.  NULL: overwrite, record nothing.
+ */
+struct sync_write {
+    const char *if_match; /* the ETag last seen, as the server sent it; NULL: none */
+    int if_absent;        /* 1: the key must not exist (not with if_match) */
+    uint8_t kind;         /* enum sync_kind; NONE counts as FILE */
+    uint32_t mode;        /* 0: not recorded */
 };
 
 /* GET /?cairn-sync: the server speaks protocol 1 and cuts chunks with the
- * parameters of common/fastcdc.h.  SYNC_EPROTO otherwise. */
+ * parameters of common/fastcdc.h (SYNC_EPROTO otherwise); its inline_max
+ * goes to r->inline_max. */
 int sync_remote_check(struct sync_remote *r);
 
 /* Which of chunks[0..n) the server lacks: missing[i] = 1 or 0.  Asks in
@@ -63,13 +82,25 @@ int sync_remote_missing(struct sync_remote *r, const struct sync_chunk_ref *chun
 int sync_remote_put_chunk(struct sync_remote *r, const uint8_t id[SYNC_ID_LEN], const void *data,
                           size_t len, int *stored);
 
-/* Commit path as the object made of chunks[0..n) (size bytes in all).
- * Precondition: if_match (an ETag as the server sent it) requires the
- * object to be exactly that version; if_absent requires no object; with
- * neither it overwrites.  out (may be NULL) receives the new version. */
+/* Commit path as the object made of chunks[0..n) (size bytes in all),
+ * with w's precondition and metadata (w may be NULL).  out (may be NULL)
+ * receives the new version. */
 int sync_remote_commit(struct sync_remote *r, const char *path, const struct sync_chunk_ref *chunks,
-                       uint32_t n, uint64_t size, const char *if_match, int if_absent,
+                       uint32_t n, uint64_t size, const struct sync_write *w,
                        struct sync_remote_object *out);
+
+/* PutObject of len bytes (borrowed; Content-MD5 sent) at path, with w's
+ * precondition and metadata (w may be NULL): for small files, symlinks and
+ * directory markers.  out (may be NULL) receives the new version. */
+int sync_remote_put(struct sync_remote *r, const char *path, const void *data, size_t len,
+                    const struct sync_write *w, struct sync_remote_object *out);
+
+/* DeleteObject of path, only while it is version if_match (NULL: any).
+ * An absent key is no error (S3 deletes are idempotent). */
+int sync_remote_delete(struct sync_remote *r, const char *path, const char *if_match);
+
+/* What the server holds at path (its chunk list dropped). */
+int sync_remote_stat(struct sync_remote *r, const char *path, struct sync_remote_object *obj);
 
 /* The object at path and (unless inline) its chunk list (*list released
  * with sync_chunk_list_release; empty for an inline object). */

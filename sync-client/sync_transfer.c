@@ -117,8 +117,9 @@ static int on_chunk(void *arg, const uint8_t *data, size_t len)
 }
 
 int sync_file_chunk(const char *root, const char *path, struct sync_stat *st,
-                    struct sync_chunk_ref **chunks, uint32_t *n)
+                    struct sync_chunk_ref **chunks, uint32_t *n, uint8_t md5_out[16])
 {
+    struct cksum whole;
     struct sync_stat before, after;
     struct cdc_params params;
     struct cdc_stream cdc;
@@ -133,7 +134,9 @@ int sync_file_chunk(const char *root, const char *path, struct sync_stat *st,
         return fd;
     cdc_params_default(&params);
     cdc_stream_init(&cdc, &params);
-    if (!(block = malloc(READ_BLOCK))) {
+    if (md5_out && cksum_init(&whole, CKSUM_MD5) != 0)
+        md5_out = NULL, rc = -ENOMEM;
+    if (rc || !(block = malloc(READ_BLOCK))) {
         rc = -ENOMEM;
         goto out;
     }
@@ -148,6 +151,8 @@ int sync_file_chunk(const char *root, const char *path, struct sync_stat *st,
         if (got == 0)
             break;
         total += (uint64_t)got;
+        if (md5_out)
+            cksum_update(&whole, block, (size_t)got);
         if ((rc = cdc_stream_feed(&cdc, block, (size_t)got, on_chunk, &acc)) != 0)
             goto out;
     }
@@ -171,7 +176,14 @@ int sync_file_chunk(const char *root, const char *path, struct sync_stat *st,
     acc.v = NULL;
     if (st)
         *st = after;
+    if (md5_out) {
+        uint8_t digest[CKSUM_MAX_LEN];
+        cksum_final(&whole, digest);
+        memcpy(md5_out, digest, 16);
+    }
 out:
+    if (md5_out)
+        cksum_release(&whole);
     cdc_stream_release(&cdc);
     free(block);
     free(acc.v);
@@ -246,12 +258,32 @@ static int upload_missing(struct sync_remote *r, int fd, const struct sync_chunk
     return rc;
 }
 
+/* A small file goes up whole with PutObject: stored inline by the
+ * server, one request. */
+static int upload_whole(struct sync_remote *r, const char *path, int fd,
+                        const struct sync_write *w, struct sync_upload_result *res)
+{
+    uint8_t *data = malloc(res->st.size + 1), id[SYNC_ID_LEN];
+    int rc = data ? pread_full(fd, data, res->st.size, 0) : -ENOMEM;
+    if (rc == 0 && res->nchunks) { /* one chunk: the bytes must still be those cut */
+        sha256(data, res->st.size, id);
+        if (memcmp(id, res->chunks[0].id, SYNC_ID_LEN) != 0)
+            rc = SYNC_EBUSY;
+    }
+    if (rc == 0)
+        rc = sync_remote_put(r, path, data, res->st.size, w, &res->obj);
+    if (rc == 0)
+        res->bytes_sent += res->st.size;
+    free(data);
+    return rc;
+}
+
 int sync_file_upload(struct sync_remote *r, const char *root, const char *path,
-                     const char *if_match, int if_absent, struct sync_upload_result *res)
+                     const struct sync_write *pre, struct sync_upload_result *res)
 {
     struct sync_upload_result out = {0};
     struct sync_stat again;
-    int rc = sync_file_chunk(root, path, &out.st, &out.chunks, &out.nchunks);
+    int rc = sync_file_chunk(root, path, &out.st, &out.chunks, &out.nchunks, NULL);
     if (rc)
         return rc;
     int fd = open_file(root, path, &again);
@@ -259,20 +291,67 @@ int sync_file_upload(struct sync_remote *r, const char *root, const char *path,
         free(out.chunks);
         return fd;
     }
+    struct sync_write w = {pre ? pre->if_match : NULL, pre ? pre->if_absent : 0, SYNC_KIND_FILE,
+                           out.st.mode};
     rc = same_content_stat(&again, &out.st) ? 0 : SYNC_EBUSY;
+    if (rc == 0 && out.st.size < r->inline_max && out.nchunks <= 1) {
+        rc = upload_whole(r, path, fd, &w, &out);
+        goto done;
+    }
     /* A commit can still find a chunk gone (collected between the question
      * and the commit): ask again once. */
     for (int round = 0; rc == 0 && round < 2; round++) {
         rc = upload_missing(r, fd, out.chunks, out.nchunks, &out);
         if (rc == 0)
-            rc = sync_remote_commit(r, path, out.chunks, out.nchunks, out.st.size, if_match,
-                                    if_absent, &out.obj);
+            rc = sync_remote_commit(r, path, out.chunks, out.nchunks, out.st.size, &w, &out.obj);
         if (rc != SYNC_EMISSING)
             break;
         if (round == 0)
             rc = 0;
     }
+done:
     close(fd);
+    if (rc) {
+        free(out.chunks);
+        return rc;
+    }
+    *res = out;
+    return 0;
+}
+
+int sync_link_upload(struct sync_remote *r, const char *root, const char *path,
+                     const struct sync_write *pre, struct sync_upload_result *res)
+{
+    struct sync_upload_result out = {0};
+    struct stat s1, s2;
+    struct buf p;
+    char target[SYNC_LINK_MAX + 1];
+    int rc = full_path(root, path, &p);
+    ssize_t n = -1;
+    if (rc == 0 && lstat(p.data, &s1) != 0)
+        rc = -errno;
+    if (rc == 0 && !S_ISLNK(s1.st_mode))
+        rc = SYNC_EBUSY; /* no longer a link */
+    if (rc == 0 && (n = readlink(p.data, target, sizeof target)) < 0)
+        rc = -errno;
+    if (rc == 0 && (size_t)n > SYNC_LINK_MAX)
+        rc = SYNC_ETOOLONG;
+    if (rc == 0 && (lstat(p.data, &s2) != 0 || s2.st_mtim.tv_nsec != s1.st_mtim.tv_nsec ||
+                    s2.st_ino != s1.st_ino || (size_t)s2.st_size != (size_t)n))
+        rc = SYNC_EBUSY;
+    buf_release(&p);
+    if (rc == 0 && !(out.chunks = malloc(sizeof *out.chunks)))
+        rc = -ENOMEM;
+    if (rc == 0) {
+        struct sync_write w = {pre ? pre->if_match : NULL, pre ? pre->if_absent : 0,
+                               SYNC_KIND_SYMLINK, 0};
+        sync_stat_of(&s1, &out.st);
+        sha256(target, (size_t)n, out.chunks[0].id);
+        out.chunks[0].len = (uint32_t)n;
+        out.nchunks = n > 0;
+        rc = sync_remote_put(r, path, target, (size_t)n, &w, &out.obj);
+        out.bytes_sent = (uint64_t)n;
+    }
     if (rc) {
         free(out.chunks);
         return rc;
@@ -311,9 +390,9 @@ static int make_parents(const char *root, const char *path)
     return rc;
 }
 
-/* The temporary file beside root/path: ".cairn-sync-tmp-<random>" in the
+/* A temporary name beside root/path: ".cairn-sync-tmp-<random>" in the
  * same folder (so the rename stays in one file system). */
-static int open_temp(const char *root, const char *path, struct buf *tmp)
+static int temp_name(const char *root, const char *path, struct buf *tmp)
 {
     uint64_t rnd = 0;
     const char *slash = strrchr(path, '/');
@@ -324,6 +403,14 @@ static int open_temp(const char *root, const char *path, struct buf *tmp)
     if (buf_printf(tmp, "%s/%.*s%s.cairn-sync-tmp-%016llx", root, dir_len, path,
                    slash ? "/" : "", (unsigned long long)rnd) != 0)
         return SYNC_ETOOLONG;
+    return 0;
+}
+
+static int open_temp(const char *root, const char *path, struct buf *tmp)
+{
+    int rc = temp_name(root, path, tmp);
+    if (rc)
+        return rc;
     int fd = open(tmp->data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     return fd < 0 ? -errno : fd;
 }
@@ -388,6 +475,74 @@ static int write_chunks(struct sync_remote *r, const char *path, int fd, int old
     return rc;
 }
 
+/* The last look before a rename into place: the local file is still what
+ * the caller saw (expect_st; NULL: no check), else SYNC_ECONFLICT: a local
+ * edit since then is never overwritten. */
+static int still_expected(const char *root, const char *path, const struct sync_stat *expect_st)
+{
+    struct buf target;
+    struct stat s;
+    struct sync_stat cur = {0};
+    if (!expect_st)
+        return 0;
+    int here = full_path(root, path, &target) == 0 && lstat(target.data, &s) == 0;
+    buf_release(&target);
+    if (here)
+        sync_stat_of(&s, &cur);
+    if (expect_st->kind == SYNC_KIND_NONE ? here : !here || !same_content_stat(&cur, expect_st))
+        return SYNC_ECONFLICT;
+    return 0;
+}
+
+/* A symlink: its target is the object's bytes; made under a temporary
+ * name beside path, then renamed over it. */
+static int download_link(struct sync_remote *r, const char *root, const char *path,
+                         const struct sync_remote_object *obj, const struct sync_stat *expect_st,
+                         struct sync_download_result *res)
+{
+    struct sync_download_result out = {.obj = *obj};
+    char target[SYNC_LINK_MAX + 1];
+    struct buf tmp = {0}, dst = {0};
+    struct stat s;
+    int made = 0;
+    int rc = obj->size == 0 || obj->size > SYNC_LINK_MAX ? SYNC_EPROTO : 0;
+    if (rc == 0)
+        rc = sync_remote_get_range(r, path, obj->etag, 0, obj->size, target);
+    if (rc == 0)
+        target[obj->size] = 0;
+    if (rc == 0 && strlen(target) != obj->size)
+        rc = SYNC_EPROTO; /* a NUL byte cannot be in a link */
+    if (rc == 0)
+        rc = make_parents(root, path);
+    if (rc == 0)
+        rc = temp_name(root, path, &tmp);
+    if (rc == 0)
+        rc = symlink(target, tmp.data) == 0 ? (made = 1, 0) : -errno;
+    if (rc == 0)
+        rc = still_expected(root, path, expect_st);
+    if (rc == 0 && (rc = full_path(root, path, &dst)) == 0 && rename(tmp.data, dst.data) != 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = fsync_parent(root, path);
+    if (rc == 0)
+        rc = lstat(dst.data, &s) == 0 ? 0 : -errno;
+    if (rc == 0 && !(out.chunks = malloc(sizeof *out.chunks)))
+        rc = -ENOMEM;
+    if (rc == 0) {
+        sync_stat_of(&s, &out.st);
+        sha256(target, obj->size, out.chunks[0].id);
+        out.chunks[0].len = (uint32_t)obj->size;
+        out.nchunks = 1;
+        out.bytes_fetched = obj->size;
+        *res = out;
+    } else if (made) {
+        unlink(tmp.data);
+    }
+    buf_release(&tmp);
+    buf_release(&dst);
+    return rc;
+}
+
 int sync_file_download(struct sync_remote *r, const char *root, const char *path,
                        const struct sync_chunk_ref *old, uint32_t nold,
                        const struct sync_stat *expect_st, struct sync_download_result *res)
@@ -402,6 +557,15 @@ int sync_file_download(struct sync_remote *r, const char *root, const char *path
     int rc = sync_remote_chunk_list(r, path, &out.obj, &l);
     if (rc)
         return rc;
+    if (out.obj.kind == SYNC_KIND_SYMLINK) {
+        sync_chunk_list_release(&l);
+        return download_link(r, root, path, &out.obj, expect_st, res);
+    }
+    if (out.obj.kind == SYNC_KIND_DIR) { /* a directory's content lives in its own keys */
+        sync_chunk_list_release(&l);
+        snprintf(r->last_error, sizeof r->last_error, "a directory marker without its '/'");
+        return SYNC_EPROTO;
+    }
     if (nold && !(idx = malloc((size_t)nold * sizeof *idx)))
         rc = -ENOMEM;
     uint64_t old_off = 0;
@@ -428,18 +592,12 @@ int sync_file_download(struct sync_remote *r, const char *root, const char *path
     } else if (rc == 0) {
         rc = write_chunks(r, path, fd, oldfd, idx, nold, &l, &out);
     }
+    if (rc == 0 && out.obj.mode && fchmod(fd, out.obj.mode & 07777) != 0)
+        rc = -errno;
     if (rc == 0 && fsync(fd) != 0)
         rc = -errno;
-    if (rc == 0 && expect_st) {
-        /* last look: a local edit since the caller's is never overwritten */
-        struct stat s;
-        int here = full_path(root, path, &target) == 0 && lstat(target.data, &s) == 0;
-        if (here)
-            sync_stat_of(&s, &cur);
-        if (expect_st->kind == SYNC_KIND_NONE ? here : !here || !same_content_stat(&cur, expect_st))
-            rc = SYNC_ECONFLICT;
-        buf_release(&target);
-    }
+    if (rc == 0)
+        rc = still_expected(root, path, expect_st);
     if (rc == 0 && (rc = full_path(root, path, &target)) == 0 && rename(tmp.data, target.data) != 0)
         rc = -errno;
     if (rc == 0)

@@ -35,10 +35,13 @@
 #include "sync-client/sync.h"
 #include "sync-client/sync_remote.h"
 
+#define SYNC_LINK_MAX 4095 /* bytes of a symlink's target (PATH_MAX - 1) */
+
 /* Chunk root/path: *chunks (malloc'd, free()) and *n, and the file's stat
- * as read (st may be NULL). */
+ * as read (st may be NULL); md5_out (may be NULL) receives the MD5 of the
+ * whole content (what a plain PutObject's ETag is). */
 int sync_file_chunk(const char *root, const char *path, struct sync_stat *st,
-                    struct sync_chunk_ref **chunks, uint32_t *n);
+                    struct sync_chunk_ref **chunks, uint32_t *n, uint8_t md5_out[16]);
 
 /* What an upload did. */
 struct sync_upload_result {
@@ -50,11 +53,20 @@ struct sync_upload_result {
     uint32_t chunks_sent;
 };
 
-/* Upload root/path to the key for path.  if_match (the ETag last seen) or
- * if_absent as in sync_remote_commit; SYNC_ECONFLICT means someone else's
- * version is there now.  On 0, *res is filled (release res->chunks). */
+/* Upload root/path to the key for path with pre's precondition (pre may
+ * be NULL; its kind and mode are ignored: the file's own mode is
+ * recorded).  SYNC_ECONFLICT means someone else's version is there now.
+ * A file smaller than r->inline_max goes up whole (one PutObject); a
+ * larger one by its missing chunks and a commit.  On 0, *res is filled
+ * (release res->chunks). */
 int sync_file_upload(struct sync_remote *r, const char *root, const char *path,
-                     const char *if_match, int if_absent, struct sync_upload_result *res);
+                     const struct sync_write *pre, struct sync_upload_result *res);
+
+/* Upload the symlink root/path (never followed) as an object holding its
+ * target, marked as a link; res->chunks is the one chunk of the target.
+ * SYNC_EBUSY if it is no longer a link or changed while read. */
+int sync_link_upload(struct sync_remote *r, const char *root, const char *path,
+                     const struct sync_write *pre, struct sync_upload_result *res);
 
 /* What a download did. */
 struct sync_download_result {
@@ -66,7 +78,8 @@ struct sync_download_result {
     uint64_t bytes_reused;         /* bytes taken from the old local file */
 };
 
-/* Download the key for path into root/path.  old/nold: the chunk list of
+/* Download the key for path into root/path (a file with the mode the
+ * server recorded, or a symlink when the object is marked as one).  old/nold: the chunk list of
  * the local file as the index knows it (may be 0), whose chunks are read
  * from the file (and checked) instead of fetched.  expect_st (may be
  * NULL): the local file must still match it (kind, size, mtime, inode)

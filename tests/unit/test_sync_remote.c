@@ -140,7 +140,7 @@ static void test_upload_commit_download(void **state)
     assert_non_null(strstr(r->last_error, "BadDigest"));
 
     struct sync_remote_object o;
-    assert_int_equal(sync_remote_commit(r, "docs/a b.txt", c, 3, size, NULL, 1, &o), 0);
+    assert_int_equal(sync_remote_commit(r, "docs/a b.txt", c, 3, size, &(struct sync_write){NULL, 1, 0, 0}, &o), 0);
     char want[SYNC_COMMIT_ETAG_LEN + 3], bare[SYNC_COMMIT_ETAG_LEN + 1];
     sync_commit_etag(c, 3, bare);
     snprintf(want, sizeof want, "\"%s\"", bare);
@@ -170,17 +170,17 @@ static void test_upload_commit_download(void **state)
     free(buf);
 
     /* preconditions: create-only and the version last seen */
-    assert_int_equal(sync_remote_commit(r, "docs/a b.txt", c, 1, lens[0], NULL, 1, NULL),
+    assert_int_equal(sync_remote_commit(r, "docs/a b.txt", c, 1, lens[0], &(struct sync_write){NULL, 1, 0, 0}, NULL),
                      SYNC_ECONFLICT);
     struct sync_remote_object o2;
-    assert_int_equal(sync_remote_commit(r, "docs/a b.txt", c, 1, lens[0], want, 0, &o2), 0);
-    assert_int_equal(sync_remote_commit(r, "docs/a b.txt", c, 2, lens[0] + lens[1], want, 0, NULL),
+    assert_int_equal(sync_remote_commit(r, "docs/a b.txt", c, 1, lens[0], &(struct sync_write){want, 0, 0, 0}, &o2), 0);
+    assert_int_equal(sync_remote_commit(r, "docs/a b.txt", c, 2, lens[0] + lens[1], &(struct sync_write){want, 0, 0, 0}, NULL),
                      SYNC_ECONFLICT); /* someone else's edit came first */
     /* a chunk the server never got */
-    assert_int_equal(sync_remote_commit(r, "docs/other", &wrong, 1, wrong.len, NULL, 0, NULL),
+    assert_int_equal(sync_remote_commit(r, "docs/other", &wrong, 1, wrong.len, &(struct sync_write){NULL, 0, 0, 0}, NULL),
                      SYNC_EMISSING);
     assert_int_equal(sync_remote_chunk_list(r, "docs/nope", &got, &l), SYNC_ENOTFOUND);
-    assert_int_equal(sync_remote_commit(r, "x", c, 1, lens[0], want, 1, NULL), SYNC_EINVAL);
+    assert_int_equal(sync_remote_commit(r, "x", c, 1, lens[0], &(struct sync_write){want, 1, 0, 0}, NULL), SYNC_EINVAL);
     free(data);
 }
 
@@ -221,7 +221,7 @@ static void test_changes(void **state)
     struct sync_chunk_ref c[1];
     uint8_t *data = make_chunks(c, lens, 1);
     assert_int_equal(sync_remote_put_chunk(r, c[0].id, data, lens[0], NULL), 0);
-    assert_int_equal(sync_remote_commit(r, "notes.md", c, 1, lens[0], NULL, 0, NULL), 0);
+    assert_int_equal(sync_remote_commit(r, "notes.md", c, 1, lens[0], &(struct sync_write){NULL, 0, 0, 0}, NULL), 0);
     /* outside the prefix: not reported, but the cursor moves past it */
     struct http_response resp;
     assert_int_equal(http_request(&r->http, "PUT", "/sync/phone/x", NULL, "x", 1, NULL, &resp), 0);
@@ -373,7 +373,7 @@ static void test_delta_transfers(void **state)
 
     /* first upload: everything goes */
     struct sync_upload_result up;
-    assert_int_equal(sync_file_upload(r, a, "big.bin", NULL, 1, &up), 0);
+    assert_int_equal(sync_file_upload(r, a, "big.bin", &(struct sync_write){NULL, 1, 0, 0}, &up), 0);
     assert_int_equal(up.bytes_sent, BIG);
     assert_int_equal(up.chunks_sent, up.nchunks);
     assert_true(up.nchunks >= 5);
@@ -395,13 +395,13 @@ static void test_delta_transfers(void **state)
     big[BIG / 2] ^= 0xff;
     write_file(a, "big.bin", big, BIG);
     struct sync_upload_result up2;
-    assert_int_equal(sync_file_upload(r, a, "big.bin", up.obj.etag, 0, &up2), 0);
+    assert_int_equal(sync_file_upload(r, a, "big.bin", &(struct sync_write){up.obj.etag, 0, 0, 0}, &up2), 0);
     print_message("one-byte edit of 20 MiB: %u chunks, %llu bytes sent\n", up2.chunks_sent,
                   (unsigned long long)up2.bytes_sent);
     assert_true(up2.chunks_sent >= 1 && up2.chunks_sent <= 2);
     assert_true(up2.bytes_sent > 0 && up2.bytes_sent <= 2 * CDC_MAX);
     /* a second writer still holding the old version is refused */
-    assert_int_equal(sync_file_upload(r, a, "big.bin", up.obj.etag, 0, &up), SYNC_ECONFLICT);
+    assert_int_equal(sync_file_upload(r, a, "big.bin", &(struct sync_write){up.obj.etag, 0, 0, 0}, &up), SYNC_ECONFLICT);
 
     /* the other side fetches only what changed, reusing its own chunks */
     struct sync_download_result down2;
@@ -428,7 +428,7 @@ static void test_delta_transfers(void **state)
     /* the same bytes under another name (a copy, a rename): nothing sent */
     write_file(a, "copy.bin", big, BIG);
     struct sync_upload_result cp;
-    assert_int_equal(sync_file_upload(r, a, "copy.bin", NULL, 1, &cp), 0);
+    assert_int_equal(sync_file_upload(r, a, "copy.bin", &(struct sync_write){NULL, 1, 0, 0}, &cp), 0);
     assert_int_equal(cp.bytes_sent, 0);
     assert_string_equal(cp.obj.etag, up2.obj.etag);
 
@@ -438,7 +438,7 @@ static void test_delta_transfers(void **state)
     assert_int_equal(mkdir(sub, 0755), 0);
     write_file(a, "d/empty", (const uint8_t *)"", 0);
     struct sync_upload_result e;
-    assert_int_equal(sync_file_upload(r, a, "d/empty", NULL, 1, &e), 0);
+    assert_int_equal(sync_file_upload(r, a, "d/empty", &(struct sync_write){NULL, 1, 0, 0}, &e), 0);
     assert_int_equal(e.nchunks, 0);
     struct sync_download_result de;
     assert_int_equal(sync_file_download(r, b, "d/empty", NULL, 0, NULL, &de), 0);
@@ -451,7 +451,7 @@ static void test_delta_transfers(void **state)
     snprintf(link, sizeof link, "%s/link", a);
     assert_int_equal(symlink("big.bin", link), 0);
     struct sync_upload_result lk;
-    assert_int_equal(sync_file_upload(r, a, "link", NULL, 1, &lk), -ELOOP);
+    assert_int_equal(sync_file_upload(r, a, "link", &(struct sync_write){NULL, 1, 0, 0}, &lk), -ELOOP);
 
     free(up.chunks);
     free(up2.chunks);
