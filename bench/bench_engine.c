@@ -805,7 +805,7 @@ out:
 int bench_create_bucket(const struct bench_ctx *ctx)
 {
     const struct bench_opts *o = ctx->o;
-    struct http_client c = {o->endpoint, o->access_key, o->secret_key, o->region, o->timeout};
+    struct http_client c = {o->endpoint, o->access_key, o->secret_key, o->region, o->timeout, NULL};
     struct http_response resp;
     struct buf path;
     int rc = -1;

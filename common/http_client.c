@@ -13,6 +13,14 @@
 
 #define HTTP_MAX_HEADERS 16
 
+/* Stop a transfer whose caller asked to cancel (a non-zero return aborts). */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return *(const volatile int *)arg != 0;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
     struct http_response *resp = arg;
@@ -160,6 +168,11 @@ int http_request_ex(const struct http_client *c, const char *method, const char 
     }
     if (c->timeout_seconds > 0)
         curl_easy_setopt(curl, CURLOPT_TIMEOUT, c->timeout_seconds);
+    if (c->cancel) { /* libcurl calls this at least once a second, and on progress */
+        curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)c->cancel);
+        curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    }
     CURLcode cc = curl_easy_perform(curl);
     if (cc != CURLE_OK) {
         snprintf(resp->error, sizeof resp->error, "%s", curl_easy_strerror(cc));

@@ -21,6 +21,9 @@ struct http_client {
     const char *secret_key;
     const char *region;      /* "us-east-1" if NULL */
     long timeout_seconds;    /* whole request; 0: none */
+    const volatile int *cancel; /* NULL, or: once *cancel is non-zero, a request
+                                   in progress stops within about a second and
+                                   fails as a transport error ("cancelled") */
 };
 
 struct http_response {

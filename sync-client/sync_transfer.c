@@ -116,6 +116,28 @@ static int on_chunk(void *arg, const uint8_t *data, size_t len)
     return 0;
 }
 
+/* The chunk list of data[0..len) into l (replacing its array). */
+static int chunk_buffer(const uint8_t *data, size_t len, struct sync_chunk_list *l)
+{
+    struct cdc_params params;
+    struct cdc_stream cdc;
+    struct chunk_acc acc = {0};
+    cdc_params_default(&params);
+    cdc_stream_init(&cdc, &params);
+    int rc = cdc_stream_feed(&cdc, data, len, on_chunk, &acc);
+    if (rc == 0)
+        rc = cdc_stream_finish(&cdc, on_chunk, &acc);
+    cdc_stream_release(&cdc);
+    if (rc == 0 && acc.n) {
+        free(l->chunks);
+        l->chunks = acc.v;
+        l->n = acc.n;
+        acc.v = NULL;
+    }
+    free(acc.v);
+    return rc;
+}
+
 int sync_file_chunk(const char *root, const char *path, struct sync_stat *st,
                     struct sync_chunk_ref **chunks, uint32_t *n, uint8_t md5_out[16])
 {
@@ -588,6 +610,8 @@ int sync_file_download(struct sync_remote *r, const char *root, const char *path
         if (rc == 0)
             rc = write_full(fd, all, out.obj.size);
         out.bytes_fetched = out.obj.size;
+        if (rc == 0) /* the server keeps no chunk list for it: cut one */
+            rc = chunk_buffer(all, out.obj.size, &l);
         free(all);
     } else if (rc == 0) {
         rc = write_chunks(r, path, fd, oldfd, idx, nold, &l, &out);
