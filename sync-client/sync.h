@@ -16,6 +16,8 @@
  *   sync_transfer.h  one file's content both ways, by missing chunks
  *   sync_folder.h    FOLDER/.cairn-sync/ and the one-daemon lock
  *   sync_scan.h      one full walk of the folder
+ *   sync_watch.h     inotify over the folder: which paths changed, and
+ *                    whether their content is final
  *
  * Errors: every function of the layer returns 0 (or a documented
  * non-negative value) or a negative code: an errno value passed through
