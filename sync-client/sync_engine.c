@@ -226,7 +226,7 @@ struct sync_engine {
     uint64_t cursor;
 
     /* engine-thread state */
-    int offline;
+    int offline, feed_offline_seen;
     int64_t offline_until, offline_wait;
     int64_t last_status_ms, next_rescan_ms;
     int status_dirty, rescan_needed;
@@ -1029,6 +1029,11 @@ static int full_reconcile(struct sync_engine *e)
     pthread_mutex_lock(&e->mu);
     e->cursor = cursor;
     pthread_mutex_unlock(&e->mu);
+    if (e->watch && sync_watch_limit_hit(e->watch)) {
+        set_error(e, ".", "the inotify watch limit is reached: some folders are only "
+                          "looked at by the periodic rescan (raise fs.inotify.max_user_watches)");
+        sync_watch_refresh(e->watch);
+    }
     e->next_rescan_ms = now_ms() + (int64_t)e->rescan_s * 1000;
     e->rescan_needed = 0;
     return 0;
@@ -1063,10 +1068,14 @@ static void take_changes(struct sync_engine *e)
     e->nchanges = 0;
     int feed_offline = e->feed_offline;
     pthread_mutex_unlock(&e->mu);
-    if (feed_offline && !e->offline) {
-        e->offline = 1;
-        e->offline_until = now_ms();
-        e->offline_wait = 500;
+    if (feed_offline != e->feed_offline_seen) { /* the feed lost (or found) the server */
+        e->feed_offline_seen = feed_offline;
+        if (feed_offline && !e->offline) {
+            e->offline = 1;
+            e->offline_until = now_ms();
+            e->offline_wait = 500;
+            engine_log(e, "warn", "offline", NULL, "the server does not answer");
+        }
     }
     for (size_t i = 0; i < n; i++) {
         char path[SYNC_PATH_MAX + 1];
