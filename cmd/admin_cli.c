@@ -4,6 +4,7 @@
  * else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.  Endpoint: --endpoint,
  * else CAIRN_ENDPOINT, else http://127.0.0.1:9000.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,27 +246,6 @@ static void presign_usage(FILE *f)
                "CAIRN_ROOT_USER/CAIRN_ROOT_PASSWORD.\n");
 }
 
-/* "90", "15m", "12h", "7d" -> seconds; -1 if malformed. */
-static long parse_duration(const char *s)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || v <= 0)
-        return -1;
-    long mult = 1;
-    if (*end == 'm')
-        mult = 60;
-    else if (*end == 'h')
-        mult = 3600;
-    else if (*end == 'd')
-        mult = 86400;
-    else if (*end && *end != 's')
-        return -1;
-    if (*end && end[1])
-        return -1;
-    return v * mult;
-}
-
 int cmd_presign(int argc, char **argv)
 {
     if (has_flag(argc, argv, "--help") || has_flag(argc, argv, "-h")) {
@@ -279,8 +259,8 @@ int cmd_presign(int argc, char **argv)
         presign_usage(stderr);
         return 2;
     }
-    long expires = expires_s ? parse_duration(expires_s) : 3600;
-    if (expires < 1 || expires > SIGV4_EXPIRES_MAX) {
+    long expires = 3600;
+    if (expires_s && sigv4_parse_expires(expires_s, &expires) != 0) {
         fprintf(stderr, "cairn presign: --expires must be between 1s and 7d\n");
         return 2;
     }
@@ -309,18 +289,18 @@ int cmd_presign(int argc, char **argv)
         presign_usage(stderr);
         return 2;
     }
-    struct buf path, url;
-    buf_init(&path, 8192);
+    struct buf url;
     buf_init(&url, 16384);
-    buf_printf(&path, "/%.*s/", (int)(slash - bk), bk);
-    uri_encode(&path, slash + 1, strlen(slash + 1), URI_KEEP_SLASH);
+    char *bucket = strndup(bk, (size_t)(slash - bk));
     struct sigv4_credentials cred = {ak, sk, getenv("AWS_DEFAULT_REGION") ? getenv("AWS_DEFAULT_REGION") : "us-east-1", "s3"};
-    int rc = sigv4_presign_url(&cred, method, endpoint, path.data, NULL, expires, time(NULL), &url);
+    int rc = bucket ? sigv4_presign_object(&cred, method, endpoint, bucket, slash + 1, expires,
+                                           time(NULL), &url)
+                    : -ENOMEM;
     if (rc == 0)
         printf("%s\n", url.data);
     else
         fprintf(stderr, "cairn presign: %s\n", sigv4_strerror(rc));
-    buf_release(&path);
+    free(bucket);
     buf_release(&url);
     return rc ? 1 : 0;
 }

@@ -1020,3 +1020,52 @@ out:
     buf_release(&credential);
     return rc;
 }
+
+int sigv4_presign_object(const struct sigv4_credentials *cred, const char *method,
+                         const char *endpoint, const char *bucket, const char *key,
+                         long expires, time_t now, struct buf *url_out)
+{
+    if (!bucket || !*bucket || !key || !*key)
+        return SIGV4_EINVAL;
+    struct buf path;
+    buf_init(&path, 16384); /* an S3 key (1 KiB) encodes to at most 3 KiB */
+    int rc = buf_printf(&path, "/%s/", bucket);
+    if (rc == 0)
+        rc = uri_encode(&path, key, strlen(key), URI_KEEP_SLASH);
+    if (rc == 0)
+        rc = sigv4_presign_url(cred, method, endpoint, path.data, NULL, expires, now, url_out);
+    else
+        rc = own_cap(rc);
+    buf_release(&path);
+    return rc;
+}
+
+int sigv4_parse_expires(const char *s, long *seconds)
+{
+    long v = 0, unit = 1;
+    const char *p = s;
+    if (!s || !seconds || *p < '0' || *p > '9')
+        return SIGV4_EINVAL;
+    int too_big = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (*p - '0');
+        if (v > SIGV4_EXPIRES_MAX) {
+            too_big = 1; /* keep reading: a malformed tail still counts */
+            v = SIGV4_EXPIRES_MAX + 1;
+        }
+    }
+    switch (*p) {
+    case '\0': break;
+    case 's': unit = 1; p++; break;
+    case 'm': unit = 60; p++; break;
+    case 'h': unit = 3600; p++; break;
+    case 'd': unit = 86400; p++; break;
+    default: return SIGV4_EINVAL;
+    }
+    if (*p)
+        return SIGV4_EINVAL;
+    if (too_big || v < 1 || v > SIGV4_EXPIRES_MAX / unit)
+        return SIGV4_EEXPIRES;
+    *seconds = v * unit;
+    return 0;
+}

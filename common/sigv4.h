@@ -354,4 +354,25 @@ int sigv4_presign_url(const struct sigv4_credentials *cred, const char *method,
                       const char *endpoint, const char *path, const char *query,
                       long expires, time_t now, struct buf *url_out);
 
+/*
+ * sigv4_presign_url() for the object key (raw bytes, C string) of bucket:
+ * the path is "/" bucket "/" key, the key percent-encoded with its '/'
+ * kept.  The tools that share objects (`cairn presign`, `cairn-sync
+ * share`) build their URLs here.  Same returns as sigv4_presign_url(),
+ * and SIGV4_EINVAL for an empty bucket or key.
+ */
+int sigv4_presign_object(const struct sigv4_credentials *cred, const char *method,
+                         const char *endpoint, const char *bucket, const char *key,
+                         long expires, time_t now, struct buf *url_out);
+
+/*
+ * How long a presigned URL should last, as a user writes it: whole
+ * seconds ("3600", "90s"), or a number of minutes, hours or days ("15m",
+ * "12h", "7d").  No sign, spaces or fractions.  Returns 0 and *seconds,
+ * SIGV4_EINVAL if s is malformed, or SIGV4_EEXPIRES if it is not within
+ * 1..SIGV4_EXPIRES_MAX (7 days: S3 refuses longer ones); *seconds is
+ * untouched on error.
+ */
+int sigv4_parse_expires(const char *s, long *seconds);
+
 #endif

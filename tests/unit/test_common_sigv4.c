@@ -1008,6 +1008,77 @@ static void test_presign_round_trip(void **state)
     buf_release(&url);
 }
 
+/* sigv4_presign_object: the key is encoded once, '/' kept, and the URL
+ * verifies as a request for that path. */
+static void test_presign_object(void **state)
+{
+    (void)state;
+    time_t t = 1700000000;
+    struct sigv4_credentials cred = {"cairnkey", "sec/ret", "us-east-1", "s3"};
+    struct buf url;
+    buf_init(&url, 4096);
+    assert_int_equal(sigv4_presign_object(&cred, "GET", "http://127.0.0.1:9000", "photos",
+                                          "laptop/a b+c%d/\xc3\xbc.txt", 600, t, &url),
+                     0);
+    const char *path = "/photos/laptop/a%20b%2Bc%25d/%C3%BC.txt";
+    assert_memory_equal(url.data, "http://127.0.0.1:9000", 21);
+    assert_memory_equal(url.data + 21, path, strlen(path));
+    assert_int_equal(url.data[21 + strlen(path)], '?');
+    const char *query = url.data + 21 + strlen(path) + 1;
+    struct uri_query q;
+    struct sigv4_auth a;
+    assert_int_equal(uri_query_parse(query, strlen(query), &q), 0);
+    assert_int_equal(sigv4_parse_presigned(&q, &a), 0);
+    uri_query_release(&q);
+    assert_int_equal(a.expires, 600);
+    struct hdrs h = {{"Host", "127.0.0.1:9000", NULL}};
+    struct sigv4_request req = {"GET", path, query, hdr_get, &h, SIGV4_UNSIGNED_PAYLOAD};
+    assert_int_equal(sigv4_verify(&a, &req, "sec/ret", NULL, NULL), 0);
+
+    size_t len = url.len;
+    assert_int_equal(sigv4_presign_object(&cred, "GET", "http://h", "", "k", 60, t, &url),
+                     SIGV4_EINVAL);
+    assert_int_equal(sigv4_presign_object(&cred, "GET", "http://h", "b", "", 60, t, &url),
+                     SIGV4_EINVAL);
+    assert_int_equal(sigv4_presign_object(&cred, "GET", "http://h", "b", "k", 604801, t, &url),
+                     SIGV4_EEXPIRES);
+    assert_int_equal(url.len, len); /* nothing appended on failure */
+    buf_release(&url);
+}
+
+/* --expires as people write it. */
+static void test_parse_expires(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int rc;
+        long seconds;
+    } cases[] = {
+        {"3600", 0, 3600},       {"1", 0, 1},
+        {"90s", 0, 90},          {"15m", 0, 900},
+        {"12h", 0, 43200},       {"7d", 0, 604800},
+        {"604800", 0, 604800},   {"168h", 0, 604800},
+        {"0007d", 0, 604800},    {"604801", SIGV4_EEXPIRES, 0},
+        {"8d", SIGV4_EEXPIRES, 0}, {"169h", SIGV4_EEXPIRES, 0},
+        {"0", SIGV4_EEXPIRES, 0}, {"0d", SIGV4_EEXPIRES, 0},
+        {"99999999999999999999999d", SIGV4_EEXPIRES, 0},
+        {"", SIGV4_EINVAL, 0},   {"d", SIGV4_EINVAL, 0},
+        {"-1", SIGV4_EINVAL, 0}, {"+1", SIGV4_EINVAL, 0},
+        {" 1h", SIGV4_EINVAL, 0}, {"1h ", SIGV4_EINVAL, 0},
+        {"1.5h", SIGV4_EINVAL, 0}, {"1hh", SIGV4_EINVAL, 0},
+        {"1w", SIGV4_EINVAL, 0}, {"1H", SIGV4_EINVAL, 0},
+        {"99999999999999999999999x", SIGV4_EINVAL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        long s = -7;
+        assert_int_equal(sigv4_parse_expires(cases[i].in, &s), cases[i].rc);
+        assert_int_equal(s, cases[i].rc ? -7 : cases[i].seconds);
+    }
+    long s;
+    assert_int_equal(sigv4_parse_expires(NULL, &s), SIGV4_EINVAL);
+}
+
 static void test_strerror(void **state)
 {
     (void)state;
@@ -1037,6 +1108,8 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_sign_headers_errors),
         cmocka_unit_test(test_presign_round_trip),
+        cmocka_unit_test(test_presign_object),
+        cmocka_unit_test(test_parse_expires),
         cmocka_unit_test(test_strerror),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
