@@ -6,12 +6,42 @@
 #include <strings.h>
 #include <time.h>
 
+#include <pthread.h>
+
 #include <curl/curl.h>
 
 #include "common/hash.h"
 #include "common/sigv4.h"
 
 #define HTTP_MAX_HEADERS 16
+
+/* One libcurl handle per thread, kept between requests, so that its
+ * connection to the server is reused (HTTP keep-alive): a new connection
+ * per request costs a TCP handshake here and a thread and a connection
+ * buffer on the server.  Freed when the thread exits. */
+static pthread_key_t curl_key;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_key_free(void *c)
+{
+    curl_easy_cleanup(c);
+}
+
+static void curl_key_init(void)
+{
+    pthread_key_create(&curl_key, curl_key_free);
+}
+
+static CURL *thread_curl(void)
+{
+    pthread_once(&curl_once, curl_key_init);
+    CURL *c = pthread_getspecific(curl_key);
+    if (!c && (c = curl_easy_init()) != NULL && pthread_setspecific(curl_key, c) != 0) {
+        curl_easy_cleanup(c);
+        c = NULL;
+    }
+    return c;
+}
 
 /* Stop a transfer whose caller asked to cancel (a non-zero return aborts). */
 static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
@@ -133,7 +163,7 @@ int http_request_ex(const struct http_client *c, const char *method, const char 
     }
     buf_printf(&url, "%s%s%s%s", c->endpoint, path, query && *query ? "?" : "", query ? query : "");
 
-    curl = curl_easy_init();
+    curl = thread_curl();
     if (!curl) {
         snprintf(resp->error, sizeof resp->error, "curl_easy_init failed");
         goto out;
@@ -182,8 +212,8 @@ int http_request_ex(const struct http_client *c, const char *method, const char 
     rc = 0;
 out:
     curl_slist_free_all(hdrs);
-    if (curl)
-        curl_easy_cleanup(curl);
+    if (curl) /* the handle (and its connection) stays with the thread */
+        curl_easy_reset(curl);
     buf_release(&url);
     buf_release(&authz);
     buf_release(&h);

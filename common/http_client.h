@@ -47,6 +47,8 @@ struct http_header {
  * Returns 0 when a response arrived (any status: see resp->status), or -1
  * on a transport failure (resp->error says why).  resp is set up by this
  * call; release it with http_response_release().
+ * Threads: any thread may call; each thread keeps one connection open
+ * between its requests (keep-alive, freed when the thread exits).
  */
 int http_request(const struct http_client *c, const char *method, const char *path,
                  const char *query, const void *body, size_t body_len, const char *content_type,

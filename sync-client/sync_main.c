@@ -529,7 +529,7 @@ static int cmd_init(int argc, char **argv)
 /* ---- run ------------------------------------------------------------------- */
 
 static const char run_usage[] =
-    "usage: " PROG " run [FOLDER...] [--workers N] [--quiet]\n"
+    "usage: " PROG " run [FOLDER...] [--workers N] [--host NAME] [--quiet]\n"
     "\n"
     "Sync in the foreground until SIGTERM or SIGINT (Ctrl-C): every folder of the\n"
     "folder list, or the synced folders given, each on a thread of its own.  One\n"
@@ -537,6 +537,7 @@ static const char run_usage[] =
     "processes may sync other folders beside it.\n"
     "\n"
     "  --workers N   parallel transfers per folder (default 4)\n"
+    "  --host NAME   this device's name in conflict copies (default: the host name)\n"
     "  --quiet       do not print each action on stderr (FOLDER/.cairn-sync/log\n"
     "                keeps them anyway)\n"
     "\n"
@@ -545,6 +546,7 @@ static const char run_usage[] =
 
 struct run_opts {
     int workers, quiet;
+    const char *host;
 };
 
 static int run_option(void *arg, int opt, const char *value)
@@ -552,6 +554,8 @@ static int run_option(void *arg, int opt, const char *value)
     struct run_opts *o = arg;
     if (opt == 'q') {
         o->quiet = 1;
+    } else if (opt == 'H') {
+        o->host = value;
     } else if (opt == 'w') {
         char *end;
         long n = strtol(value, &end, 10);
@@ -595,6 +599,7 @@ static int runner_open(struct runner *r, const struct run_opts *o)
         .bucket = cfg.bucket,
         .prefix = cfg.prefix,
         .workers = o->workers,
+        .host = o->host,
         .quiet = o->quiet,
     };
     int rc = sync_engine_new(&ec, &r->engine); /* copies the strings */
@@ -613,11 +618,12 @@ static int cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"workers", required_argument, NULL, 'w'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"host", required_argument, NULL, 'H'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    struct run_opts o = {0, 0};
+    struct run_opts o = {0, 0, NULL};
     struct sync_config_folders folders;
-    int rc = parse_options(argc, argv, "hqw:", longopts, run_option, &o);
+    int rc = parse_options(argc, argv, "hqw:H:", longopts, run_option, &o);
     if (rc >= 0)
         return rc;
     if ((rc = folders_for(argc - optind, argv + optind, &folders)) != 0)
