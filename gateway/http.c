@@ -105,19 +105,34 @@ void s3_time_http(int64_t ms, char out[40])
     strftime(out, 40, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
+/* The rest of an ISO 8601 time after the seconds: an optional fraction
+ * (any number of digits, dropped) and "Z".  Returns the end or NULL. */
+static const char *iso_time_tail(const char *p)
+{
+    if (*p == '.') {
+        if (p[1] < '0' || p[1] > '9')
+            return NULL;
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            ;
+    }
+    return *p == 'Z' ? p + 1 : NULL;
+}
+
 int64_t s3_parse_http_time(const char *s)
 {
     static const char *const formats[] = {
         "%a, %d %b %Y %H:%M:%S GMT", /* RFC 1123 */
         "%A, %d-%b-%y %H:%M:%S GMT", /* RFC 850 */
         "%a %b %e %H:%M:%S %Y",      /* asctime */
-        "%Y-%m-%dT%H:%M:%SZ",        /* ISO 8601, which some clients send */
-        "%Y-%m-%dT%H:%M:%S.000Z",
+        "%Y-%m-%dT%H:%M:%S",         /* ISO 8601 (then [.fraction]Z), which some clients send */
     };
+    const size_t iso = sizeof formats / sizeof *formats - 1;
     for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) {
         struct tm tm;
         memset(&tm, 0, sizeof tm);
         const char *end = strptime(s, formats[i], &tm);
+        if (end && i == iso)
+            end = iso_time_tail(end);
         if (end && *end == 0)
             return (int64_t)timegm(&tm) * 1000;
     }

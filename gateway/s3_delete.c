@@ -1,6 +1,9 @@
 /*
  * gateway/s3_delete.c - DeleteObjects (POST /bucket?delete): up to 1000
- * keys in one XML request, quiet or verbose result.
+ * keys in one XML request, quiet or verbose result.  Each <Object> may be
+ * conditional (<ETag>, <Size>, <LastModifiedTime>, as DeleteObject's
+ * If-Match and x-amz-if-match-* headers): a condition that fails is an
+ * <Error> for that key alone.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,8 +73,15 @@ static void delete_objects_end(struct s3_req *r)
     for (struct xml_node *o = xml_child(root, "Object"); o; o = xml_next_named(o, "Object")) {
         const char *key = xml_child_text(o, "Key", "");
         const char *version = xml_child_text(o, "VersionId", NULL);
-        int rc = s3_delete_one(r, key, version);
-        if (rc == 0) {
+        const char *etag = xml_child_text(o, "ETag", NULL);
+        const char *size = xml_child_text(o, "Size", NULL);
+        const char *mtime = xml_child_text(o, "LastModifiedTime", NULL);
+        struct meta_precond pc;
+        char if_match[META_ETAG_MAX];
+        enum s3_err e = s3_delete_precond(etag, size, mtime, &pc, if_match);
+        if (e == S3E_NONE)
+            e = s3_err_from(s3_delete_one(r, key, version, (etag || size || mtime) ? &pc : NULL));
+        if (e == S3E_NONE) {
             if (quiet)
                 continue;
             xmlw_open(&d.w, "Deleted");
@@ -80,13 +90,13 @@ static void delete_objects_end(struct s3_req *r)
                 xmlw_elem(&d.w, "VersionId", version);
             xmlw_close(&d.w);
         } else {
-            const struct s3_err_info *e = s3_err_info(s3_err_from(rc));
+            const struct s3_err_info *info = s3_err_info(e);
             xmlw_open(&d.w, "Error");
             xmlw_elem(&d.w, "Key", key);
             if (version)
                 xmlw_elem(&d.w, "VersionId", version);
-            xmlw_elem(&d.w, "Code", e->code);
-            xmlw_elem(&d.w, "Message", e->message);
+            xmlw_elem(&d.w, "Code", info->code);
+            xmlw_elem(&d.w, "Message", info->message);
             xmlw_close(&d.w);
         }
     }

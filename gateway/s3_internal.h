@@ -169,7 +169,9 @@ void s3_reply_response(struct s3_req *r, unsigned status, struct MHD_Response *r
  * (Fri, 03 Feb 2006 16:45:09 GMT). */
 void s3_time_iso(int64_t ms, char out[32]);
 void s3_time_http(int64_t ms, char out[40]);
-/* Parse an HTTP date (RFC 1123, RFC 850, asctime); -1 if malformed. */
+/* Parse an HTTP date (RFC 1123, RFC 850, asctime) or an ISO 8601 UTC time
+ * (2006-02-03T16:45:09Z, any fraction of a second accepted and dropped)
+ * into ms since the epoch, a whole number of seconds; -1 if malformed. */
 int64_t s3_parse_http_time(const char *s);
 
 /* ---- s3_auth.c ------------------------------------------------------ */
@@ -266,8 +268,21 @@ int s3_object_or_reply(struct s3_req *r, struct meta_object *out);
 
 /* A fresh version id (32 hex). */
 void s3_new_version_id(char out[META_VERSION_MAX]);
-/* Delete one key (idempotent: absent is 0). */
-int s3_delete_one(struct s3_req *r, const char *key, const char *version_id);
+/* The conditions of a conditional delete into pc: if_match (If-Match, or
+ * DeleteObjects' <ETag>: one ETag, quotes optional, or "*"), size
+ * (x-amz-if-match-size, <Size>: decimal bytes), mtime
+ * (x-amz-if-match-last-modified-time, <LastModifiedTime>: an HTTP or ISO
+ * date, matched to the second); each may be NULL.  etag_buf holds the
+ * ETag pc points at.  S3E_NONE, S3E_INVALID_ARGUMENT for a malformed size
+ * or date, S3E_PRECONDITION_FAILED for an ETag too long to match any. */
+enum s3_err s3_delete_precond(const char *if_match, const char *size, const char *mtime,
+                              struct meta_precond *pc, char etag_buf[META_ETAG_MAX]);
+/* Delete one key, or one version of it.  pc NULL: unconditional and
+ * idempotent (absent is 0).  Else pc is checked in the delete's own
+ * transaction: META_EPRECOND, or META_ENOTFOUND (NoSuchKey) for a key
+ * without any version or an absent version_id. */
+int s3_delete_one(struct s3_req *r, const char *key, const char *version_id,
+                  const struct meta_precond *pc);
 
 /* ---- attrs blobs (s3_attrs.c) ----------------------------------------
  *

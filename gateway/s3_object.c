@@ -207,6 +207,22 @@ void s3_put_free(struct s3_put *p)
     free(p);
 }
 
+/* One ETag of an If-Match (quotes optional) into buf without its quotes;
+ * -1 if it is longer than any ETag cairn stores, so it matches none. */
+static int if_match_etag_copy(const char *v, char buf[META_ETAG_MAX])
+{
+    size_t n = strlen(v);
+    if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+        v++;
+        n -= 2;
+    }
+    if (n >= META_ETAG_MAX)
+        return -1;
+    memcpy(buf, v, n);
+    buf[n] = 0;
+    return 0;
+}
+
 /* Read If-Match / If-None-Match of a write into pc. */
 int s3_write_precond_or_reply(struct s3_req *r, struct meta_precond *pc, char *etag_buf)
 {
@@ -222,17 +238,10 @@ int s3_write_precond_or_reply(struct s3_req *r, struct meta_precond *pc, char *e
         pc->if_none_match_star = 1;
     }
     if (im) {
-        size_t n = strlen(im);
-        if (n >= 2 && im[0] == '"' && im[n - 1] == '"') {
-            im++;
-            n -= 2;
-        }
-        if (n >= META_ETAG_MAX) {
+        if (if_match_etag_copy(im, etag_buf) != 0) {
             s3_reply_error(r, S3E_PRECONDITION_FAILED, NULL);
             return -1;
         }
-        memcpy(etag_buf, im, n);
-        etag_buf[n] = 0;
         pc->if_match_etag = etag_buf;
     }
     return 0;
@@ -702,13 +711,47 @@ const struct s3_handler h_head_object = {"HeadObject", NULL, NULL, head_object_e
 /* ------------------------------------------------------------------ */
 /* DeleteObject                                                        */
 
-int s3_delete_one(struct s3_req *r, const char *key, const char *version_id)
+enum s3_err s3_delete_precond(const char *if_match, const char *size, const char *mtime,
+                              struct meta_precond *pc, char etag_buf[META_ETAG_MAX])
+{
+    memset(pc, 0, sizeof *pc);
+    if (if_match && strcmp(if_match, "*") == 0) {
+        pc->if_match_star = 1;
+    } else if (if_match) {
+        if (if_match_etag_copy(if_match, etag_buf) != 0)
+            return S3E_PRECONDITION_FAILED;
+        pc->if_match_etag = etag_buf;
+    }
+    if (size) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(size, &end, 10);
+        if (size[0] < '0' || size[0] > '9' || *end || errno == ERANGE)
+            return S3E_INVALID_ARGUMENT;
+        pc->has_if_size = 1;
+        pc->if_size = n;
+    }
+    if (mtime) {
+        int64_t ms = s3_parse_http_time(mtime);
+        if (ms < 0)
+            return S3E_INVALID_ARGUMENT;
+        pc->has_if_mtime = 1;
+        pc->if_mtime_s = ms / 1000;
+    }
+    return S3E_NONE;
+}
+
+int s3_delete_one(struct s3_req *r, const char *key, const char *version_id,
+                  const struct meta_precond *pc)
 {
     char marker[META_VERSION_MAX];
     s3_new_version_id(marker);
-    int rc = meta_object_delete(r->gw->meta, r->bucket, key, version_id, marker, ol_now_ms(), NULL);
-    if (rc == META_ENOTFOUND)
-        rc = 0; /* S3 deletes are idempotent */
+    int rc = meta_object_delete(r->gw->meta, r->bucket, key, version_id, marker, ol_now_ms(), pc,
+                                NULL);
+    /* S3 deletes are idempotent - unless conditional: a condition on an
+     * absent key is NoSuchKey */
+    if (rc == META_ENOTFOUND && !pc)
+        rc = 0;
     return rc;
 }
 
@@ -716,7 +759,18 @@ static void delete_object_end(struct s3_req *r)
 {
     if (s3_bucket_access_or_reply(r, NULL) != 0)
         return;
-    int rc = s3_delete_one(r, r->key, s3_param(r, "versionId"));
+    const char *im = s3_header(r, "If-Match");
+    const char *size = s3_header(r, "x-amz-if-match-size");
+    const char *mtime = s3_header(r, "x-amz-if-match-last-modified-time");
+    struct meta_precond pc;
+    char if_match[META_ETAG_MAX];
+    int conditional = im || size || mtime;
+    enum s3_err e = s3_delete_precond(im, size, mtime, &pc, if_match);
+    if (e != S3E_NONE) {
+        s3_reply_error(r, e, NULL);
+        return;
+    }
+    int rc = s3_delete_one(r, r->key, s3_param(r, "versionId"), conditional ? &pc : NULL);
     if (rc) {
         s3_reply_rc(r, rc);
         return;

@@ -245,15 +245,17 @@ int meta_object_put(struct meta *m, const char *bucket, const struct meta_object
 
 int meta_object_delete(struct meta *m, const char *bucket, const char *key,
                        const char *version_id, const char *marker_version_id,
-                       int64_t now_ms, struct meta_object *removed)
+                       int64_t now_ms, const struct meta_precond *pc,
+                       struct meta_object *removed)
 {
     if (!meta_valid_bucket_name(bucket) || !meta_valid_key(key) ||
-        !opt_str_ok(version_id, META_VERSION_MAX) || !opt_str_ok(marker_version_id, META_VERSION_MAX))
+        !opt_str_ok(version_id, META_VERSION_MAX) ||
+        !opt_str_ok(marker_version_id, META_VERSION_MAX) || !precond_ok(pc))
         return META_EINVAL;
     struct rec_w w;
     struct meta_result r = {0};
     rec_w_init(&w, REC_MAX);
-    meta_cmd_object_delete(&w, now_ms, bucket, key, version_id, marker_version_id);
+    meta_cmd_object_delete(&w, now_ms, bucket, key, version_id, marker_version_id, pc);
     int rc = meta_submit(m, &w, &r);
     if (rc == 0)
         meta_result_move(&r, removed);

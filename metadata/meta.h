@@ -212,12 +212,20 @@ void meta_object_release(struct meta_object *o);
 
 /* Preconditions checked inside the write transaction against the key's
  * current (latest, non-delete-marker) version.  Failure: META_EPRECOND.
- * A key whose latest version is a delete marker has no current version. */
+ * A key whose latest version is a delete marker has no current version.
+ * Fields left zero / NULL ask nothing; every condition set must hold. */
 struct meta_precond {
     int if_none_match_star;      /* fail if the key exists */
+    int if_match_star;           /* fail unless the key exists */
     const char *if_match_etag;   /* fail unless it exists with this ETag */
     const char *if_version_id;   /* fail unless the latest version has this id
                                     ("" means: fail unless the key is absent) */
+    int has_if_size;             /* fail unless it exists with size if_size */
+    uint64_t if_size;
+    int has_if_mtime;            /* fail unless it exists and its mtime_ms,
+                                    in whole seconds (rounded down), is
+                                    if_mtime_s: HTTP dates carry seconds */
+    int64_t if_mtime_s;
 };
 
 /*
@@ -257,6 +265,16 @@ int meta_object_get(struct meta *m, const char *bucket, const char *key,
  * Chunk references of a removed version are dropped in the same
  * transaction.  removed (may be NULL) receives what was removed/added.
  *
+ * Conditional delete: pc (NULL: none) is checked in the same transaction
+ * as for meta_object_put, against the key's current version - also when
+ * version_id names another version, as S3 evaluates conditional deletes
+ * against the current version only.  A failed condition is META_EPRECOND
+ * and nothing is removed or added (no marker either).  A condition that
+ * needs a current version (if_match_*, has_if_*, a non-empty
+ * if_version_id) on a key that has no version at all is META_ENOTFOUND
+ * instead (S3 answers NoSuchKey); a key whose latest version is a delete
+ * marker fails with META_EPRECOND (S3: 412).
+ *
  * Details: versioning ENABLED with version_id NULL needs a non-empty
  * marker_version_id other than "null" (META_EINVAL).  Versioning SUSPENDED
  * with version_id NULL follows S3: the "null" version (if any) is removed
@@ -269,7 +287,8 @@ int meta_object_get(struct meta *m, const char *bucket, const char *key,
  */
 int meta_object_delete(struct meta *m, const char *bucket, const char *key,
                        const char *version_id, const char *marker_version_id,
-                       int64_t now_ms, struct meta_object *removed);
+                       int64_t now_ms, const struct meta_precond *pc,
+                       struct meta_object *removed);
 
 struct meta_list_req {
     const char *bucket;

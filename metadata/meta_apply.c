@@ -381,12 +381,24 @@ static int version_store(struct apply *a, const char *bucket, const struct meta_
     return rc;
 }
 
+/* Seconds since the epoch of a time in ms, rounded down (as an HTTP date). */
+static int64_t ms_to_s(int64_t ms)
+{
+    return ms / 1000 - (ms % 1000 < 0);
+}
+
 static int precond_check(const struct meta_precond *pc, const struct vinfo *v, size_t n)
 {
     int live = is_live(v, n);
     if (pc->if_none_match_star && live)
         return META_EPRECOND;
+    if (pc->if_match_star && !live)
+        return META_EPRECOND;
     if (pc->if_match_etag && (!live || strcmp(pc->if_match_etag, v[0].h.etag) != 0))
+        return META_EPRECOND;
+    if (pc->has_if_size && (!live || v[0].h.size != pc->if_size))
+        return META_EPRECOND;
+    if (pc->has_if_mtime && (!live || ms_to_s(v[0].h.mtime_ms) != pc->if_mtime_s))
         return META_EPRECOND;
     if (pc->if_version_id) {
         if (pc->if_version_id[0] == 0) {
@@ -397,6 +409,13 @@ static int precond_check(const struct meta_precond *pc, const struct vinfo *v, s
         }
     }
     return 0;
+}
+
+/* pc holds only when the key has a current version. */
+static int precond_needs_version(const struct meta_precond *pc)
+{
+    return pc->if_match_star || pc->if_match_etag || pc->has_if_size || pc->has_if_mtime ||
+           (pc->if_version_id && pc->if_version_id[0]);
 }
 
 /*
@@ -517,6 +536,11 @@ static int apply_object_delete(struct apply *a)
     if (rc)
         return rc;
     int live_before = is_live(v, n);
+    /* a conditional delete judges the current version, whatever version
+     * it removes (S3); a key with no version at all is S3's NoSuchKey */
+    rc = n == 0 && precond_needs_version(&c->pc) ? META_ENOTFOUND : precond_check(&c->pc, v, n);
+    if (rc)
+        goto out;
 
     if (want) {
         size_t i;

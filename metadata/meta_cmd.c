@@ -36,26 +36,32 @@ static int get_opt_str(struct rec_r *r, char *dst, size_t cap)
 static void put_precond(struct rec_w *w, const struct meta_precond *pc)
 {
     uint8_t f = 0;
-    if (pc && pc->if_none_match_star)
-        f |= META_PC_NONE_MATCH_STAR;
-    if (pc && pc->if_match_etag)
-        f |= META_PC_IF_MATCH;
-    if (pc && pc->if_version_id)
-        f |= META_PC_IF_VERSION;
+    if (pc)
+        f = (uint8_t)((pc->if_none_match_star ? META_PC_NONE_MATCH_STAR : 0) |
+                      (pc->if_match_etag ? META_PC_IF_MATCH : 0) |
+                      (pc->if_version_id ? META_PC_IF_VERSION : 0) |
+                      (pc->if_match_star ? META_PC_IF_MATCH_STAR : 0) |
+                      (pc->has_if_size ? META_PC_IF_SIZE : 0) |
+                      (pc->has_if_mtime ? META_PC_IF_MTIME : 0));
     rec_put_u8(w, f);
     if (f & META_PC_IF_MATCH)
         rec_put_str(w, pc->if_match_etag);
     if (f & META_PC_IF_VERSION)
         rec_put_str(w, pc->if_version_id);
+    if (f & META_PC_IF_SIZE)
+        rec_put_uvar(w, pc->if_size);
+    if (f & META_PC_IF_MTIME)
+        rec_put_ivar(w, pc->if_mtime_s);
 }
 
 static void get_precond(struct rec_r *r, struct meta_cmd *c)
 {
     uint8_t f = rec_get_u8(r);
     memset(&c->pc, 0, sizeof c->pc);
-    if (f & ~(META_PC_NONE_MATCH_STAR | META_PC_IF_MATCH | META_PC_IF_VERSION))
+    if (f & ~META_PC_ALL)
         rec_r_fail(r); /* unknown flag */
     c->pc.if_none_match_star = !!(f & META_PC_NONE_MATCH_STAR);
+    c->pc.if_match_star = !!(f & META_PC_IF_MATCH_STAR);
     if (f & META_PC_IF_MATCH) {
         rec_get_str(r, c->pc_etag, sizeof c->pc_etag);
         c->pc.if_match_etag = c->pc_etag;
@@ -63,6 +69,14 @@ static void get_precond(struct rec_r *r, struct meta_cmd *c)
     if (f & META_PC_IF_VERSION) {
         rec_get_str(r, c->pc_version, sizeof c->pc_version);
         c->pc.if_version_id = c->pc_version;
+    }
+    if (f & META_PC_IF_SIZE) {
+        c->pc.has_if_size = 1;
+        c->pc.if_size = rec_get_uvar(r);
+    }
+    if (f & META_PC_IF_MTIME) {
+        c->pc.has_if_mtime = 1;
+        c->pc.if_mtime_s = rec_get_ivar(r);
     }
 }
 
@@ -142,13 +156,15 @@ void meta_cmd_object_put(struct rec_w *w, int64_t now, const char *bucket,
 }
 
 void meta_cmd_object_delete(struct rec_w *w, int64_t now, const char *bucket, const char *key,
-                            const char *version_id, const char *marker_version_id)
+                            const char *version_id, const char *marker_version_id,
+                            const struct meta_precond *pc)
 {
     cmd_begin(w, META_CMD_OBJECT_DELETE, now);
     rec_put_str(w, bucket);
     rec_put_str(w, key);
     put_opt_str(w, version_id);
     put_opt_str(w, marker_version_id);
+    put_precond(w, pc);
 }
 
 void meta_cmd_upload_create(struct rec_w *w, int64_t now, const char *bucket,
@@ -292,6 +308,7 @@ int meta_cmd_decode(const void *p, size_t len, struct meta_cmd **out)
         rec_get_str(&r, c->key, sizeof c->key);
         c->has_version_id = get_opt_str(&r, c->version_id, sizeof c->version_id);
         c->has_marker = get_opt_str(&r, c->marker_version_id, sizeof c->marker_version_id);
+        get_precond(&r, c);
         break;
     case META_CMD_UPLOAD_CREATE:
         rec_get_str(&r, c->bucket, sizeof c->bucket);

@@ -44,6 +44,10 @@ enum meta_cmd_op {
 #define META_PC_NONE_MATCH_STAR 0x1
 #define META_PC_IF_MATCH 0x2
 #define META_PC_IF_VERSION 0x4
+#define META_PC_IF_MATCH_STAR 0x8
+#define META_PC_IF_SIZE 0x10
+#define META_PC_IF_MTIME 0x20
+#define META_PC_ALL 0x3f /* any other bit is corrupt */
 
 /* A decoded command.  Strings are copied into the fixed arrays; blobs and
  * lists are malloc'd and owned by the struct (meta_cmd_free). */
@@ -63,7 +67,8 @@ struct meta_cmd {
     struct meta_object obj;           /* object put, complete (key -> key[]) */
     struct meta_upload upload;        /* upload create (key -> key[]) */
     struct meta_part part;            /* part put */
-    /* preconditions (pc points at the arrays below) */
+    /* preconditions: object put, delete, complete (pc points at the
+     * arrays below) */
     struct meta_precond pc;
     char pc_etag[META_ETAG_MAX];
     char pc_version[META_VERSION_MAX];
@@ -94,7 +99,8 @@ void meta_cmd_chunk_remove_unused(struct rec_w *w, int64_t now, const uint8_t *i
 void meta_cmd_object_put(struct rec_w *w, int64_t now, const char *bucket,
                          const struct meta_object *o, const struct meta_precond *pc);
 void meta_cmd_object_delete(struct rec_w *w, int64_t now, const char *bucket, const char *key,
-                            const char *version_id, const char *marker_version_id);
+                            const char *version_id, const char *marker_version_id,
+                            const struct meta_precond *pc);
 void meta_cmd_upload_create(struct rec_w *w, int64_t now, const char *bucket,
                             const struct meta_upload *u);
 void meta_cmd_part_put(struct rec_w *w, int64_t now, const char *bucket, const char *key,

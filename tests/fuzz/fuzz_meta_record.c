@@ -261,7 +261,7 @@ static void try_command(const uint8_t *data, size_t size)
     case META_CMD_OBJECT_DELETE:
         meta_cmd_object_delete(&w, c->now_ms, c->bucket, c->key,
                                c->has_version_id ? c->version_id : NULL,
-                               c->has_marker ? c->marker_version_id : NULL);
+                               c->has_marker ? c->marker_version_id : NULL, &c->pc);
         break;
     case META_CMD_UPLOAD_CREATE:
         FUZZ_CHECK(c->upload.key == c->key);

@@ -241,8 +241,14 @@ static void gen_records(void)
     meta_cmd_object_put(&w, now, "examplebucket", &o, &pc);
     rec_file("cmd-object-put", &w);
     meta_cmd_object_delete(&w, now, "examplebucket", "photos/2013/a b.jpg", NULL,
-                           "0123456789abcdef0123456789abcdef");
+                           "0123456789abcdef0123456789abcdef", NULL);
     rec_file("cmd-object-delete", &w);
+    struct meta_precond dpc = {.if_match_etag = "d41d8cd98f00b204e9800998ecf8427e",
+                               .has_if_size = 1, .if_size = 1048576,
+                               .has_if_mtime = 1, .if_mtime_s = 1369353600};
+    meta_cmd_object_delete(&w, now, "examplebucket", "photos/2013/a b.jpg", NULL,
+                           "0123456789abcdef0123456789abcdef", &dpc);
+    rec_file("cmd-object-delete-if", &w);
     up.key = "videos/my-movie.m2ts";
     meta_cmd_upload_create(&w, now, "examplebucket", &up);
     rec_file("cmd-upload-create", &w);

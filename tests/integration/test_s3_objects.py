@@ -7,8 +7,9 @@ metadata; Content-MD5; flexible checksums (CRC32, CRC32C, SHA1, SHA256,
 CRC64NVME) sent as values, computed by the SDK, and returned with
 ChecksumMode=ENABLED; byte ranges (also across chunk boundaries);
 conditional GET/HEAD in RFC 7232 order; response-* overrides; conditional
-PutObject (If-None-Match: *, If-Match); DeleteObject and DeleteObjects;
-keys with characters that need escaping.
+PutObject (If-None-Match: *, If-Match); DeleteObject and DeleteObjects,
+also conditional (If-Match and the x-amz-if-match-* headers, per-object
+<ETag>/<Size>/<LastModifiedTime>); keys with characters that need escaping.
 
 Runs under boto3 1.26 (Debian) and a current boto3 (which sends CRC32
 in aws-chunked trailers by default); features the older SDK lacks are
@@ -659,6 +660,151 @@ def test_delete_objects(srv):
     e = expect_error("MalformedXML", c.delete_objects, Bucket=b, Delete={"Objects": over})
     assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert get_bytes(c, b, "keep")[1] == b"keep"
+
+
+# ---------------------------------------------------------------------------
+# conditional deletes (If-Match; x-amz-if-match-size and
+# x-amz-if-match-last-modified-time; <ETag>, <Size>, <LastModifiedTime> in
+# DeleteObjects).  boto3 1.26 knows none of them: headers go in through
+# the before-sign hook, DeleteObjects bodies are sent raw.
+
+def delete_with_condition(c, headers, **kw):
+    with extra_headers(c, "DeleteObject", headers):
+        return c.delete_object(**kw)
+
+
+def expect_delete_error(c, headers, status, code, **kw):
+    try:
+        delete_with_condition(c, headers, **kw)
+    except botocore.exceptions.ClientError as e:
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == status, e.response
+        assert e.response["Error"]["Code"] == code, e.response["Error"]
+        return
+    raise AssertionError("conditional delete %r succeeded" % (headers,))
+
+
+def test_delete_object_if_match(srv):
+    c = srv.client()
+    b = make_bucket(c, "objs-del-if")
+    bogus = '"%s"' % ("0" * 32)
+    for key, body in [("small", b"v1"), ("large", data_of(INLINE_MAX + 1))]:
+        etag = c.put_object(Bucket=b, Key=key, Body=body)["ETag"]
+        # wrong ETag: 412, and the object is intact
+        expect_delete_error(c, {"If-Match": bogus}, 412, "PreconditionFailed", Bucket=b, Key=key)
+        assert get_bytes(c, b, key)[1] == body
+        # the ETag the client last saw: deleted
+        r = delete_with_condition(c, {"If-Match": etag}, Bucket=b, Key=key)
+        assert r["ResponseMetadata"]["HTTPStatusCode"] == 204
+        assert_absent(c, b, key)
+        # now the key is absent: 404 NoSuchKey (S3), not an idempotent 204
+        expect_delete_error(c, {"If-Match": etag}, 404, "NoSuchKey", Bucket=b, Key=key)
+        expect_delete_error(c, {"If-Match": "*"}, 404, "NoSuchKey", Bucket=b, Key=key)
+
+    # the ETag without quotes, and "*" (the key exists)
+    etag = c.put_object(Bucket=b, Key="k", Body=b"v2")["ETag"]
+    delete_with_condition(c, {"If-Match": etag.strip('"')}, Bucket=b, Key="k")
+    assert_absent(c, b, "k")
+    c.put_object(Bucket=b, Key="k", Body=b"v3")
+    delete_with_condition(c, {"If-Match": "*"}, Bucket=b, Key="k")
+    assert_absent(c, b, "k")
+
+    # boto3's own parameter, where it has one
+    if op_has_param(c, "DeleteObject", "IfMatch"):
+        etag = c.put_object(Bucket=b, Key="k", Body=b"v4")["ETag"]
+        expect_error("PreconditionFailed", c.delete_object, Bucket=b, Key="k", IfMatch=bogus)
+        assert c.delete_object(Bucket=b, Key="k", IfMatch=etag)["ResponseMetadata"]["HTTPStatusCode"] == 204
+        assert_absent(c, b, "k")
+
+
+def test_delete_object_if_match_size_and_time(srv):
+    c = srv.client()
+    b = make_bucket(c, "objs-del-ifsz")
+    c.put_object(Bucket=b, Key="k", Body=b"12345")
+    lm = c.head_object(Bucket=b, Key="k")["ResponseMetadata"]["HTTPHeaders"]["last-modified"]
+    later = (datetime.datetime.strptime(lm, "%a, %d %b %Y %H:%M:%S GMT") +
+             datetime.timedelta(seconds=1)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    for headers in [{"x-amz-if-match-size": "4"},
+                    {"x-amz-if-match-last-modified-time": later},
+                    {"x-amz-if-match-size": "5", "x-amz-if-match-last-modified-time": later}]:
+        expect_delete_error(c, headers, 412, "PreconditionFailed", Bucket=b, Key="k")
+    assert get_bytes(c, b, "k")[1] == b"12345"
+    for headers in [{"x-amz-if-match-size": "-5"}, {"x-amz-if-match-size": "five"},
+                    {"x-amz-if-match-last-modified-time": "yesterday"}]:
+        expect_delete_error(c, headers, 400, "InvalidArgument", Bucket=b, Key="k")
+    delete_with_condition(c, {"x-amz-if-match-size": "5", "x-amz-if-match-last-modified-time": lm},
+                          Bucket=b, Key="k")
+    assert_absent(c, b, "k")
+
+
+def _local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+def delete_objects_raw(srv, bucket, objects):
+    """DeleteObjects with per-object conditions, as XML: (deleted keys,
+    {key: error code})."""
+    from xml.sax.saxutils import escape
+    parts = ["<Delete>"]
+    for o in objects:
+        parts.append("<Object>" + "".join("<%s>%s</%s>" % (k, escape(v), k) for k, v in o.items()) +
+                     "</Object>")
+    parts.append("</Delete>")
+    body = "".join(parts).encode()
+    r = raw(srv, "POST", "/" + bucket, "delete", body=body, headers={"Content-MD5": md5_b64(body)})
+    assert r.status == 200, r
+    import xml.etree.ElementTree as ET
+    deleted, errors = [], {}
+    for el in ET.fromstring(r.body):
+        fields = {_local(f.tag): f.text or "" for f in el}
+        if _local(el.tag) == "Deleted":
+            deleted.append(fields["Key"])
+        else:
+            assert _local(el.tag) == "Error", r.body
+            errors[fields["Key"]] = fields["Code"]
+    return sorted(deleted), errors
+
+
+def test_delete_objects_etag(srv):
+    c = srv.client()
+    b = make_bucket(c, "objs-multidel-if")
+    etags = {k: c.put_object(Bucket=b, Key=k, Body=k.encode())["ETag"] for k in ["a", "b", "c", "d"]}
+    bogus = '"%s"' % ("0" * 32)
+    deleted, errors = delete_objects_raw(srv, b, [
+        {"Key": "a", "ETag": etags["a"]},         # the right ETag
+        {"Key": "b", "ETag": bogus},              # a stale one: an Error for b alone
+        {"Key": "c"},                             # unconditional
+        {"Key": "d", "ETag": "*"},                # any version
+        {"Key": "gone", "ETag": etags["a"]},      # absent: NoSuchKey
+        {"Key": "gone2"},                         # absent, unconditional: Deleted
+    ])
+    assert deleted == ["a", "c", "d", "gone2"], deleted
+    assert errors == {"b": "PreconditionFailed", "gone": "NoSuchKey"}, errors
+    assert get_bytes(c, b, "b")[1] == b"b"
+    for k in "acd":
+        assert_absent(c, b, k)
+
+    # <Size> and <LastModifiedTime> (ISO 8601, a fraction of a second allowed)
+    c.put_object(Bucket=b, Key="s", Body=b"12345")
+    lm = c.head_object(Bucket=b, Key="s")["LastModified"].astimezone(datetime.timezone.utc)
+    iso = lm.strftime("%Y-%m-%dT%H:%M:%S.123456Z")
+    deleted, errors = delete_objects_raw(srv, b, [{"Key": "s", "Size": "4"},
+                                                  {"Key": "b", "Size": "x"}])
+    assert (deleted, errors) == ([], {"s": "PreconditionFailed", "b": "InvalidArgument"})
+    deleted, errors = delete_objects_raw(srv, b, [{"Key": "s", "Size": "5", "LastModifiedTime": iso},
+                                                  {"Key": "b", "ETag": etags["b"]}])
+    assert (deleted, errors) == (["b", "s"], {}), (deleted, errors)
+    assert "Contents" not in c.list_objects_v2(Bucket=b)
+
+    # boto3's own <ETag>, where it has one: the failure is reported per key
+    shape = c.meta.service_model.operation_model("DeleteObjects").input_shape
+    if "ETag" in shape.members["Delete"].members["Objects"].member.members:
+        e1 = c.put_object(Bucket=b, Key="x", Body=b"x")["ETag"]
+        c.put_object(Bucket=b, Key="y", Body=b"y")
+        r = c.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "x", "ETag": e1},
+                                                           {"Key": "y", "ETag": bogus}]})
+        assert [d["Key"] for d in r.get("Deleted", [])] == ["x"], r
+        assert [(e["Key"], e["Code"]) for e in r.get("Errors", [])] == [("y", "PreconditionFailed")], r
+        assert get_bytes(c, b, "y")[1] == b"y"
 
 
 # ---------------------------------------------------------------------------

@@ -171,7 +171,7 @@ static void test_dedup_and_gc(void **state)
     /* delete all: chunks become unreferenced, gc with no grace frees them */
     const char *keys[] = {"a", "b", "c"};
     for (int i = 0; i < 3; i++)
-        assert_int_equal(meta_object_delete(f->meta, "bkt", keys[i], NULL, NULL, ol_now_ms(), NULL), 0);
+        assert_int_equal(meta_object_delete(f->meta, "bkt", keys[i], NULL, NULL, ol_now_ms(), NULL, NULL), 0);
     struct ol_gc_report rep;
     assert_int_equal(ol_gc(f->ol, ol_now_ms(), &rep), 0);
     assert_int_equal(rep.chunks_removed, 0); /* still inside the grace period */

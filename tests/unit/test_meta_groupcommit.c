@@ -229,7 +229,7 @@ static int op_run(struct op *o)
         return meta_object_put(o->m, o->bucket, &obj, use_pc ? &pc : NULL, &o->out);
     }
     case OP_DELETE:
-        return meta_object_delete(o->m, o->bucket, o->key, NULL, NULL, 5000, &o->out);
+        return meta_object_delete(o->m, o->bucket, o->key, NULL, NULL, 5000, NULL, &o->out);
     case OP_PART: {
         struct meta_part p;
         memset(&p, 0, sizeof p);

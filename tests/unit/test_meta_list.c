@@ -195,7 +195,7 @@ static size_t build_keyset(struct meta *m, const char *bucket, struct mkey *keys
         if (r < 2) { /* a delete marker on top */
             char mv[16];
             snprintf(mv, sizeof mv, "m%d", ++vnum);
-            assert_int_equal(meta_object_delete(m, bucket, keys[i].key, NULL, mv, 1, NULL), 0);
+            assert_int_equal(meta_object_delete(m, bucket, keys[i].key, NULL, mv, 1, NULL, NULL), 0);
             keys[i].live = 0;
             if (r == 1) { /* and a put after it */
                 snprintf(keys[i].etag, sizeof keys[i].etag, "etag-%zu-again", i);

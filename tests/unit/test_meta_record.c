@@ -369,14 +369,43 @@ static void test_commands(void **state)
 
     /* delete: absent vs empty optional strings */
     rec_w_init(&w, REC_MAX);
-    meta_cmd_object_delete(&w, -1, "bkt", "k", NULL, "m1");
+    meta_cmd_object_delete(&w, -1, "bkt", "k", NULL, "m1", NULL);
     assert_int_equal(meta_cmd_decode(rec_w_data(&w), rec_w_len(&w), &c), 0);
     assert_int_equal(c->has_version_id, 0);
     assert_int_equal(c->has_marker, 1);
     assert_string_equal(c->marker_version_id, "m1");
     assert_int_equal(c->now_ms, -1);
+    assert_false(c->pc.if_match_star || c->pc.if_match_etag || c->pc.has_if_size ||
+                 c->pc.has_if_mtime);
     meta_cmd_free(c);
     check_truncations(rec_w_data(&w), rec_w_len(&w), dec_cmd);
+    rec_w_release(&w);
+
+    /* conditional delete: every condition round trips */
+    struct meta_precond dpc = {.if_match_star = 1, .if_match_etag = "e1", .has_if_size = 1,
+                               .if_size = UINT64_MAX, .has_if_mtime = 1, .if_mtime_s = -5};
+    rec_w_init(&w, REC_MAX);
+    meta_cmd_object_delete(&w, 7, "bkt", "k", "v1", NULL, &dpc);
+    assert_int_equal(meta_cmd_decode(rec_w_data(&w), rec_w_len(&w), &c), 0);
+    assert_string_equal(c->version_id, "v1");
+    assert_true(c->pc.if_match_star);
+    assert_string_equal(c->pc.if_match_etag, "e1");
+    assert_null(c->pc.if_version_id);
+    assert_true(c->pc.has_if_size);
+    assert_true(c->pc.if_size == UINT64_MAX);
+    assert_true(c->pc.has_if_mtime);
+    assert_int_equal(c->pc.if_mtime_s, -5);
+    meta_cmd_free(c);
+    check_truncations(rec_w_data(&w), rec_w_len(&w), dec_cmd);
+    rec_w_release(&w);
+    /* an unknown precondition flag is corrupt: without conditions, the
+     * flags byte is the command's last */
+    rec_w_init(&w, REC_MAX);
+    meta_cmd_object_delete(&w, 7, "bkt", "k", "v1", NULL, NULL);
+    uint8_t *flags = (uint8_t *)rec_w_data(&w) + rec_w_len(&w) - 1;
+    assert_int_equal(*flags, 0);
+    *flags = 0x40;
+    assert_int_equal(meta_cmd_decode(rec_w_data(&w), rec_w_len(&w), &c), META_ECORRUPT);
     rec_w_release(&w);
 
     /* complete */
@@ -421,7 +450,7 @@ static void test_commands(void **state)
         case META_CMD_CHUNK_SET_PLACEMENT: meta_cmd_chunk_set_placement(&w, 1, id, (const uint8_t *)"xy", 2); break;
         case META_CMD_CHUNK_REMOVE_UNUSED: meta_cmd_chunk_remove_unused(&w, 1, id, 77); break;
         case META_CMD_OBJECT_PUT: meta_cmd_object_put(&w, 1, "bkt", &o, NULL); break;
-        case META_CMD_OBJECT_DELETE: meta_cmd_object_delete(&w, 1, "bkt", "k", "v", NULL); break;
+        case META_CMD_OBJECT_DELETE: meta_cmd_object_delete(&w, 1, "bkt", "k", "v", NULL, &pc); break;
         case META_CMD_UPLOAD_CREATE: meta_cmd_upload_create(&w, 1, "bkt", &up); break;
         case META_CMD_PART_PUT: meta_cmd_part_put(&w, 1, "bkt", "k", "up1", &part); break;
         case META_CMD_UPLOAD_COMPLETE: meta_cmd_upload_complete(&w, 1, "bkt", "k", "up1", nums, etags, 3, &o, &pc); break;

@@ -244,11 +244,20 @@ static void test_random_bookkeeping(void **state)
             rc = expect_ok_or(meta_object_put(m, bucket, &o, rnd() % 5 == 0 ? &pc : NULL, &rep), allowed, 2);
             if (rc == 0)
                 meta_object_release(&rep);
-        } else if (op < 50) { /* delete latest / marker */
+        } else if (op < 50) { /* delete latest / marker, sometimes if-match the latest ETag or a guess */
             snprintf(vid, sizeof vid, "m%d", ++vnum);
-            struct meta_object rem;
-            static const int allowed[] = {META_ENOTFOUND};
-            rc = expect_ok_or(meta_object_delete(m, bucket, key, NULL, vid, fake_now, &rem), allowed, 1);
+            struct meta_object rem, cur;
+            char etag[META_ETAG_MAX];
+            snprintf(etag, sizeof etag, "e%d", (int)(rnd() % (unsigned)vnum) + 1);
+            if (rnd() % 2 == 0 && meta_object_get(m, bucket, key, NULL, &cur) == 0) {
+                snprintf(etag, sizeof etag, "%s", cur.etag);
+                meta_object_release(&cur);
+            }
+            struct meta_precond pc = {.if_match_etag = etag};
+            static const int allowed[] = {META_ENOTFOUND, META_EPRECOND};
+            rc = expect_ok_or(meta_object_delete(m, bucket, key, NULL, vid, fake_now,
+                                                 rnd() % 3 == 0 ? &pc : NULL, &rem),
+                              allowed, 2);
             if (rc == 0)
                 meta_object_release(&rem);
         } else if (op < 62) { /* delete a specific version: the latest, or a guess */
@@ -261,7 +270,7 @@ static void test_random_bookkeeping(void **state)
                 meta_object_release(&cur);
             }
             static const int allowed[] = {META_ENOTFOUND};
-            rc = expect_ok_or(meta_object_delete(m, bucket, key, vid, NULL, fake_now, NULL), allowed, 1);
+            rc = expect_ok_or(meta_object_delete(m, bucket, key, vid, NULL, fake_now, NULL, NULL), allowed, 1);
         } else if (op < 64) { /* versioning changes on the versioned bucket */
             uint8_t to = rnd() % 2 ? META_VERSIONING_ENABLED : META_VERSIONING_SUSPENDED;
             assert_int_equal(meta_bucket_set_versioning(m, "ver", to), 0);

@@ -224,7 +224,7 @@ static void test_buckets(void **state)
     /* not empty: an object, then an upload */
     assert_int_equal(put_obj(m, "photos", "cat.jpg", "e1", NULL, NULL, 0, NULL, NULL), 0);
     assert_int_equal(meta_bucket_delete(m, "photos"), META_ENOTEMPTY);
-    assert_int_equal(meta_object_delete(m, "photos", "cat.jpg", NULL, NULL, fake_now, NULL), 0);
+    assert_int_equal(meta_object_delete(m, "photos", "cat.jpg", NULL, NULL, fake_now, NULL, NULL), 0);
     struct meta_upload up = {.key = "big.bin", .initiated_ms = 1};
     strcpy(up.upload_id, "u1");
     assert_int_equal(meta_upload_create(m, "photos", &up), 0);
@@ -340,7 +340,7 @@ static void test_chunks(void **state)
     assert_int_equal(meta_chunk_get(m, id, &c), META_ENOTFOUND);
     assert_int_equal(meta_chunk_remove_unused(m, id, 1199), META_ENOTFOUND);
     /* dropping the reference restarts the clock */
-    assert_int_equal(meta_object_delete(m, "b", "k", NULL, NULL, 7000, NULL), 0);
+    assert_int_equal(meta_object_delete(m, "b", "k", NULL, NULL, 7000, NULL, NULL), 0);
     mkid(id, 5);
     assert_int_equal(meta_chunk_get(m, id, &c), 0);
     assert_int_equal(c.refcount, 0);
@@ -443,13 +443,13 @@ static void test_objects(void **state)
 
     /* delete */
     struct meta_object rem;
-    assert_int_equal(meta_object_delete(m, "b", "k", NULL, NULL, 4000, &rem), 0);
+    assert_int_equal(meta_object_delete(m, "b", "k", NULL, NULL, 4000, NULL, &rem), 0);
     assert_string_equal(rem.key, "k");
     assert_string_equal(rem.etag, "etag4");
     meta_object_release(&rem);
     assert_int_equal(meta_object_get(m, "b", "k", NULL, &o), META_ENOTFOUND);
-    assert_int_equal(meta_object_delete(m, "b", "k", NULL, NULL, 4000, NULL), META_ENOTFOUND);
-    assert_int_equal(meta_object_delete(m, "b", "k", "v1", NULL, 4000, NULL), META_ENOTFOUND);
+    assert_int_equal(meta_object_delete(m, "b", "k", NULL, NULL, 4000, NULL, NULL), META_ENOTFOUND);
+    assert_int_equal(meta_object_delete(m, "b", "k", "v1", NULL, 4000, NULL, NULL), META_ENOTFOUND);
 
     /* long keys, multi-byte UTF-8, limits */
     char key[META_KEY_MAX + 2];
@@ -473,7 +473,7 @@ static void test_objects(void **state)
     assert_int_equal(put_obj(m, "b", key, "x", NULL, NULL, 0, NULL, NULL), META_EINVAL);
     key[kl] = 0;
     key[kl - 1] = 'z';
-    assert_int_equal(meta_object_delete(m, "b", key, NULL, NULL, 5000, NULL), 0);
+    assert_int_equal(meta_object_delete(m, "b", key, NULL, NULL, 5000, NULL, NULL), 0);
     assert_int_equal(refcount(m, 3), 0);
 
     /* a put may not create a delete marker or carry unknown flags */
@@ -516,8 +516,8 @@ static void test_versioning(void **state)
 
     /* delete without version id: a delete marker */
     struct meta_object rem;
-    assert_int_equal(meta_object_delete(m, "vb", "k", NULL, NULL, 200, NULL), META_EINVAL);
-    assert_int_equal(meta_object_delete(m, "vb", "k", NULL, "m1", 200, &rem), 0);
+    assert_int_equal(meta_object_delete(m, "vb", "k", NULL, NULL, 200, NULL, NULL), META_EINVAL);
+    assert_int_equal(meta_object_delete(m, "vb", "k", NULL, "m1", 200, NULL, &rem), 0);
     assert_true(rem.flags & META_OBJ_DELETE_MARKER);
     assert_string_equal(rem.version_id, "m1");
     assert_int_equal(rem.mtime_ms, 200);
@@ -535,17 +535,17 @@ static void test_versioning(void **state)
     /* the key is absent for preconditions */
     pc = (struct meta_precond){.if_none_match_star = 1};
     assert_int_equal(put_obj(m, "vb", "k", "e3", "v3", c3, 1, &pc, NULL), 0);
-    assert_int_equal(meta_object_delete(m, "vb", "k", NULL, "m2", 300, NULL), 0);
+    assert_int_equal(meta_object_delete(m, "vb", "k", NULL, "m2", 300, NULL, NULL), 0);
 
     /* delete by version id: exactly that version, references dropped */
-    assert_int_equal(meta_object_delete(m, "vb", "k", "v1", NULL, 400, &rem), 0);
+    assert_int_equal(meta_object_delete(m, "vb", "k", "v1", NULL, 400, NULL, &rem), 0);
     assert_string_equal(rem.version_id, "v1");
     assert_string_equal(rem.etag, "e1");
     meta_object_release(&rem);
     assert_int_equal(refcount(m, 1), 0);
     assert_int_equal(meta_object_get(m, "vb", "k", "v1", &o), META_ENOTFOUND);
     /* removing the latest marker uncovers v3 */
-    assert_int_equal(meta_object_delete(m, "vb", "k", "m2", NULL, 500, NULL), 0);
+    assert_int_equal(meta_object_delete(m, "vb", "k", "m2", NULL, 500, NULL, NULL), 0);
     assert_int_equal(meta_object_get(m, "vb", "k", NULL, &o), 0);
     assert_string_equal(o.version_id, "v3");
     assert_false(o.flags & META_OBJ_DELETE_MARKER);
@@ -573,7 +573,7 @@ static void test_versioning(void **state)
     assert_int_equal(meta_object_get(m, "vb", "k", "v3", &o), 0);
     meta_object_release(&o);
     /* suspended delete: the null version gives way to a null marker */
-    assert_int_equal(meta_object_delete(m, "vb", "k", NULL, NULL, 600, &rem), 0);
+    assert_int_equal(meta_object_delete(m, "vb", "k", NULL, NULL, 600, NULL, &rem), 0);
     assert_true(rem.flags & META_OBJ_DELETE_MARKER);
     assert_string_equal(rem.version_id, "null");
     meta_object_release(&rem);
@@ -604,10 +604,146 @@ static void test_versioning(void **state)
     assert_int_equal(meta_object_get(m, "plain", "k", "null", &o), 0);
     assert_string_equal(o.etag, "b");
     meta_object_release(&o);
-    assert_int_equal(meta_object_delete(m, "plain", "k", NULL, "m", 1, &rem), 0);
+    assert_int_equal(meta_object_delete(m, "plain", "k", NULL, "m", 1, NULL, &rem), 0);
     assert_false(rem.flags & META_OBJ_DELETE_MARKER);
     meta_object_release(&rem);
     assert_int_equal(meta_object_get(m, "plain", "k", NULL, &o), META_ENOTFOUND);
+    store_destroy(m, dir);
+}
+
+/* ---- conditional deletes ---- */
+
+/* The key's latest version has etag (NULL: the key has no version). */
+static void assert_latest(struct meta *m, const char *bucket, const char *key, const char *etag)
+{
+    struct meta_object o;
+    int rc = meta_object_get(m, bucket, key, NULL, &o);
+    if (!etag) {
+        assert_int_equal(rc, META_ENOTFOUND);
+        return;
+    }
+    assert_int_equal(rc, 0);
+    assert_string_equal(o.etag, etag);
+    meta_object_release(&o);
+}
+
+static void test_conditional_delete(void **state)
+{
+    (void)state;
+    char dir[64] = "";
+    struct meta *m = store_open(dir, 1, 0);
+    make_bucket(m, "b", "alice", 0);
+    for (uint32_t i = 1; i <= 3; i++)
+        add_chunk(m, i, 100);
+    uint32_t c1[] = {1}, c2[] = {2}, c3[] = {3};
+    struct meta_object rem;
+    struct meta_stats st;
+    uint64_t seq, seq_after;
+
+    fake_now = 2999; /* mtime 2.999 s: second 2 */
+    assert_int_equal(put_obj(m, "b", "k", "e1", NULL, c1, 1, NULL, NULL), 0);
+    assert_int_equal(meta_change_last(m, "b", &seq), 0);
+
+    /* each condition alone, and all together, must hold; a failure
+     * removes nothing, drops no reference, records no change */
+    const struct meta_precond fails[] = {
+        {.if_match_etag = "e2"},
+        {.if_match_etag = ""},
+        {.has_if_size = 1, .if_size = 99},
+        {.has_if_mtime = 1, .if_mtime_s = 3},
+        {.has_if_mtime = 1, .if_mtime_s = 2999},
+        {.if_match_etag = "e1", .has_if_size = 1, .if_size = 100, .has_if_mtime = 1, .if_mtime_s = 1},
+        {.if_match_star = 1, .if_match_etag = "E1"},
+        {.if_none_match_star = 1},
+    };
+    for (size_t i = 0; i < sizeof fails / sizeof *fails; i++) {
+        assert_int_equal(meta_object_delete(m, "b", "k", NULL, NULL, 4000, &fails[i], &rem),
+                         META_EPRECOND);
+        assert_latest(m, "b", "k", "e1");
+    }
+    assert_int_equal(refcount(m, 1), 1);
+    assert_int_equal(meta_change_last(m, "b", &seq_after), 0);
+    assert_int_equal(seq_after, seq);
+
+    /* matching: removed like an unconditional delete */
+    struct meta_precond pc = {.if_match_etag = "e1", .has_if_size = 1, .if_size = 100,
+                              .has_if_mtime = 1, .if_mtime_s = 2};
+    assert_int_equal(meta_object_delete(m, "b", "k", NULL, NULL, 4000, &pc, &rem), 0);
+    assert_string_equal(rem.etag, "e1");
+    meta_object_release(&rem);
+    assert_latest(m, "b", "k", NULL);
+    assert_int_equal(refcount(m, 1), 0);
+    assert_int_equal(meta_change_last(m, "b", &seq_after), 0);
+    assert_int_equal(seq_after, seq + 1);
+
+    /* absent key: a condition on it is META_ENOTFOUND (S3's NoSuchKey) */
+    assert_int_equal(meta_object_delete(m, "b", "k", NULL, NULL, 4000, &pc, NULL), META_ENOTFOUND);
+    pc = (struct meta_precond){.if_match_star = 1};
+    assert_int_equal(meta_object_delete(m, "b", "k", NULL, NULL, 4000, &pc, NULL), META_ENOTFOUND);
+    pc = (struct meta_precond){.has_if_size = 1, .if_size = 0};
+    assert_int_equal(meta_object_delete(m, "never", "k", NULL, NULL, 4000, &pc, NULL),
+                     META_ENOBUCKET);
+
+    /* "*": any current version; an empty precondition is none */
+    assert_int_equal(put_obj(m, "b", "k", "e2", NULL, c2, 1, NULL, NULL), 0);
+    pc = (struct meta_precond){.if_match_star = 1};
+    assert_int_equal(meta_object_delete(m, "b", "k", NULL, NULL, 4000, &pc, NULL), 0);
+    assert_latest(m, "b", "k", NULL);
+    assert_int_equal(put_obj(m, "b", "k", "e2", NULL, c2, 1, NULL, NULL), 0);
+    pc = (struct meta_precond){0};
+    assert_int_equal(meta_object_delete(m, "b", "k", NULL, NULL, 4000, &pc, NULL), 0);
+    assert_int_equal(meta_object_delete(m, "b", "k", NULL, NULL, 4000, &pc, NULL), META_ENOTFOUND);
+    assert_int_equal(refcount(m, 2), 0);
+
+    /* versioning: a marker is written only if the condition holds */
+    make_bucket(m, "vb", "alice", META_VERSIONING_ENABLED);
+    fake_now = 5000;
+    assert_int_equal(put_obj(m, "vb", "k", "e1", "v1", c1, 1, NULL, NULL), 0);
+    assert_int_equal(put_obj(m, "vb", "k", "e2", "v2", c2, 1, NULL, NULL), 0);
+    assert_int_equal(meta_change_last(m, "vb", &seq), 0);
+    pc = (struct meta_precond){.if_match_etag = "e1"}; /* a noncurrent version's */
+    assert_int_equal(meta_object_delete(m, "vb", "k", NULL, "m1", 6000, &pc, NULL), META_EPRECOND);
+    assert_latest(m, "vb", "k", "e2");
+    assert_int_equal(meta_stats(m, &st), 0);
+    assert_int_equal(st.versions, 2);
+    assert_int_equal(meta_change_last(m, "vb", &seq_after), 0);
+    assert_int_equal(seq_after, seq);
+    pc.if_match_etag = "e2";
+    assert_int_equal(meta_object_delete(m, "vb", "k", NULL, "m1", 6000, &pc, &rem), 0);
+    assert_true(rem.flags & META_OBJ_DELETE_MARKER);
+    assert_string_equal(rem.version_id, "m1");
+    meta_object_release(&rem);
+    assert_int_equal(refcount(m, 2), 1); /* a marker keeps the version */
+
+    /* latest is a marker: no current version, so every condition fails
+     * (S3: 412), and no second marker is written */
+    const struct meta_precond on_marker[] = {
+        {.if_match_star = 1}, {.if_match_etag = "e2"}, {.has_if_size = 1, .if_size = 0},
+    };
+    for (size_t i = 0; i < sizeof on_marker / sizeof *on_marker; i++)
+        assert_int_equal(meta_object_delete(m, "vb", "k", NULL, "m2", 7000, &on_marker[i], NULL),
+                         META_EPRECOND);
+    assert_int_equal(meta_stats(m, &st), 0);
+    assert_int_equal(st.versions, 3);
+
+    /* with a version id the condition is still on the current version */
+    assert_int_equal(put_obj(m, "vb", "k", "e3", "v3", c3, 1, NULL, NULL), 0);
+    pc.if_match_etag = "e1";
+    assert_int_equal(meta_object_delete(m, "vb", "k", "v1", NULL, 8000, &pc, NULL), META_EPRECOND);
+    assert_int_equal(refcount(m, 1), 1);
+    pc.if_match_etag = "e3";
+    assert_int_equal(meta_object_delete(m, "vb", "k", "v1", NULL, 8000, &pc, &rem), 0);
+    assert_string_equal(rem.version_id, "v1");
+    meta_object_release(&rem);
+    assert_int_equal(refcount(m, 1), 0);
+    assert_latest(m, "vb", "k", "e3");
+
+    /* a key without versions: META_ENOTFOUND, and no marker appears */
+    assert_int_equal(meta_object_delete(m, "vb", "gone", NULL, "m3", 9000, &pc, NULL),
+                     META_ENOTFOUND);
+    assert_latest(m, "vb", "gone", NULL);
+    assert_int_equal(meta_stats(m, &st), 0);
+    assert_int_equal(st.versions, 3); /* v2, m1, v3 */
     store_destroy(m, dir);
 }
 
@@ -625,7 +761,7 @@ static void test_changes(void **state)
     assert_int_equal(put_obj(m, "other", "z", "ez", NULL, NULL, 0, NULL, NULL), 0);
     fake_now = 20;
     assert_int_equal(put_obj(m, "cf", "b", "eb", NULL, NULL, 0, NULL, NULL), 0);
-    assert_int_equal(meta_object_delete(m, "cf", "a", NULL, NULL, 30, NULL), 0);
+    assert_int_equal(meta_object_delete(m, "cf", "a", NULL, NULL, 30, NULL, NULL), 0);
     fake_now = 40;
     assert_int_equal(put_obj(m, "cf", "a", "ea2", NULL, NULL, 0, NULL, NULL), 0);
     /* a failed command leaves no change behind */
@@ -672,8 +808,8 @@ static void test_changes(void **state)
     assert_int_equal(last, 0);
 
     /* a bucket deleted and created again never reuses a sequence number */
-    assert_int_equal(meta_object_delete(m, "cf", "a", NULL, NULL, 50, NULL), 0);
-    assert_int_equal(meta_object_delete(m, "cf", "b", NULL, NULL, 50, NULL), 0);
+    assert_int_equal(meta_object_delete(m, "cf", "a", NULL, NULL, 50, NULL, NULL), 0);
+    assert_int_equal(meta_object_delete(m, "cf", "b", NULL, NULL, 50, NULL, NULL), 0);
     assert_int_equal(meta_bucket_delete(m, "cf"), 0);
     make_bucket(m, "cf", "bob", 0);
     assert_int_equal(meta_change_list(m, "cf", 0, 10, &c, &n), 0);
@@ -878,6 +1014,7 @@ int main(void)
         cmocka_unit_test(test_chunks),
         cmocka_unit_test(test_objects),
         cmocka_unit_test(test_versioning),
+        cmocka_unit_test(test_conditional_delete),
         cmocka_unit_test(test_changes),
         cmocka_unit_test(test_reopen),
         cmocka_unit_test(test_grow_and_threads),
