@@ -591,6 +591,7 @@ void gateway_stop(struct gateway *gw, int drain_seconds)
     if (!gw)
         return;
     if (gw->mhd) {
+        atomic_store(&gw->draining, 1);
         MHD_quiesce_daemon(gw->mhd);
         for (int i = 0; i < drain_seconds * 10 && atomic_load(&gw->active) > 0; i++) {
             struct timespec ts = {0, 100 * 1000 * 1000};

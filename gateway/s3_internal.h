@@ -53,6 +53,7 @@ struct gateway {
     pthread_mutex_t gc_lock;
     pthread_cond_t gc_cond;
     int stopping;
+    atomic_int draining;             /* SIGTERM: long polls answer at once */
     pthread_mutex_t maint_lock;      /* one scrub / gc pass at a time */
     atomic_uint_fast64_t requests, errors, bytes_in, bytes_out, active;
 };

@@ -463,7 +463,7 @@ static void sync_changes_end(struct s3_req *r)
         }
         truncated = n == q.max;
         meta_change_array_free(ch, n);
-        if (found || truncated || q.wait_s == 0 || r->gw->stopping)
+        if (found || truncated || q.wait_s == 0 || atomic_load(&r->gw->draining))
             break;
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
