@@ -229,6 +229,7 @@ struct sync_engine {
     int offline, feed_offline_seen;
     int64_t offline_until, offline_wait;
     int64_t last_status_ms, next_rescan_ms;
+    int64_t next_due_ms;       /* a marked path may be due then (or later) */
     int status_dirty, rescan_needed;
     uint64_t uploaded, downloaded;
     cJSON *errors;             /* path -> message */
@@ -289,8 +290,9 @@ static int is_paused(const struct sync_engine *e)
 static void write_status(struct sync_engine *e, const char *force_state)
 {
     char p[4200], tmp[4300];
-    uint64_t pending = e->dirty.n + e->inflight.n;
     int nerr = cJSON_GetArraySize(e->errors);
+    uint64_t pending = e->dirty.n + e->inflight.n; /* paths in error wait to be tried again */
+    pending = pending > (uint64_t)nerr ? pending - (uint64_t)nerr : 0;
     const char *state = force_state         ? force_state
                         : e->offline        ? "offline"
                         : is_paused(e)      ? "paused"
@@ -354,6 +356,8 @@ static void mark(struct sync_engine *e, const char *path, int64_t due_ms)
         return;
     if (made || d->v.dirty.due_ms > due_ms)
         d->v.dirty.due_ms = due_ms;
+    if (due_ms < e->next_due_ms)
+        e->next_due_ms = due_ms;
     e->status_dirty = 1;
 }
 
@@ -531,10 +535,7 @@ static int make_conflict_copy(struct sync_engine *e, struct job *j)
     snprintf(b, sizeof b, "%s/%s", e->root, to);
     if (rename(a, b) != 0)
         return -errno;
-    snprintf(j->also, sizeof j->also, "%s", to);
-    snprintf(j->msg, sizeof j->msg, "changed here and on the server: the local edit is kept as %s",
-             to);
-    j->event = "conflict";
+    snprintf(j->also, sizeof j->also, "%s", to); /* the engine logs it and uploads it */
     return 0;
 }
 
@@ -760,8 +761,6 @@ static void reconcile(struct worker *w, struct job *j)
         case SYNC_ACT_CONFLICT:
             if ((rc = make_conflict_copy(e, j)) != 0)
                 goto out;
-            engine_log(e, "warn", "conflict", j->path, "%s", j->msg);
-            j->event = NULL;
             free(c.chunks);
             c.chunks = NULL;
             fresh = 1;
@@ -772,8 +771,6 @@ static void reconcile(struct worker *w, struct job *j)
         }
     }
 out:
-    if (rc == 0 && j->event == NULL && j->msg[0] == 0 && j->retry_ms == 0 && j->op == IX_NONE)
-        j->event = NULL;
     j->rc = rc;
     if (rc && rc != SYNC_EOFFLINE)
         snprintf(j->msg, sizeof j->msg, "%s%s%s", sync_strerror(rc), r->last_error[0] ? ": " : "",
@@ -1143,12 +1140,15 @@ static void take_results(struct sync_engine *e)
                 pm_del(&e->hints, j->path);
             if (j->retry_ms)
                 mark(e, j->path, now_ms() + j->retry_ms);
-            if (j->also[0])
-                mark(e, j->also, now_ms());
             if (j->event)
                 engine_log(e, "info", j->event, j->path, "%s", j->msg);
             e->uploaded += j->up;
             e->downloaded += j->down;
+        }
+        if (j->also[0]) { /* a conflict copy was made, whatever happened next */
+            engine_log(e, "warn", "conflict", j->path,
+                       "changed here and on the server: the local edit is kept as %s", j->also);
+            mark(e, j->also, now_ms());
         }
         sync_entry_release(&j->entry);
         free(j->path);
@@ -1157,10 +1157,12 @@ static void take_results(struct sync_engine *e)
     e->status_dirty = 1;
 }
 
-/* Hand out due paths, up to the queue's length. */
-static void dispatch(struct sync_engine *e)
+/* Hand out due paths, up to the queue's length.  Returns when the next
+ * path not handed out falls due (INT64_MAX: none; when the queue filled up
+ * first, results will wake the loop before that matters). */
+static int64_t dispatch(struct sync_engine *e)
 {
-    int64_t now = now_ms();
+    int64_t now = now_ms(), next = INT64_MAX;
     size_t room = (size_t)e->workers * QUEUE_PER_WORKER;
     struct job *head = NULL, *tail = NULL;
     for (size_t i = 0; i < e->dirty.nb && e->inflight.n < room; i++) {
@@ -1168,6 +1170,8 @@ static void dispatch(struct sync_engine *e)
         while (*p && e->inflight.n < room) {
             struct pm_entry *d = *p;
             if (d->v.dirty.due_ms > now || pm_find(&e->inflight, d->path)) {
+                if (d->v.dirty.due_ms < next)
+                    next = d->v.dirty.due_ms;
                 p = &d->next;
                 continue;
             }
@@ -1175,7 +1179,7 @@ static void dispatch(struct sync_engine *e)
             struct pm_entry *f = j ? pm_get(&e->inflight, d->path, NULL) : NULL;
             if (!f) {
                 free(j);
-                return;
+                break;
             }
             struct pm_entry *h = pm_find(&e->hints, d->path);
             j->path = d->path; /* the dirty entry's string moves into the job */
@@ -1195,26 +1199,17 @@ static void dispatch(struct sync_engine *e)
             tail = j;
         }
     }
-    if (!head)
-        return;
-    pthread_mutex_lock(&e->mu);
-    if (e->todo_tail)
-        e->todo_tail->next = head;
-    else
-        e->todo_head = head;
-    e->todo_tail = tail;
-    pthread_cond_broadcast(&e->cv);
-    pthread_mutex_unlock(&e->mu);
-}
-
-static int64_t next_due(const struct sync_engine *e)
-{
-    int64_t best = INT64_MAX;
-    for (size_t i = 0; i < e->dirty.nb; i++)
-        for (struct pm_entry *x = e->dirty.b[i]; x; x = x->next)
-            if (x->v.dirty.due_ms < best && !pm_find(&e->inflight, x->path))
-                best = x->v.dirty.due_ms;
-    return best;
+    if (head) {
+        pthread_mutex_lock(&e->mu);
+        if (e->todo_tail)
+            e->todo_tail->next = head;
+        else
+            e->todo_head = head;
+        e->todo_tail = tail;
+        pthread_cond_broadcast(&e->cv);
+        pthread_mutex_unlock(&e->mu);
+    }
+    return next;
 }
 
 static void remote_init(struct sync_engine *e, struct sync_remote *r, long timeout_s)
@@ -1299,7 +1294,8 @@ int sync_engine_run(struct sync_engine *e, volatile sig_atomic_t *stop)
     while (!*stop) {
         struct pollfd pf[2] = {{e->wake_fd, POLLIN, 0}, {e->watch ? sync_watch_fd(e->watch) : -1,
                                                           POLLIN, 0}};
-        int64_t due = next_due(e), now = now_ms();
+        int64_t now = now_ms();
+        int64_t due = e->next_due_ms;
         int timeout = due <= now ? 0 : due - now > 500 ? 500 : (int)(due - now);
         poll(pf, 2, timeout);
         if (pf[0].revents & POLLIN) {
@@ -1342,8 +1338,7 @@ int sync_engine_run(struct sync_engine *e, volatile sig_atomic_t *stop)
                 e->rescan_needed = 0;
             }
         }
-        if (!e->offline && !is_paused(e))
-            dispatch(e);
+        e->next_due_ms = !e->offline && !is_paused(e) ? dispatch(e) : now + 500;
         if (e->status_dirty && now - e->last_status_ms >= 1000)
             write_status(e, NULL);
         else if (now - e->last_status_ms >= 5000)

@@ -228,7 +228,8 @@ static int missing_batch(struct sync_remote *r, const struct sync_chunk_ref *chu
                  why ? why : "out of memory");
         return rc == -EINVAL ? SYNC_EPROTO : rc;
     }
-    qsort(ids, nids, SYNC_ID_LEN, id_cmp);
+    if (nids)
+        qsort(ids, nids, SYNC_ID_LEN, id_cmp);
     for (size_t i = 0; i < n; i++)
         missing[i] = bsearch(chunks[i].id, ids, nids, SYNC_ID_LEN, id_cmp) != NULL;
     free(ids);

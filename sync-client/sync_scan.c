@@ -162,7 +162,8 @@ int sync_scan_folder(const char *root, const struct sync_ignore *ig, struct sync
         sync_scan_release(&s);
         return rc;
     }
-    qsort(s.v, s.n, sizeof *s.v, entry_cmp);
+    if (s.n) /* an empty folder has no array at all */
+        qsort(s.v, s.n, sizeof *s.v, entry_cmp);
     *out = s;
     return 0;
 }

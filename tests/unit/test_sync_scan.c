@@ -104,10 +104,28 @@ static void test_scan(void **state)
     assert_int_equal(system(p), 0);
 }
 
+/* A folder with nothing to sync (only the daemon's own folder). */
+static void test_scan_empty(void **state)
+{
+    (void)state;
+    struct sync_scan s;
+    char p[128];
+    snprintf(root, sizeof root, "/tmp/cairn-scan-empty-XXXXXX");
+    assert_non_null(mkdtemp(root));
+    dir(".cairn-sync");
+    assert_int_equal(sync_scan_folder(root, NULL, &s), 0);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(s.nproblems, 0);
+    sync_scan_release(&s);
+    snprintf(p, sizeof p, "rm -rf %s", root);
+    assert_int_equal(system(p), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scan),
+        cmocka_unit_test(test_scan_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
