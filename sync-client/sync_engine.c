@@ -61,7 +61,6 @@
 #define RETRY_ERROR_MS 30000     /* an error that may go away */
 #define OFFLINE_MAX_MS 30000     /* longest wait between tries when offline */
 #define PLAN_ROUNDS 6            /* plans of one path in one job (412, conflict, chunk) */
-#define DIR_TRIES 20             /* rmdir of a folder that is not empty yet */
 
 static int64_t now_ms(void)
 {
@@ -539,6 +538,21 @@ static int make_conflict_copy(struct sync_engine *e, struct job *j)
     return 0;
 }
 
+static int stop_at_first(void *arg, const struct sync_entry *en)
+{
+    (void)arg, (void)en;
+    return 1;
+}
+
+/* Does the index hold a path below dir? */
+static int synced_below(struct sync_engine *e, const char *dir)
+{
+    char prefix[SYNC_PATH_MAX + 2];
+    int n = snprintf(prefix, sizeof prefix, "%s/", dir);
+    return n > 0 && n < (int)sizeof prefix &&
+           sync_index_iterate(e->ix, NULL, prefix, (size_t)n, stop_at_first, NULL) == 1;
+}
+
 /* Plan and carry out j->path; fills j's results. */
 static void reconcile(struct worker *w, struct job *j)
 {
@@ -736,8 +750,11 @@ static void reconcile(struct worker *w, struct job *j)
             if (st.kind == SYNC_KIND_DIR) {
                 if (rmdir(full) != 0 && errno != ENOENT) {
                     rc = -errno;
-                    if (rc == -ENOTEMPTY || rc == -EEXIST) { /* its files go first */
-                        j->retry_ms = 500;
+                    if (rc == -ENOTEMPTY || rc == -EEXIST) {
+                        /* its synced files go first; files that are not synced
+                         * (ignored, or new here) keep it, untouched, and the
+                         * periodic rescan looks again */
+                        j->retry_ms = synced_below(e, j->path) ? 500 : 0;
                         rc = 0;
                     }
                     goto out;
@@ -1157,6 +1174,15 @@ static void take_results(struct sync_engine *e)
     e->status_dirty = 1;
 }
 
+/* Is path ignored by the folder's rules (judged as what it is on disk,
+ * or as a file when it is not there)? */
+static int ignored(struct sync_engine *e, const char *path)
+{
+    struct sync_stat st = {0};
+    int is_dir = disk_now(e, path, &st) == 1 && st.kind == SYNC_KIND_DIR;
+    return sync_ignore_path(e->ig, path, strlen(path), is_dir) == 1;
+}
+
 /* Hand out due paths, up to the queue's length.  Returns when the next
  * path not handed out falls due (INT64_MAX: none; when the queue filled up
  * first, results will wake the loop before that matters). */
@@ -1173,6 +1199,13 @@ static int64_t dispatch(struct sync_engine *e)
                 if (d->v.dirty.due_ms < next)
                     next = d->v.dirty.due_ms;
                 p = &d->next;
+                continue;
+            }
+            if (ignored(e, d->path)) { /* never synced, or no longer (the rules changed) */
+                *p = d->next;
+                free(d->path);
+                free(d);
+                e->dirty.n--;
                 continue;
             }
             struct job *j = calloc(1, sizeof *j);

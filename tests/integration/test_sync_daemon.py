@@ -206,6 +206,48 @@ def test_basic_both_ways(ctx):
         stop_all(a, b)
 
 
+def wait_for(what, fn, timeout=CONVERGE_S, clients=()):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if fn():
+            return
+        time.sleep(0.25)
+    raise AssertionError("timed out waiting for %s\n%s" % (
+        what, "\n".join("--- %s log ---\n%s" % (c.name, c.log()) for c in clients)))
+
+
+def test_ignored_and_unsyncable(ctx):
+    a, b = ctx.pair()
+    try:
+        write(a.p(".cairnignore"), b"*.log\nbuild/\n")
+        write(a.p("app.log"), b"noise")
+        write(a.p("build/out.o"), b"object code")
+        write(a.p("src/main.c"), b"int main(void) { return 0; }\n")
+        os.mkfifo(a.p("pipe"))
+        wait_for("src/main.c on the other side", lambda: os.path.exists(b.p("src/main.c")) and
+                 os.path.exists(b.p(".cairnignore")), clients=(a, b))
+        wait_for("the fifo reported, the rest synced", lambda: a.status().get("state") ==
+                 "errors" and any(e.get("path") == "pipe" for e in a.status().get("errors", [])),
+                 clients=(a, b))
+        keys = [o["Key"] for o in ctx.client().list_objects_v2(
+            Bucket="sync%d" % ctx.n).get("Contents", [])]
+        assert "team/src/main.c" in keys and "team/.cairnignore" in keys, keys
+        assert not [k for k in keys if k.endswith(".log") or "build" in k or "pipe" in k], keys
+        # the rules hold on the other side too, and a folder deleted there
+        # that still holds an ignored file here is kept, with that file
+        write(b.p("src/debug.log"), b"local noise")
+        time.sleep(1.0)
+        shutil.rmtree(a.p("src"))
+        wait_for("src/main.c deleted", lambda: not os.path.exists(b.p("src/main.c")),
+                 clients=(a, b))
+        time.sleep(1.0)
+        assert read(b.p("src/debug.log")) == b"local noise"
+        assert "team/src/debug.log" not in [o["Key"] for o in ctx.client().list_objects_v2(
+            Bucket="sync%d" % ctx.n).get("Contents", [])]
+    finally:
+        stop_all(a, b)
+
+
 def test_one_byte_edit_sends_little(ctx):
     a, b = ctx.pair()
     try:
