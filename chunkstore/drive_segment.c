@@ -77,6 +77,7 @@
 #include <lmdb.h>
 
 #include "chunkstore/chunkstore.h"
+#include "common/file.h"
 #include "common/hash.h"
 #include "common/log.h"
 
@@ -424,16 +425,6 @@ static int mkdir_p(const char *path)
         tmp[i] = c;
     }
     return 0;
-}
-
-static int fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) == 0 ? 0 : -errno;
-    close(fd);
-    return rc;
 }
 
 /* Write the record image hdr||payload at off, at most limit bytes of it.
@@ -1699,7 +1690,7 @@ static int create_segment(struct drive *d)
         goto fail;
     }
     count(&d->n_syncs, 1);
-    rc = fsync_dir(d->path);
+    rc = file_fsync_dir(d->path);
     if (rc)
         goto fail;
     d->next_seg = seg + 1;
@@ -2476,7 +2467,7 @@ static int compact_drop(struct drive *d, uint32_t seg)
     seg_path(d, seg, path, sizeof path);
     if (stat(path, &fst) != 0 || unlink(path) != 0)
         return -errno;
-    rc = fsync_dir(d->path);
+    rc = file_fsync_dir(d->path);
     segfd_forget(d, seg);
     disk_bytes_set(d, d->disk_bytes > (uint64_t)fst.st_size ? d->disk_bytes - (uint64_t)fst.st_size
                                                              : 0);

@@ -53,7 +53,10 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 int file_fsync_parent(const char *path)
 {
     char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') /* "a/b/" names b too */
+        n--;
+    const char *slash = memrchr(path, '/', n);
     if (!slash)
         snprintf(dir, sizeof dir, ".");
     else if (slash == path)

@@ -30,8 +30,9 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 /* fsync the directory dir.  Returns 0 or -errno. */
 int file_fsync_dir(const char *dir);
 
-/* fsync the directory that holds path (its last component removed; "."
- * for a bare name), making a create, rename or unlink there durable.
+/* fsync the directory that holds path (its last component removed,
+ * trailing '/' ignored; "." for a bare name), making a create, rename or
+ * unlink there durable.
  * Returns 0 or -errno. */
 int file_fsync_parent(const char *path);
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/log.h"
 
 int meta_err_from_mdb(int rc)
@@ -87,34 +88,6 @@ out:
     return rc;
 }
 
-/* fsync a directory so that entries created in it survive power loss. */
-static int fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) == 0 ? 0 : -errno;
-    close(fd);
-    return rc;
-}
-
-static int fsync_parent(const char *dir)
-{
-    char parent[PATH_MAX];
-    snprintf(parent, sizeof parent, "%s", dir);
-    size_t n = strlen(parent);
-    while (n > 1 && parent[n - 1] == '/')
-        parent[--n] = 0;
-    char *slash = strrchr(parent, '/');
-    if (!slash)
-        return fsync_dir(".");
-    if (slash == parent)
-        slash[1] = 0;
-    else
-        *slash = 0;
-    return fsync_dir(parent);
-}
-
 int meta_db_open(struct meta_db *db, const char *dir, const struct meta_open_opts *o)
 {
     int rc;
@@ -151,9 +124,9 @@ int meta_db_open(struct meta_db *db, const char *dir, const struct meta_open_opt
     /* a new store's files (and folder) must be durable before its first
      * acknowledged write: LMDB fsyncs the files, not the directories */
     if (rc == 0)
-        rc = fsync_dir(dir);
+        rc = file_fsync_dir(dir);
     if (rc == 0 && created)
-        rc = fsync_parent(dir);
+        rc = file_fsync_parent(dir);
 out:
     if (rc) {
         if (db->env)

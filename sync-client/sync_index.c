@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/hash.h"
 #include "sync-client/sync_path.h"
 
@@ -240,23 +241,13 @@ static int rec_decode(const MDB_val *v, struct sync_entry *e, uint32_t *chunk_ca
 /* ------------------------------------------------------------------ */
 /* Opening                                                             */
 
-static int fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) == 0 ? 0 : -errno;
-    close(fd);
-    return rc;
-}
-
 /* mkdir dir inside parent; when new, make the entry durable. */
 static int mkdir_durable(const char *parent, const char *dir)
 {
     if (mkdir(dir, 0700) != 0)
         return errno == EEXIST ? 0 : -errno;
-    int rc = fsync_dir(dir);
-    return rc ? rc : fsync_dir(parent);
+    int rc = file_fsync_dir(dir);
+    return rc ? rc : file_fsync_dir(parent);
 }
 
 /* Open the databases; write or check the format marker. */
@@ -345,7 +336,7 @@ int sync_index_open(const char *folder, const struct sync_index_opts *o, struct 
     rc = ix_open_dbis(ix);
     /* LMDB fsyncs its files, not the directory entries of new ones */
     if (rc == 0)
-        rc = fsync_dir(dir);
+        rc = file_fsync_dir(dir);
 out:
     if (rc) {
         sync_index_close(ix);
