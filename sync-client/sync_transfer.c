@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,38 +246,101 @@ static int drop_repeats(const struct sync_chunk_ref *c, uint32_t n, uint8_t *wan
     return 0;
 }
 
+/* The chunk uploads of one file, shared by its sender threads: each takes
+ * the next missing chunk, reads it back, checks it against its id and
+ * sends it on a connection of its own. */
+struct senders {
+    const struct sync_remote *r;
+    int fd;
+    const struct sync_chunk_ref *c;
+    const uint64_t *off;      /* offset of each chunk */
+    const uint8_t *missing;
+    uint32_t n;
+    pthread_mutex_t mu;       /* guards the fields below */
+    uint32_t next;
+    int rc;                   /* the first failure stops every sender */
+    char last_error[sizeof ((struct sync_remote *)0)->last_error];
+    uint64_t bytes;
+    uint32_t chunks;
+};
+
+static void *sender_main(void *arg)
+{
+    struct senders *s = arg;
+    struct sync_remote r = *s->r; /* last_error is per sender */
+    uint8_t *buf = malloc(CDC_MAX), id[SYNC_ID_LEN];
+    int rc = buf ? 0 : -ENOMEM;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (s->next < s->n && !s->missing[s->next])
+            s->next++;
+        uint32_t i = s->next++;
+        int stop = s->rc != 0 || i >= s->n || rc != 0;
+        pthread_mutex_unlock(&s->mu);
+        if (stop)
+            break;
+        r.last_error[0] = 0;
+        rc = pread_full(s->fd, buf, s->c[i].len, s->off[i]);
+        if (rc == 0) {
+            sha256(buf, s->c[i].len, id);
+            if (memcmp(id, s->c[i].id, SYNC_ID_LEN) != 0)
+                rc = SYNC_EBUSY; /* the file changed since it was cut */
+        }
+        if (rc == 0)
+            rc = sync_remote_put_chunk(&r, s->c[i].id, buf, s->c[i].len, NULL);
+        pthread_mutex_lock(&s->mu);
+        if (rc == 0) {
+            s->bytes += s->c[i].len;
+            s->chunks++;
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    pthread_mutex_lock(&s->mu);
+    if (rc && !s->rc) {
+        s->rc = rc;
+        memcpy(s->last_error, r.last_error, sizeof s->last_error);
+    }
+    pthread_mutex_unlock(&s->mu);
+    free(buf);
+    return NULL;
+}
+
 /* Upload the chunks of fd the server lacks (each id once), re-reading and
- * re-hashing each.  Adds to the counters. */
+ * re-hashing each, SYNC_UPLOAD_SENDERS at a time.  Adds to the counters. */
 static int upload_missing(struct sync_remote *r, int fd, const struct sync_chunk_ref *c,
                           uint32_t n, struct sync_upload_result *res)
 {
-    uint8_t *missing = calloc((size_t)n + 1, 1), *buf = NULL;
-    uint64_t off = 0;
-    int rc = missing ? sync_remote_missing(r, c, n, missing) : -ENOMEM;
+    uint8_t *missing = calloc((size_t)n + 1, 1);
+    uint64_t *off = malloc(((size_t)n + 1) * sizeof *off);
+    uint32_t want = 0;
+    int rc = missing && off ? sync_remote_missing(r, c, n, missing) : -ENOMEM;
     if (rc == 0)
         rc = drop_repeats(c, n, missing);
-    for (uint32_t i = 0; rc == 0 && i < n; off += c[i].len, i++) {
-        uint8_t id[SYNC_ID_LEN];
-        if (!missing[i])
-            continue;
-        if (!buf && !(buf = malloc(CDC_MAX))) {
-            rc = -ENOMEM;
-            break;
-        }
-        if ((rc = pread_full(fd, buf, c[i].len, off)) != 0)
-            break;
-        sha256(buf, c[i].len, id);
-        if (memcmp(id, c[i].id, SYNC_ID_LEN) != 0) {
-            rc = SYNC_EBUSY; /* the file changed since it was cut */
-            break;
-        }
-        if ((rc = sync_remote_put_chunk(r, c[i].id, buf, c[i].len, NULL)) != 0)
-            break;
-        res->bytes_sent += c[i].len;
-        res->chunks_sent++;
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        off[i] = i ? off[i - 1] + c[i - 1].len : 0;
+        want += missing[i];
+    }
+    if (rc == 0 && want) {
+        struct senders s = {.r = r, .fd = fd, .c = c, .off = off, .missing = missing, .n = n};
+        pthread_t t[SYNC_UPLOAD_SENDERS];
+        int started = 0;
+        pthread_mutex_init(&s.mu, NULL);
+        while (started < SYNC_UPLOAD_SENDERS && (uint32_t)started < want &&
+               pthread_create(&t[started], NULL, sender_main, &s) == 0)
+            started++;
+        if (started == 0)
+            sender_main(&s); /* no thread to spare: send them here */
+        for (int k = 0; k < started; k++)
+            pthread_join(t[k], NULL);
+        pthread_mutex_destroy(&s.mu);
+        rc = s.rc;
+        if (rc)
+            memcpy(r->last_error, s.last_error, sizeof r->last_error);
+        res->bytes_sent += s.bytes;
+        res->chunks_sent += s.chunks;
     }
     free(missing);
-    free(buf);
+    free(off);
     return rc;
 }
 

@@ -36,6 +36,7 @@
 #include "sync-client/sync_remote.h"
 
 #define SYNC_LINK_MAX 4095 /* bytes of a symlink's target (PATH_MAX - 1) */
+#define SYNC_UPLOAD_SENDERS 3 /* chunks of one file in flight at once */
 
 /* Chunk root/path: *chunks (malloc'd, free()) and *n, and the file's stat
  * as read (st may be NULL); md5_out (may be NULL) receives the MD5 of the
@@ -57,7 +58,8 @@ struct sync_upload_result {
  * be NULL; its kind and mode are ignored: the file's own mode is
  * recorded).  SYNC_ECONFLICT means someone else's version is there now.
  * A file smaller than r->inline_max goes up whole (one PutObject); a
- * larger one by its missing chunks and a commit.  On 0, *res is filled
+ * larger one by its missing chunks (SYNC_UPLOAD_SENDERS in flight, on
+ * threads of this call) and a commit.  On 0, *res is filled
  * (release res->chunks). */
 int sync_file_upload(struct sync_remote *r, const char *root, const char *path,
                      const struct sync_write *pre, struct sync_upload_result *res);
