@@ -225,7 +225,7 @@ struct sync_engine {
     uint64_t cursor;
 
     /* engine-thread state */
-    int offline, feed_offline_seen;
+    int offline, feed_offline_seen, was_paused;
     int64_t offline_until, offline_wait;
     int64_t last_status_ms, next_rescan_ms;
     int64_t next_due_ms;       /* a marked path may be due then (or later) */
@@ -1371,7 +1371,14 @@ int sync_engine_run(struct sync_engine *e, volatile sig_atomic_t *stop)
                 e->rescan_needed = 0;
             }
         }
-        e->next_due_ms = !e->offline && !is_paused(e) ? dispatch(e) : now + 500;
+        int paused = is_paused(e);
+        if (paused != e->was_paused) { /* `cairn-sync pause` / `resume` show at once */
+            e->was_paused = paused;
+            e->status_dirty = 1;
+            engine_log(e, "info", paused ? "pause" : "resume", NULL,
+                       paused ? "paused: nothing is sent or fetched" : "syncing again");
+        }
+        e->next_due_ms = !e->offline && !paused ? dispatch(e) : now + 500;
         if (e->status_dirty && now - e->last_status_ms >= 1000)
             write_status(e, NULL);
         else if (now - e->last_status_ms >= 5000)

@@ -202,6 +202,14 @@ def test_basic_both_ways(ctx):
         s3 = ctx.client()
         got = s3.get_object(Bucket="sync%d" % ctx.n, Key="team/hello.txt")["Body"].read()
         assert got == b"hello again\n"
+        # paused: nothing goes out until resume
+        assert a.cli("pause", a.folder).returncode == 0
+        wait_for("paused", lambda: a.status().get("state") == "paused", clients=(a, b))
+        write(a.p("held.txt"), b"held back\n")
+        time.sleep(1.5)
+        assert not os.path.exists(b.p("held.txt"))
+        assert a.cli("resume", a.folder).returncode == 0
+        converge(a, b, want=lambda t: "held.txt" in t)
     finally:
         stop_all(a, b)
 
