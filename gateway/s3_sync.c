@@ -331,6 +331,18 @@ const struct s3_handler h_sync_commit = {"SyncCommit", sync_commit_begin, NULL, 
 /* ------------------------------------------------------------------ */
 /* GET /BUCKET/KEY?cairn-chunks                                        */
 
+/* The object's user metadata as "meta": {name without "x-amz-meta-":
+ * value}: the sync client keeps a file's kind and mode there, and needs
+ * them to restore it. */
+static void add_user_meta(cJSON *out, const struct meta_object *o)
+{
+    cJSON *meta = cJSON_AddObjectToObject(out, "meta");
+    const char *n, *v;
+    for (uint32_t pos = 0; s3_attrs_next(o->attrs, o->attrs_len, &pos, &n, &v);)
+        if (strncmp(n, "x-amz-meta-", 11) == 0)
+            cJSON_AddStringToObject(meta, n + 11, v);
+}
+
 static void sync_chunks_end(struct s3_req *r)
 {
     struct meta_object o;
@@ -344,13 +356,7 @@ static void sync_chunks_end(struct s3_req *r)
     cJSON_AddStringToObject(out, "version_id", o.version_id);
     cJSON_AddNumberToObject(out, "mtime_ms", (double)o.mtime_ms);
     cJSON_AddBoolToObject(out, "inline", o.nchunks == 0 && o.size > 0);
-    /* user metadata, names without "x-amz-meta-": the sync client keeps a
-     * file's kind and mode there, and needs them to restore it */
-    cJSON *meta = cJSON_AddObjectToObject(out, "meta");
-    const char *n, *v;
-    for (uint32_t pos = 0; s3_attrs_next(o.attrs, o.attrs_len, &pos, &n, &v);)
-        if (strncmp(n, "x-amz-meta-", 11) == 0)
-            cJSON_AddStringToObject(meta, n + 11, v);
+    add_user_meta(out, &o);
     cJSON *list = cJSON_AddArrayToObject(out, "chunks");
     for (uint32_t i = 0; i < o.nchunks; i++) {
         cJSON *e = cJSON_CreateObject();
@@ -416,7 +422,7 @@ static const char *change_op_name(uint8_t op)
     return op == META_CHANGE_DELETE ? "delete" : "put";
 }
 
-static cJSON *change_json(const struct meta_change *c)
+static cJSON *change_json(struct s3_req *r, const struct meta_change *c)
 {
     char etag[META_ETAG_MAX + 3] = "";
     cJSON *e = cJSON_CreateObject();
@@ -429,6 +435,12 @@ static cJSON *change_json(const struct meta_change *c)
     cJSON_AddStringToObject(e, "etag", etag);
     cJSON_AddNumberToObject(e, "size", (double)c->size);
     cJSON_AddNumberToObject(e, "mtime_ms", (double)c->mtime_ms);
+    struct meta_object o;
+    if (c->op == META_CHANGE_PUT &&
+        meta_object_get(r->gw->meta, r->bucket, c->key, c->version_id, &o) == 0) {
+        add_user_meta(e, &o); /* a client sees a new mode without asking */
+        meta_object_release(&o);
+    }
     return e;
 }
 
@@ -458,7 +470,7 @@ static void sync_changes_end(struct s3_req *r)
             next = ch[i].seq;
             if (plen && strncmp(ch[i].key, q.prefix, plen) != 0)
                 continue;
-            cJSON_AddItemToArray(list, change_json(&ch[i]));
+            cJSON_AddItemToArray(list, change_json(r, &ch[i]));
             found++;
         }
         truncated = n == q.max;

@@ -4,8 +4,9 @@
  * Who does what:
  *   - the engine thread (the caller of run) owns the set of paths to look
  *     at ("dirty", each with the time it is due), the server hints, the
- *     index writes, status.json and the log.  It never waits on the
- *     network or on file content.
+ *     index writes, status.json and the log.  It never waits on a
+ *     transfer or on file content; a full rescan (the server's listing and
+ *     a walk of the folder) does run on it, and new events queue meanwhile.
  *   - the feed thread long-polls the server's change feed and hands the
  *     changes to the engine thread.
  *   - worker threads reconcile one path each: look at the disk, the index
@@ -75,6 +76,7 @@ struct hint {
     char etag[SYNC_ETAG_MAX + 1];
     uint64_t size;
     uint8_t kind;
+    uint32_t mode; /* permission bits the object records; 0 unknown */
 };
 
 struct pm_entry {
@@ -419,6 +421,7 @@ static int server_now(struct sync_remote *r, const char *path, uint8_t kind_hint
             memset(out, 0, sizeof *out);
             out->kind = kind == SYNC_KIND_DIR ? SYNC_KIND_DIR : o.kind;
             out->size = o.size;
+            out->mode = o.mode;
             snprintf(out->etag, sizeof out->etag, "%s", o.etag);
             snprintf(out->version_id, sizeof out->version_id, "%s", o.version_id);
         }
@@ -495,12 +498,13 @@ static int entry_of(struct job *j, const struct sync_stat *st, const struct sync
     return 0;
 }
 
-static void hint_set(struct job *j, const char *etag, uint64_t size, uint8_t kind)
+static void hint_set(struct job *j, const char *etag, uint64_t size, uint8_t kind, uint32_t mode)
 {
     j->hint_op = 1;
     snprintf(j->new_hint.etag, sizeof j->new_hint.etag, "%s", etag);
     j->new_hint.size = size;
     j->new_hint.kind = kind;
+    j->new_hint.mode = mode & 07777;
 }
 
 struct exists_arg {
@@ -580,10 +584,13 @@ static void reconcile(struct worker *w, struct job *j)
         in_index = rc == 0;
         rc = 0;
         /* the server: from the hint when it agrees with the index, else asked */
-        if (!fresh && in_index && j->has_hint && etag_same(ix.etag, j->hint.etag)) {
+        if (!fresh && in_index && j->has_hint && etag_same(ix.etag, j->hint.etag) &&
+            (!j->hint.mode || ix.st.kind != SYNC_KIND_FILE ||
+             j->hint.mode == (ix.st.mode & 07777))) {
             memset(&srv, 0, sizeof srv);
             srv.kind = ix.st.kind;
             srv.size = j->hint.size;
+            srv.mode = j->hint.mode;
             snprintf(srv.etag, sizeof srv.etag, "%s", ix.etag);
             snprintf(srv.version_id, sizeof srv.version_id, "%s", ix.version_id);
             on_server = 1;
@@ -612,6 +619,42 @@ static void reconcile(struct worker *w, struct job *j)
                                      on_server ? &srv : NULL};
         if ((rc = sync_plan_decide(&in, &plan)) != 0)
             break;
+        /* Permission bits, which the planner leaves alone: with the same
+         * content on both sides, a local change of them goes up (a commit
+         * of the same chunks: no chunk sent), the server's comes down. */
+        int mode_here = 0, mode_there = 0;
+        if (in_index && on_disk && on_server && st.kind == SYNC_KIND_FILE &&
+            ix.st.kind == SYNC_KIND_FILE &&
+            (plan.action == SYNC_ACT_NOTHING || plan.row == SYNC_ROW_TOUCHED)) {
+            mode_here = (st.mode & 07777) != (ix.st.mode & 07777);
+            mode_there = srv.mode && srv.mode != (ix.st.mode & 07777);
+            if (mode_here) { /* ours wins when both changed them */
+                plan.action = SYNC_ACT_UPLOAD;
+                plan.precond = SYNC_PRECOND_MATCH;
+            }
+        }
+        if (mode_there && !mode_here) {
+            char full[4200 + SYNC_PATH_MAX];
+            struct stat s;
+            struct sync_stat now = st;
+            snprintf(full, sizeof full, "%s/%s", e->root, j->path);
+            if (plan.action == SYNC_ACT_NOTHING || plan.row == SYNC_ROW_TOUCHED) {
+                int read = plan.action == SYNC_ACT_RECORD; /* touched: the content was read */
+                if (chmod(full, srv.mode) != 0 || lstat(full, &s) != 0) {
+                    rc = -errno;
+                    goto out;
+                }
+                sync_stat_of(&s, &now);
+                if (now.size != st.size || now.mtime_ns != st.mtime_ns || now.inode != st.inode)
+                    continue; /* edited this very moment: plan again */
+                rc = entry_of(j, &now, read ? c.chunks : ix.chunks, read ? c.n : ix.nchunks,
+                              srv.etag, srv.version_id);
+                hint_set(j, srv.etag, srv.size, SYNC_KIND_FILE, srv.mode);
+                j->event = "download";
+                snprintf(j->msg, sizeof j->msg, "permissions %04o", (unsigned)srv.mode);
+                goto out;
+            }
+        }
         struct sync_write pre = {plan.precond == SYNC_PRECOND_MATCH ? ix.etag : NULL,
                                  plan.precond == SYNC_PRECOND_ABSENT, st.kind, st.mode};
         switch (plan.action) {
@@ -636,7 +679,7 @@ static void reconcile(struct worker *w, struct job *j)
         case SYNC_ACT_RECORD: {
             const struct sync_stat *now = disk.looked_again ? &disk.again : &st;
             rc = entry_of(j, now, c.chunks, c.n, srv.etag, srv.version_id);
-            hint_set(j, srv.etag, srv.size, srv.kind);
+            hint_set(j, srv.etag, srv.size, srv.kind, srv.mode);
             goto out;
         }
         case SYNC_ACT_FORGET:
@@ -669,7 +712,8 @@ static void reconcile(struct worker *w, struct job *j)
             }
             if (rc == 0) {
                 rc = entry_of(j, &up.st, up.chunks, up.nchunks, up.obj.etag, up.obj.version_id);
-                hint_set(j, up.obj.etag, up.st.size, st.kind);
+                hint_set(j, up.obj.etag, up.st.size, st.kind,
+                         st.kind == SYNC_KIND_FILE ? up.st.mode : 0);
                 j->up += up.bytes_sent;
                 j->event = "upload";
                 if (st.kind == SYNC_KIND_DIR)
@@ -697,7 +741,7 @@ static void reconcile(struct worker *w, struct job *j)
                 if (rc == 0) {
                     sync_stat_of(&s, &down.st);
                     rc = entry_of(j, &down.st, NULL, 0, srv.etag, srv.version_id);
-                    hint_set(j, srv.etag, 0, SYNC_KIND_DIR);
+                    hint_set(j, srv.etag, 0, SYNC_KIND_DIR, 0);
                     j->event = "download";
                     snprintf(j->msg, sizeof j->msg, "folder");
                 }
@@ -714,7 +758,7 @@ static void reconcile(struct worker *w, struct job *j)
             if (rc == 0) {
                 rc = entry_of(j, &down.st, down.chunks, down.nchunks, down.obj.etag,
                               down.obj.version_id);
-                hint_set(j, down.obj.etag, down.obj.size, down.st.kind);
+                hint_set(j, down.obj.etag, down.obj.size, down.st.kind, down.obj.mode);
                 j->down += down.bytes_fetched;
                 j->event = "download";
                 snprintf(j->msg, sizeof j->msg,
@@ -907,7 +951,7 @@ static int path_of_key(struct sync_engine *e, const char *key, char *path, uint8
 }
 
 static void hint_put(struct sync_engine *e, const char *path, const char *etag, uint64_t size,
-                     uint8_t kind)
+                     uint8_t kind, uint32_t mode)
 {
     struct pm_entry *h = pm_get(&e->hints, path, NULL);
     if (!h)
@@ -915,6 +959,7 @@ static void hint_put(struct sync_engine *e, const char *path, const char *etag, 
     snprintf(h->v.hint.etag, sizeof h->v.hint.etag, "%s", etag);
     h->v.hint.size = size;
     h->v.hint.kind = kind;
+    h->v.hint.mode = mode;
 }
 
 static int load_ignore(struct sync_engine *e)
@@ -1020,7 +1065,7 @@ static int full_reconcile(struct sync_engine *e)
         int clean = got && h && etag_same(h->v.hint.etag, en.etag) && en.st.kind == st->kind &&
                     (st->kind == SYNC_KIND_DIR ||
                      (en.st.size == st->size && en.st.mtime_ns == st->mtime_ns &&
-                      en.st.inode == st->inode &&
+                      en.st.inode == st->inode && (en.st.mode & 07777) == (st->mode & 07777) &&
                       llabs(en.indexed_ns - en.st.mtime_ns) > SYNC_PLAN_RACY_NS));
         if (!clean)
             mark(e, scan.v[i].path, now_ms());
@@ -1099,7 +1144,7 @@ static void take_changes(struct sync_engine *e)
         if (ch[i].is_delete)
             pm_del(&e->hints, path);
         else
-            hint_put(e, path, ch[i].etag, ch[i].size, kind);
+            hint_put(e, path, ch[i].etag, ch[i].size, kind, ch[i].mode);
         mark(e, path, now_ms());
     }
     sync_remote_changes_free(ch, n);
@@ -1152,7 +1197,8 @@ static void take_results(struct sync_engine *e)
         } else {
             set_error(e, j->path, NULL);
             if (j->hint_op == 1)
-                hint_put(e, j->path, j->new_hint.etag, j->new_hint.size, j->new_hint.kind);
+                hint_put(e, j->path, j->new_hint.etag, j->new_hint.size, j->new_hint.kind,
+                         j->new_hint.mode);
             else if (j->hint_op == 2)
                 pm_del(&e->hints, j->path);
             if (j->retry_ms)

@@ -13,7 +13,8 @@
  *     mtime or inode differ (same kind and size), the content decides: the
  *     disk's chunk list against the index's, so a touch, a copy-over with
  *     the same bytes or an editor's save-by-rename of unchanged bytes is
- *     no edit.  Mode bits are never compared.  Directories have no
+ *     no edit.  Mode bits are not compared here (the engine syncs a change
+ *     of them alone, see sync_engine.c).  Directories have no
  *     content: a directory is unchanged while it stays a directory.
  *     "Racily clean": when the index's mtime is within SYNC_PLAN_RACY_NS
  *     (either way) of the moment that stat was taken (indexed_ns; 0 means
@@ -171,6 +172,8 @@ struct sync_server {
     uint64_t size;
     char etag[SYNC_ETAG_MAX + 1];          /* as the server sends it, quotes or not */
     char version_id[SYNC_VERSION_MAX + 1]; /* "" when unknown */
+    uint32_t mode;            /* permission bits it records; 0 unknown (the
+                                 planner ignores them: see the engine) */
 };
 
 struct sync_plan_input {

@@ -124,6 +124,19 @@ static uint64_t get_u64(const cJSON *doc, const char *name)
     return cJSON_IsNumber(n) && n->valuedouble >= 0 ? (uint64_t)n->valuedouble : 0;
 }
 
+/* Kind and mode from the "meta" of a chunk-list answer or a change. */
+static void object_meta(const cJSON *doc, uint8_t *kind_out, uint32_t *mode_out)
+{
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(doc, "meta");
+    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "cairn-kind"));
+    const char *mode = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "cairn-mode"));
+    *kind_out = !kind                        ? SYNC_KIND_FILE
+                : strcmp(kind, "symlink") == 0 ? SYNC_KIND_SYMLINK
+                : strcmp(kind, "dir") == 0     ? SYNC_KIND_DIR
+                                               : SYNC_KIND_FILE;
+    *mode_out = mode ? (uint32_t)(strtoul(mode, NULL, 8) & 07777) : 0;
+}
+
 /* Append "&name=<value, encoded>" to q (nothing if value is NULL or ""). */
 static int add_param(struct buf *q, const char *name, const char *value)
 {
@@ -359,18 +372,6 @@ int sync_remote_stat(struct sync_remote *r, const char *path, struct sync_remote
     return rc;
 }
 
-/* Kind and mode from a chunk-list answer's "meta". */
-static void object_meta(const cJSON *doc, struct sync_remote_object *obj)
-{
-    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(doc, "meta");
-    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "cairn-kind"));
-    const char *mode = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "cairn-mode"));
-    obj->kind = !kind                        ? SYNC_KIND_FILE
-                : strcmp(kind, "symlink") == 0 ? SYNC_KIND_SYMLINK
-                : strcmp(kind, "dir") == 0     ? SYNC_KIND_DIR
-                                               : SYNC_KIND_FILE;
-    obj->mode = mode ? (uint32_t)(strtoul(mode, NULL, 8) & 07777) : 0;
-}
 
 int sync_remote_chunk_list(struct sync_remote *r, const char *path, struct sync_remote_object *obj,
                            struct sync_chunk_list *list)
@@ -406,7 +407,7 @@ int sync_remote_chunk_list(struct sync_remote *r, const char *path, struct sync_
         obj->size = l.size;
         obj->mtime_ms = (int64_t)get_u64(doc, "mtime_ms");
         obj->is_inline = is_inline;
-        object_meta(doc, obj);
+        object_meta(doc, &obj->kind, &obj->mode);
         *list = l;
     } else if (rc == -EINVAL) {
         snprintf(r->last_error, sizeof r->last_error, "chunk-list answer: %s",
@@ -480,6 +481,7 @@ static int parse_changes(struct sync_remote *r, const cJSON *doc, struct sync_re
         copy_str(e, "etag", c->etag, sizeof c->etag);
         copy_str(e, "version_id", c->version_id, sizeof c->version_id);
         c->size = get_u64(e, "size");
+        object_meta(e, &c->kind, &c->mode);
         cnt++;
     }
     *out = v;

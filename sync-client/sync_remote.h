@@ -140,6 +140,8 @@ struct sync_remote_change {
     char etag[SYNC_ETAG_MAX + 1];
     char version_id[SYNC_VERSION_MAX + 1];
     uint64_t size;
+    uint8_t kind;  /* of a put, from its metadata as in sync_remote_object */
+    uint32_t mode; /* of a put; 0: none recorded */
 };
 
 /* Changes after cursor *after (SYNC_REMOTE_LATEST: from now on), waiting

@@ -157,6 +157,7 @@ def test_upload_and_commit(srv):
     assert lst["size"] == len(data) and lst["etag"] == etag and lst["inline"] is False
     assert [(x["id"], x["len"]) for x in lst["chunks"]] == [(cid(p), len(p)) for p in chunks]
     assert lst["version_id"] == "null" and lst["mtime_ms"] > 0
+    assert lst["meta"] == {"origin": "laptop"}, lst["meta"]
     r = c.get_object(Bucket=b, Key="dir/file one.bin", Range="bytes=%d-%d" % (MiB, 2 * MiB - 1),
                      IfMatch=etag)
     assert r["Body"].read() == chunks[1]
@@ -288,7 +289,7 @@ def test_change_feed(srv):
     start = ok_json(call(srv, "GET", "/%s?cairn-changes&after=latest" % b))
     assert start["changes"] == [] and start["next"] == 0
     c.put_object(Bucket=b, Key="docs/a.txt", Body=b"a")
-    c.put_object(Bucket=b, Key="pics/p.jpg", Body=b"p" * 1000)
+    c.put_object(Bucket=b, Key="pics/p.jpg", Body=b"p" * 1000, Metadata={"cairn-mode": "0640"})
     c.delete_object(Bucket=b, Key="docs/a.txt")
     feed = ok_json(call(srv, "GET", "/%s?cairn-changes&after=0" % b))
     got = [(x["seq"], x["op"], x["key"]) for x in feed["changes"]]
@@ -297,6 +298,9 @@ def test_change_feed(srv):
     p = feed["changes"][1]
     assert p["size"] == 1000 and p["etag"] == '"%s"' % hashlib.md5(b"p" * 1000).hexdigest()
     assert p["version_id"] == "null" and p["mtime_ms"] > 0
+    assert p["meta"] == {"cairn-mode": "0640"}, p  # a put carries its user metadata
+    assert "meta" not in feed["changes"][0]  # that version is gone (deleted)
+    assert "meta" not in feed["changes"][2]  # a delete has none
     # prefix: others are skipped, the cursor still moves past them
     f = ok_json(call(srv, "GET", "/%s?cairn-changes&after=0&prefix=pics%%2F" % b))
     assert [x["key"] for x in f["changes"]] == ["pics/p.jpg"] and f["next"] == 3

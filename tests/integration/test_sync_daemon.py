@@ -198,6 +198,11 @@ def test_basic_both_ways(ctx):
         assert read(a.p("hello.txt")) == b"hello again\n"
         assert "docs/report.bin" not in t and "bin/run.sh" not in t and "bin" not in t, t
         assert t["tools/run.sh"][2] == 0o755
+        # permission bits alone, both ways (no content change)
+        os.chmod(b.p("tools/run.sh"), 0o700)
+        converge(a, b, want=lambda t: t["tools/run.sh"][2] == 0o700)
+        os.chmod(a.p("hello.txt"), 0o604)
+        converge(a, b, want=lambda t: t["hello.txt"][2] == 0o604)
         # the objects are ordinary S3 objects
         s3 = ctx.client()
         got = s3.get_object(Bucket="sync%d" % ctx.n, Key="team/hello.txt")["Body"].read()
