@@ -62,6 +62,9 @@
 #define RETRY_ERROR_MS 30000     /* an error that may go away */
 #define OFFLINE_MAX_MS 30000     /* longest wait between tries when offline */
 #define PLAN_ROUNDS 6            /* plans of one path in one job (412, conflict, chunk) */
+#define MOVED_MAX 256            /* small files gone from their path, remembered */
+#define MOVED_TTL_MS 10000       /* ... this long, to pair them with where they went */
+#define MOVED_HOLD_MS 2000       /* the old path's delete waits for the copy */
 
 static int64_t now_ms(void)
 {
@@ -193,6 +196,8 @@ struct job {
     struct hint new_hint;
     int retry_ms;            /* > 0: look again after this long */
     char also[SYNC_PATH_MAX + 1]; /* another path to look at (a conflict copy) */
+    char copy_from[SYNC_PATH_MAX + 1]; /* a rename's old path: copy it on the server */
+    char copy_etag[SYNC_ETAG_MAX + 1];
     uint64_t up, down;
     const char *event;       /* what was done, for the log (static) */
     char msg[SYNC_PATH_MAX + 200];
@@ -215,6 +220,13 @@ struct sync_engine {
     struct sync_remote remote; /* the engine thread's */
 
     struct pmap dirty, hints, inflight;
+    struct moved {             /* a small file gone from its path (ring) */
+        uint64_t inode, size;
+        int64_t at_ms;
+        char etag[SYNC_ETAG_MAX + 1];
+        char path[SYNC_PATH_MAX + 1];
+    } *moved;
+    size_t moved_next;
     int wake_fd;               /* eventfd: results or changes are waiting */
 
     pthread_mutex_t mu;        /* guards everything below */
@@ -557,6 +569,45 @@ static int synced_below(struct sync_engine *e, const char *dir)
            sync_index_iterate(e->ix, NULL, prefix, (size_t)n, stop_at_first, NULL) == 1;
 }
 
+/* A renamed small file: if its content is still the old path's object
+ * (MD5 against that ETag), copy that object on the server.  Returns 1 with
+ * j's results filled, or 0 to upload as usual (*rc set only for an error
+ * that should stop the job: offline, credentials). */
+static int try_copy(struct sync_remote *r, struct sync_engine *e, struct job *j,
+                    const struct sync_write *pre, struct sync_upload_result *up, int *rc)
+{
+    uint8_t md5sum[16];
+    char hex[33];
+    size_t blen;
+    const char *bare = etag_bare(j->copy_etag, &blen);
+    int err = sync_file_chunk(e->root, j->path, &up->st, &up->chunks, &up->nchunks, md5sum);
+    if (err) {
+        free(up->chunks);
+        up->chunks = NULL;
+        return 0;
+    }
+    hex_encode(md5sum, 16, hex);
+    if (blen != 32 || strncasecmp(bare, hex, 32) != 0) {
+        free(up->chunks);
+        up->chunks = NULL;
+        return 0;
+    }
+    struct sync_write w = {NULL, pre->if_absent, SYNC_KIND_FILE, up->st.mode};
+    err = sync_remote_copy(r, j->copy_from, j->copy_etag, j->path, &w, &up->obj);
+    if (err == 0) {
+        *rc = entry_of(j, &up->st, up->chunks, up->nchunks, up->obj.etag, up->obj.version_id);
+        hint_set(j, up->obj.etag, up->st.size, SYNC_KIND_FILE, up->st.mode);
+        j->event = "upload";
+        snprintf(j->msg, sizeof j->msg, "renamed from %s: copied on the server, nothing sent",
+                 j->copy_from);
+    } else if (err == SYNC_EOFFLINE || err == SYNC_EAUTH) {
+        *rc = err;
+    }
+    free(up->chunks);
+    up->chunks = NULL;
+    return err == 0;
+}
+
 /* Plan and carry out j->path; fills j's results. */
 static void reconcile(struct worker *w, struct job *j)
 {
@@ -687,6 +738,12 @@ static void reconcile(struct worker *w, struct job *j)
             goto out;
         case SYNC_ACT_UPLOAD: {
             struct sync_upload_result up = {0};
+            if (st.kind == SYNC_KIND_FILE && pre.if_absent && j->copy_from[0]) {
+                int copied = try_copy(r, e, j, &pre, &up, &rc);
+                j->copy_from[0] = 0; /* one try */
+                if (copied || rc)
+                    goto out;
+            }
             if (st.kind == SYNC_KIND_FILE) {
                 rc = sync_file_upload(r, e->root, j->path, &pre, &up);
             } else if (st.kind == SYNC_KIND_SYMLINK) {
@@ -1098,6 +1155,51 @@ static int full_reconcile(struct sync_engine *e)
     return 0;
 }
 
+/* A small synced file left path: remember it for a while, so that if it
+ * turns up under another name (same inode and size) the new name is made
+ * by a server-side copy instead of sending its bytes again.  (A larger
+ * file's new name sends no chunk anyway: the server has them all.)
+ * Returns 1 if it was remembered. */
+static int remember_moved(struct sync_engine *e, const char *path)
+{
+    struct sync_entry en;
+    int kept = 0;
+    sync_entry_init(&en);
+    if (sync_index_get(e->ix, NULL, path, strlen(path), &en) == 0 &&
+        en.st.kind == SYNC_KIND_FILE && en.st.size > 0 && en.st.size < e->remote.inline_max &&
+        en.etag[0] && !strchr(en.etag, '-')) {
+        struct moved *m = &e->moved[e->moved_next++ % MOVED_MAX];
+        m->inode = en.st.inode;
+        m->size = en.st.size;
+        m->at_ms = now_ms();
+        snprintf(m->etag, sizeof m->etag, "%s", en.etag);
+        snprintf(m->path, sizeof m->path, "%s", path);
+        kept = 1;
+    }
+    sync_entry_release(&en);
+    return kept;
+}
+
+/* Is the file st at path where a remembered one went?  Then j copies it,
+ * and the old path's delete waits until the copy is done. */
+static void pair_moved(struct sync_engine *e, struct job *j, const struct sync_stat *st)
+{
+    int64_t now = now_ms();
+    for (size_t i = 0; i < MOVED_MAX; i++) {
+        struct moved *m = &e->moved[i];
+        if (!m->at_ms || now - m->at_ms > MOVED_TTL_MS || m->inode != st->inode ||
+            m->size != st->size || strcmp(m->path, j->path) == 0)
+            continue;
+        snprintf(j->copy_from, sizeof j->copy_from, "%s", m->path);
+        snprintf(j->copy_etag, sizeof j->copy_etag, "%s", m->etag);
+        struct pm_entry *d = pm_find(&e->dirty, m->path);
+        if (d && d->v.dirty.due_ms < now + MOVED_HOLD_MS)
+            d->v.dirty.due_ms = now + MOVED_HOLD_MS;
+        m->at_ms = 0;
+        return;
+    }
+}
+
 static int on_watch(void *arg, const char *path, size_t len, unsigned flags)
 {
     struct sync_engine *e = arg;
@@ -1114,6 +1216,11 @@ static int on_watch(void *arg, const char *path, size_t len, unsigned flags)
     mark(e, p, due);
     if ((flags & SYNC_WATCH_GONE) || (flags & SYNC_WATCH_DIR))
         mark_below(e, p);
+    if ((flags & SYNC_WATCH_GONE) && !(flags & SYNC_WATCH_DIR) && remember_moved(e, p)) {
+        struct pm_entry *d = pm_find(&e->dirty, p); /* its delete waits for a pairing */
+        if (d && d->v.dirty.due_ms < now_ms() + MOVED_HOLD_MS)
+            d->v.dirty.due_ms = now_ms() + MOVED_HOLD_MS;
+    }
     return 0;
 }
 
@@ -1222,10 +1329,10 @@ static void take_results(struct sync_engine *e)
 
 /* Is path ignored by the folder's rules (judged as what it is on disk,
  * or as a file when it is not there)? */
-static int ignored(struct sync_engine *e, const char *path)
+static int ignored(struct sync_engine *e, const char *path, struct sync_stat *st)
 {
-    struct sync_stat st = {0};
-    int is_dir = disk_now(e, path, &st) == 1 && st.kind == SYNC_KIND_DIR;
+    memset(st, 0, sizeof *st);
+    int is_dir = disk_now(e, path, st) == 1 && st->kind == SYNC_KIND_DIR;
     return sync_ignore_path(e->ig, path, strlen(path), is_dir) == 1;
 }
 
@@ -1247,7 +1354,8 @@ static int64_t dispatch(struct sync_engine *e)
                 p = &d->next;
                 continue;
             }
-            if (ignored(e, d->path)) { /* never synced, or no longer (the rules changed) */
+            struct sync_stat st;
+            if (ignored(e, d->path, &st)) { /* never synced, or no longer (the rules changed) */
                 *p = d->next;
                 free(d->path);
                 free(d);
@@ -1268,6 +1376,8 @@ static int64_t dispatch(struct sync_engine *e)
                 f->v.hint.size = h->v.hint.size;
             }
             sync_entry_init(&j->entry);
+            if (st.kind == SYNC_KIND_FILE)
+                pair_moved(e, j, &st);
             *p = d->next;
             free(d);
             e->dirty.n--;
@@ -1491,9 +1601,10 @@ int sync_engine_new(const struct sync_engine_config *cfg, struct sync_engine **o
         gethostname(hostbuf, sizeof hostbuf - 1);
     sync_conflict_host(cfg->host ? cfg->host : hostbuf, e->host, sizeof e->host);
     e->errors = cJSON_CreateObject();
+    e->moved = calloc(MOVED_MAX, sizeof *e->moved);
     int rc = 0;
     if (!e->root || !e->endpoint || !e->region || !e->access_key || !e->secret_key ||
-        !e->bucket || !e->prefix || !e->errors)
+        !e->bucket || !e->prefix || !e->errors || !e->moved)
         rc = -ENOMEM;
     if (rc == 0 && (e->lock_fd = sync_folder_lock(e->root)) < 0)
         rc = e->lock_fd;
@@ -1535,6 +1646,7 @@ void sync_engine_free(struct sync_engine *e)
     pm_clear(&e->inflight);
     sync_remote_changes_free(e->changes, e->nchanges);
     cJSON_Delete(e->errors);
+    free(e->moved);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
     free(e->root);

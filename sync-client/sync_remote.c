@@ -350,6 +350,44 @@ int sync_remote_put(struct sync_remote *r, const char *path, const void *data, s
     return 0;
 }
 
+int sync_remote_copy(struct sync_remote *r, const char *from, const char *from_etag,
+                     const char *path, const struct sync_write *w, struct sync_remote_object *out)
+{
+    struct http_response resp;
+    struct http_header h[7] = {{"x-amz-copy-source", NULL},
+                               {"x-amz-copy-source-if-match", from_etag},
+                               {"x-amz-metadata-directive", "REPLACE"}};
+    struct buf src;
+    char mode[16], etag[SYNC_ETAG_MAX + 1];
+    if (!from || !from_etag || !path || (w && w->if_match && w->if_absent))
+        return SYNC_EINVAL;
+    int rc = target_of(r, from, &src); /* "/bucket/<prefix+from, encoded>" */
+    if (rc) {
+        buf_release(&src);
+        return rc;
+    }
+    h[0].value = src.data;
+    size_t nh = write_headers(w, h, 3, mode);
+    rc = call(r, "PUT", path, NULL, h, nh, NULL, 0, &resp);
+    buf_release(&src);
+    if (rc)
+        return rc;
+    struct xml_doc *doc = NULL; /* <CopyObjectResult><ETag>... */
+    etag[0] = 0;
+    if (xml_parse(resp.body.data ? resp.body.data : "", resp.body.len, &doc) == 0)
+        snprintf(etag, sizeof etag, "%s", xml_child_text(xml_root(doc), "ETag", ""));
+    xml_doc_free(doc);
+    if (!etag[0])
+        snprintf(r->last_error, sizeof r->last_error, "a copy answer without an ETag");
+    if (out) {
+        written_object(&resp, 0, out);
+        if (etag[0])
+            snprintf(out->etag, sizeof out->etag, "%s", etag);
+    }
+    http_response_release(&resp);
+    return etag[0] ? 0 : SYNC_EPROTO;
+}
+
 int sync_remote_delete(struct sync_remote *r, const char *path, const char *if_match)
 {
     struct http_response resp;

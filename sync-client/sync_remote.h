@@ -95,6 +95,15 @@ int sync_remote_commit(struct sync_remote *r, const char *path, const struct syn
 int sync_remote_put(struct sync_remote *r, const char *path, const void *data, size_t len,
                     const struct sync_write *w, struct sync_remote_object *out);
 
+/* CopyObject: the object at from, only while it is version from_etag, to
+ * path, with w's precondition and metadata (the copy's own, replacing
+ * the source's).  A server-side copy: no content is sent.  out (may be
+ * NULL) receives the new version (its size is not known here: 0).
+ * SYNC_ECONFLICT: the source changed or the precondition on path failed;
+ * SYNC_ENOTFOUND: no source. */
+int sync_remote_copy(struct sync_remote *r, const char *from, const char *from_etag,
+                     const char *path, const struct sync_write *w, struct sync_remote_object *out);
+
 /* DeleteObject of path, only while it is version if_match (NULL: any).
  * An absent key is no error (S3 deletes are idempotent). */
 int sync_remote_delete(struct sync_remote *r, const char *path, const char *if_match);

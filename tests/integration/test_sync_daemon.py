@@ -207,6 +207,13 @@ def test_basic_both_ways(ctx):
         s3 = ctx.client()
         got = s3.get_object(Bucket="sync%d" % ctx.n, Key="team/hello.txt")["Body"].read()
         assert got == b"hello again\n"
+        # a rename of a small file is a copy on the server: nothing sent
+        sent = uploaded(b)
+        os.rename(b.p("hello.txt"), b.p("greeting.txt"))
+        converge(a, b, want=lambda t: "greeting.txt" in t and "hello.txt" not in t)
+        assert read(a.p("greeting.txt")) == b"hello again\n"
+        assert uploaded(b) == sent, (sent, b.status())
+        assert "copied on the server" in b.cli("log", b.folder, "-n", "50").stdout
         # paused: nothing goes out until resume
         assert a.cli("pause", a.folder).returncode == 0
         wait_for("paused", lambda: a.status().get("state") == "paused", clients=(a, b))
