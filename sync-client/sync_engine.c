@@ -44,6 +44,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/file.h"
 #include "common/hash.h"
 #include "sync-client/sync_conflict.h"
 #include "sync-client/sync_folder.h"
@@ -718,6 +719,10 @@ static void reconcile(struct worker *w, struct job *j)
             int want_md5 = !on_server || !strchr(srv.etag, '-');
             free(c.chunks);
             rc = read_content(e, j->path, &st, want_md5, &c);
+            if (rc == -ENOENT) { /* gone since the look: plan again */
+                rc = 0;
+                continue;
+            }
             if (rc == SYNC_EBUSY) {
                 j->retry_ms = RETRY_BUSY_MS;
                 rc = 0;
@@ -755,7 +760,7 @@ static void reconcile(struct worker *w, struct job *j)
                 up.st = st;
                 rc = sync_remote_put(r, key, "", 0, &pre, &up.obj);
             }
-            if (rc == SYNC_ECONFLICT || rc == SYNC_EBUSY) { /* look again */
+            if (rc == SYNC_ECONFLICT || rc == SYNC_EBUSY || rc == -ENOENT) { /* look again */
                 free(up.chunks);
                 fresh = 1;
                 free(c.chunks);
@@ -765,6 +770,7 @@ static void reconcile(struct worker *w, struct job *j)
                     rc = 0;
                     goto out;
                 }
+                rc = 0; /* gone or changed meanwhile: plan again */
                 continue;
             }
             if (rc == 0) {
@@ -789,8 +795,8 @@ static void reconcile(struct worker *w, struct job *j)
                 char full[4200 + SYNC_PATH_MAX];
                 struct stat s;
                 snprintf(full, sizeof full, "%s/%s", e->root, j->path);
-                if (mkdir(full, 0755) != 0 && errno != EEXIST)
-                    rc = -errno;
+                if ((rc = file_make_dirs(full, 0755)) != 0)
+                    ; /* a file in the way, permissions ... */
                 else if (lstat(full, &s) != 0)
                     rc = -errno;
                 else if (!S_ISDIR(s.st_mode))
@@ -806,7 +812,8 @@ static void reconcile(struct worker *w, struct job *j)
             }
             rc = sync_file_download(r, e->root, j->path, in_index ? ix.chunks : NULL,
                                     in_index ? ix.nchunks : 0, &expect, &down);
-            if (rc == SYNC_ECONFLICT) { /* it changed here or there meanwhile */
+            if (rc == SYNC_ECONFLICT || rc == -ENOENT) { /* it changed here or there meanwhile */
+                rc = 0;
                 fresh = 1;
                 free(c.chunks);
                 c.chunks = NULL;
@@ -888,6 +895,8 @@ static void reconcile(struct worker *w, struct job *j)
             goto out;
         }
     }
+    if (rc == 0) /* it kept moving under every plan: later */
+        j->retry_ms = RETRY_BUSY_MS;
 out:
     j->rc = rc;
     if (rc && rc != SYNC_EOFFLINE)

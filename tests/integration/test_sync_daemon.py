@@ -56,6 +56,14 @@ class Client:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([SYNC_BIN, "run", self.folder, "--host", self.name],
                                      env=self.env, stdout=log, stderr=log)
+        # up once its status names it (a signal before its handlers are set
+        # would kill it like any process)
+        deadline = time.time() + 30
+        while self.status().get("pid") != self.proc.pid or \
+                self.status().get("state") == "stopped":
+            assert self.proc.poll() is None, "cairn-sync exited at start:\n" + self.log()
+            assert time.time() < deadline, "cairn-sync did not start:\n" + self.log()
+            time.sleep(0.05)
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
@@ -102,13 +110,21 @@ def tree(folder):
         for f in filenames:
             full = os.path.join(dirpath, f)
             rel = os.path.join(rel_dir, f)
-            st = os.lstat(full)
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = ("link", os.readlink(full), 0)
-            else:
-                with open(full, "rb") as fh:
-                    out[rel] = ("file", hashlib.sha256(fh.read()).hexdigest(),
-                                stat.S_IMODE(st.st_mode))
+            if f.startswith(".cairn-sync-tmp-"):
+                continue  # a download on its way in
+            try:
+                st = os.lstat(full)
+            except FileNotFoundError:
+                continue  # gone since the listing: the next look sees the end state
+            try:
+                if stat.S_ISLNK(st.st_mode):
+                    out[rel] = ("link", os.readlink(full), 0)
+                else:
+                    with open(full, "rb") as fh:
+                        out[rel] = ("file", hashlib.sha256(fh.read()).hexdigest(),
+                                    stat.S_IMODE(st.st_mode))
+            except (FileNotFoundError, OSError):
+                continue
     return out
 
 
@@ -365,7 +381,7 @@ def random_ops(rng, c, names):
 
 def test_random_convergence(ctx):
     seeds = ([int(os.environ["CAIRN_SYNC_SEED"])] if "CAIRN_SYNC_SEED" in os.environ
-             else [random.randrange(1 << 30) for _ in range(2)])
+             else [random.randrange(1 << 30) for _ in range(3)])
     for seed in seeds:
         a, b = ctx.pair()
         try:
