@@ -2355,11 +2355,12 @@ static uint64_t compact_room(const struct drive *d)
  * most COMPACT_SLICE_BYTES of it and as many as there is room for, to the
  * active segment, and make the copies durable and visible.  Advances *pos
  * past what it looked at (nothing live is left before it); *moved +=
- * payload bytes copied.  -ENOSPC if not even one live record fits. */
+ * payload bytes copied.  -ENOSPC if not even one live record fits and no
+ * dead record came before it (nothing to punch, nothing to copy). */
 static int compact_slice(struct drive *d, int fd, uint32_t seg, uint64_t size, uint64_t *pos,
                          uint8_t **buf, size_t *cap, uint64_t *moved)
 {
-    const uint64_t stop = *pos + COMPACT_SLICE_BYTES;
+    const uint64_t first = *pos, stop = *pos + COMPACT_SLICE_BYTES;
     const uint32_t start_seg = d->active_seg;
     const uint64_t start_end = d->active_end, start_disk = d->disk_bytes;
     uint64_t room = compact_room(d);
@@ -2401,8 +2402,12 @@ static int compact_slice(struct drive *d, int fd, uint32_t seg, uint64_t size, u
         if (!live || cur.seg != seg || cur.off != at)
             continue; /* dead here */
         if (REC_HDR_LEN + (uint64_t)h.len > room) {
+            /* the next slice has the room this one frees: the copies made,
+             * or else the dead records passed before this one (punched
+             * first, they make the room a drive with no free space needs
+             * for a large shard) */
             *pos = at;
-            rc = wrote ? 0 : -ENOSPC; /* the next slice has the room this one frees */
+            rc = wrote || at > first ? 0 : -ENOSPC;
             break;
         }
         uint32_t nseg;
