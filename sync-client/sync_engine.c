@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -450,6 +451,14 @@ struct content {
     struct sync_stat st;
 };
 
+/* root/path: room for any root up to PATH_MAX and any synced path, so it
+ * is never cut short. */
+#define ABS_PATH_MAX (PATH_MAX + 1 + SYNC_PATH_MAX + 1)
+static void abs_path(const struct sync_engine *e, const char *path, char out[ABS_PATH_MAX])
+{
+    snprintf(out, ABS_PATH_MAX, "%s/%s", e->root, path);
+}
+
 /* Read the disk's content of path (kind from st) for the planner. */
 static int read_content(struct sync_engine *e, const char *path, const struct sync_stat *st,
                         int want_md5, struct content *c)
@@ -460,8 +469,8 @@ static int read_content(struct sync_engine *e, const char *path, const struct sy
     c->st = *st;
     if (st->kind == SYNC_KIND_DIR)
         return (c->chunks = malloc(sizeof *c->chunks)) ? 0 : -ENOMEM;
-    char full[4200 + SYNC_PATH_MAX], target[SYNC_LINK_MAX + 1];
-    snprintf(full, sizeof full, "%s/%s", e->root, path);
+    char full[ABS_PATH_MAX], target[SYNC_LINK_MAX + 1];
+    abs_path(e, path, full);
     ssize_t n = readlink(full, target, sizeof target);
     if (n < 0)
         return -errno;
@@ -478,9 +487,9 @@ static int read_content(struct sync_engine *e, const char *path, const struct sy
 
 static int disk_now(struct sync_engine *e, const char *path, struct sync_stat *st)
 {
-    char full[4200 + SYNC_PATH_MAX];
+    char full[ABS_PATH_MAX];
     struct stat s;
-    snprintf(full, sizeof full, "%s/%s", e->root, path);
+    abs_path(e, path, full);
     if (lstat(full, &s) != 0)
         return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
     sync_stat_of(&s, st);
@@ -541,14 +550,14 @@ static int conflict_exists(void *arg, const char *path, size_t len)
 /* Keep both: move the local file aside to its conflict-copy name. */
 static int make_conflict_copy(struct sync_engine *e, struct job *j)
 {
-    char to[SYNC_PATH_MAX + 1], a[4200 + SYNC_PATH_MAX], b[4200 + SYNC_PATH_MAX];
+    char to[SYNC_PATH_MAX + 1], a[ABS_PATH_MAX], b[ABS_PATH_MAX];
     struct exists_arg ea = {e};
     int rc = sync_conflict_name(j->path, strlen(j->path), e->host, now_ms() / 1000,
                                 conflict_exists, &ea, to, sizeof to, NULL);
     if (rc)
         return rc;
-    snprintf(a, sizeof a, "%s/%s", e->root, j->path);
-    snprintf(b, sizeof b, "%s/%s", e->root, to);
+    abs_path(e, j->path, a);
+    abs_path(e, to, b);
     if (rename(a, b) != 0)
         return -errno;
     snprintf(j->also, sizeof j->also, "%s", to); /* the engine logs it and uploads it */
@@ -686,10 +695,10 @@ static void reconcile(struct worker *w, struct job *j)
             }
         }
         if (mode_there && !mode_here) {
-            char full[4200 + SYNC_PATH_MAX];
+            char full[ABS_PATH_MAX];
             struct stat s;
             struct sync_stat now = st;
-            snprintf(full, sizeof full, "%s/%s", e->root, j->path);
+            abs_path(e, j->path, full);
             if (plan.action == SYNC_ACT_NOTHING || plan.row == SYNC_ROW_TOUCHED) {
                 int read = plan.action == SYNC_ACT_RECORD; /* touched: the content was read */
                 if (chmod(full, srv.mode) != 0 || lstat(full, &s) != 0) {
@@ -792,9 +801,9 @@ static void reconcile(struct worker *w, struct job *j)
             struct sync_download_result down = {0};
             struct sync_stat expect = on_disk ? st : (struct sync_stat){0};
             if (srv.kind == SYNC_KIND_DIR) {
-                char full[4200 + SYNC_PATH_MAX];
+                char full[ABS_PATH_MAX];
                 struct stat s;
-                snprintf(full, sizeof full, "%s/%s", e->root, j->path);
+                abs_path(e, j->path, full);
                 if ((rc = file_make_dirs(full, 0755)) != 0)
                     ; /* a file in the way, permissions ... */
                 else if (lstat(full, &s) != 0)
@@ -849,12 +858,12 @@ static void reconcile(struct worker *w, struct job *j)
             goto out;
         }
         case SYNC_ACT_DELETE_LOCAL: {
-            char full[4200 + SYNC_PATH_MAX];
+            char full[ABS_PATH_MAX];
             if (!fresh) { /* only on the server's own word */
                 fresh = 1;
                 continue;
             }
-            snprintf(full, sizeof full, "%s/%s", e->root, j->path);
+            abs_path(e, j->path, full);
             if (st.kind == SYNC_KIND_DIR) {
                 if (rmdir(full) != 0 && errno != ENOENT) {
                     rc = -errno;
