@@ -196,6 +196,18 @@ int meta_bucket_set_versioning(struct meta *m, const char *name, uint8_t version
     return meta_submit(m, &w, NULL);
 }
 
+int meta_bucket_config_set(struct meta *m, const char *bucket, const char *name,
+                           const void *data, size_t len)
+{
+    if (!meta_valid_bucket_name(bucket) || !meta_valid_config_name(name) ||
+        len > META_CONFIG_MAX || (len && !data))
+        return META_EINVAL;
+    struct rec_w w;
+    rec_w_init(&w, REC_MAX);
+    meta_cmd_bucket_set_config(&w, meta_now(m), bucket, name, data, (uint32_t)len);
+    return meta_submit(m, &w, NULL);
+}
+
 int meta_chunk_add(struct meta *m, const struct meta_chunk *c)
 {
     if (!c || c->placement_len > META_PLACEMENT_MAX)
@@ -260,6 +272,21 @@ int meta_object_delete(struct meta *m, const char *bucket, const char *key,
     if (rc == 0)
         meta_result_move(&r, removed);
     return rc;
+}
+
+int meta_object_set_attrs(struct meta *m, const char *bucket, const char *key,
+                          const char *version_id, const uint8_t *expect, uint32_t expect_len,
+                          const uint8_t *attrs, uint32_t attrs_len)
+{
+    if (!meta_valid_bucket_name(bucket) || !meta_valid_key(key) ||
+        !opt_str_ok(version_id, META_VERSION_MAX) || expect_len > META_ATTRS_MAX ||
+        attrs_len > META_ATTRS_MAX || (expect_len && !expect) || (attrs_len && !attrs))
+        return META_EINVAL;
+    struct rec_w w;
+    rec_w_init(&w, REC_MAX);
+    meta_cmd_object_set_attrs(&w, meta_now(m), bucket, key, version_id, expect, expect_len, attrs,
+                              attrs_len);
+    return meta_submit(m, &w, NULL);
 }
 
 int meta_upload_create(struct meta *m, const char *bucket, const struct meta_upload *u)

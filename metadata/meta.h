@@ -140,6 +140,31 @@ int meta_bucket_list(struct meta *m, const char *owner, struct meta_bucket **out
  * META_ENOBUCKET if absent.  (Addition to the original interface.) */
 int meta_bucket_set_versioning(struct meta *m, const char *name, uint8_t versioning);
 
+/*
+ * Bucket configurations: named blobs the gateway keeps beside a bucket
+ * (CORS rules, policy, lifecycle rules, tags, default encryption, object
+ * lock).  This layer does not interpret them; names are the gateway's
+ * ("cors", "policy", ...: 1..META_CONFIG_NAME_MAX-1 bytes of [a-z0-9-]).
+ * A bucket's configurations are deleted with it.
+ *
+ * Set: store data (borrowed, len 1..META_CONFIG_MAX bytes) under name,
+ * replacing what was there; len 0 deletes the configuration (0 also when
+ * there was none, as S3's Delete* calls answer 204 either way).  One
+ * command, so a replicated store applies it everywhere.
+ * META_ENOBUCKET if the bucket is absent, META_EINVAL for a bad name or
+ * length.
+ *
+ * Get: *data receives a malloc'd copy (free()) of *len bytes.
+ * META_ENOTFOUND if the bucket has no such configuration, META_ENOBUCKET
+ * if the bucket is absent; out-parameters untouched on failure.
+ */
+#define META_CONFIG_NAME_MAX 32
+#define META_CONFIG_MAX (256u << 10)
+int meta_bucket_config_set(struct meta *m, const char *bucket, const char *name,
+                           const void *data, size_t len);
+int meta_bucket_config_get(struct meta *m, const char *bucket, const char *name,
+                           void **data, size_t *len);
+
 /* ------------------------------------------------------------------ */
 /* Chunks                                                              */
 
@@ -289,6 +314,24 @@ int meta_object_delete(struct meta *m, const char *bucket, const char *key,
                        const char *version_id, const char *marker_version_id,
                        int64_t now_ms, const struct meta_precond *pc,
                        struct meta_object *removed);
+
+/*
+ * Replace the attrs blob of one version (version_id NULL: the latest) of
+ * bucket/key, if its attrs are still expect (expect_len bytes, borrowed):
+ * a compare-and-swap, so two read-modify-write updates of one version
+ * (tags, retention, legal hold) never lose each other's change.  On
+ * META_EPRECOND the caller reads the version again and retries.  The
+ * version keeps its id, ETag, mtime and data; no change-feed entry is
+ * appended (the content did not change).
+ *
+ * META_ENOTFOUND if the key or the version does not exist, or (version_id
+ * NULL) the latest version is a delete marker; META_EINVAL if the version
+ * named is a delete marker (S3 refuses those calls with 405) or attrs_len
+ * exceeds META_ATTRS_MAX; META_ENOBUCKET if the bucket is absent.
+ */
+int meta_object_set_attrs(struct meta *m, const char *bucket, const char *key,
+                          const char *version_id, const uint8_t *expect, uint32_t expect_len,
+                          const uint8_t *attrs, uint32_t attrs_len);
 
 struct meta_list_req {
     const char *bucket;

@@ -589,6 +589,65 @@ out:
     return rc;
 }
 
+static int apply_object_set_attrs(struct apply *a)
+{
+    const struct meta_cmd *c = a->c;
+    struct meta_bucket b;
+    struct vinfo *v = NULL;
+    struct meta_object o;
+    size_t n = 0, i = 0;
+    memset(&o, 0, sizeof o);
+    int rc = bucket_load(a, c->bucket, &b);
+    if (rc)
+        return rc;
+    if (!meta_valid_key(c->key))
+        return META_EINVAL;
+    rc = versions_scan(a, b.name, c->key, c->has_version_id ? SIZE_MAX : 1, &v, &n);
+    if (rc)
+        goto out;
+    if (c->has_version_id)
+        while (i < n && strcmp(v[i].h.version_id, c->version_id) != 0)
+            i++;
+    if (i == n || (!c->has_version_id && (v[0].h.flags & META_OBJ_DELETE_MARKER))) {
+        rc = META_ENOTFOUND;
+        goto out;
+    }
+    if (v[i].h.flags & META_OBJ_DELETE_MARKER) {
+        rc = META_EINVAL;
+        goto out;
+    }
+    uint8_t kb[META_KEYBUF];
+    size_t kl = meta_key_object(kb, b.name, c->key, v[i].seq);
+    MDB_val d;
+    rc = lkv_get(a->txn, a->db->objects, kb, kl, &d);
+    if (rc) {
+        rc = rc == MDB_NOTFOUND ? META_ECORRUPT : mdb_rc(rc);
+        goto out;
+    }
+    rc = rec_object_decode(d.mv_data, d.mv_size, &o);
+    if (rc)
+        goto out;
+    if (o.attrs_len != c->expect_len || (o.attrs_len && memcmp(o.attrs, c->expect, o.attrs_len) != 0)) {
+        rc = META_EPRECOND;
+        goto out;
+    }
+    free(o.attrs);
+    o.attrs = c->blob;
+    o.attrs_len = c->blob_len;
+    o.key = (char *)c->key;
+    struct rec_w w;
+    rec_w_init(&w, REC_MAX);
+    rec_object_encode(&w, &o);
+    rc = lkv_put_rec(a, a->db->objects, kb, kl, &w);
+    rec_w_release(&w);
+    o.attrs = NULL; /* c->blob stays the command's */
+    o.key = NULL;
+out:
+    meta_object_release(&o);
+    free(v);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Users and buckets                                                   */
 
@@ -669,6 +728,30 @@ static int bucket_has_keys(struct apply *a, MDB_dbi dbi, const char *bucket, int
     return mdb_rc(rc);
 }
 
+/* Delete every key of plain database dbi that starts with bucket NUL. */
+static int delete_bucket_keys(struct apply *a, MDB_dbi dbi, const char *bucket)
+{
+    MDB_cursor *mc;
+    int rc = mdb_cursor_open(a->txn, dbi, &mc);
+    if (rc)
+        return mdb_rc(rc);
+    uint8_t pfx[META_NAME_MAX + 1];
+    size_t plen = meta_key_bucket(pfx, bucket);
+    for (;;) {
+        MDB_val k = {plen, pfx}, v;
+        rc = mdb_cursor_get(mc, &k, &v, MDB_SET_RANGE);
+        if (rc)
+            break;
+        if (k.mv_size < plen || memcmp(k.mv_data, pfx, plen) != 0)
+            break;
+        rc = mdb_cursor_del(mc, 0);
+        if (rc)
+            break;
+    }
+    mdb_cursor_close(mc);
+    return rc == MDB_NOTFOUND ? 0 : mdb_rc(rc);
+}
+
 static int apply_bucket_delete(struct apply *a)
 {
     const char *name = a->c->bucket;
@@ -683,28 +766,14 @@ static int apply_bucket_delete(struct apply *a)
         return rc;
     if (has)
         return META_ENOTEMPTY;
-    /* the bucket's change feed goes with it; its sequence counter stays,
-     * so a bucket created again under the name never reuses a seq */
-    MDB_cursor *mc;
-    rc = mdb_cursor_open(a->txn, a->db->changes, &mc);
+    /* the bucket's change feed and configurations go with it; its
+     * sequence counter stays, so a bucket created again under the name
+     * never reuses a seq */
+    rc = delete_bucket_keys(a, a->db->changes, name);
+    if (rc == 0)
+        rc = delete_bucket_keys(a, a->db->configs, name);
     if (rc)
-        return mdb_rc(rc);
-    uint8_t pfx[META_NAME_MAX + 1];
-    size_t plen = meta_key_bucket(pfx, name);
-    for (;;) {
-        MDB_val k = {plen, pfx}, v;
-        rc = mdb_cursor_get(mc, &k, &v, MDB_SET_RANGE);
-        if (rc)
-            break;
-        if (k.mv_size < plen || memcmp(k.mv_data, pfx, plen) != 0)
-            break;
-        rc = mdb_cursor_del(mc, 0);
-        if (rc)
-            break;
-    }
-    mdb_cursor_close(mc);
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return mdb_rc(rc);
+        return rc;
     MDB_val bk = {strlen(name), (void *)name};
     return mdb_rc(mdb_del(a->txn, a->db->buckets, &bk, NULL));
 }
@@ -724,6 +793,25 @@ static int apply_bucket_set_versioning(struct apply *a)
         return 0;
     b.versioning = to;
     return bucket_store(a, &b);
+}
+
+static int apply_bucket_set_config(struct apply *a)
+{
+    const struct meta_cmd *c = a->c;
+    struct meta_bucket b;
+    if (!meta_valid_config_name(c->config_name))
+        return META_EINVAL;
+    int rc = bucket_load(a, c->bucket, &b);
+    if (rc)
+        return rc;
+    uint8_t kb[META_NAME_MAX + META_CONFIG_NAME_MAX];
+    MDB_val k = {meta_key_config(kb, c->bucket, c->config_name), kb};
+    if (c->blob_len == 0) {
+        rc = mdb_del(a->txn, a->db->configs, &k, NULL);
+        return rc == MDB_NOTFOUND ? 0 : mdb_rc(rc);
+    }
+    MDB_val v = {c->blob_len, c->blob};
+    return mdb_rc(mdb_put(a->txn, a->db->configs, &k, &v, 0));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1073,6 +1161,8 @@ int meta_apply(const struct meta_db *db, MDB_txn *txn, const void *cmd, size_t l
     case META_CMD_PART_PUT: rc = apply_part_put(&a); break;
     case META_CMD_UPLOAD_COMPLETE: rc = apply_upload_complete(&a); break;
     case META_CMD_UPLOAD_ABORT: rc = apply_upload_abort(&a); break;
+    case META_CMD_BUCKET_SET_CONFIG: rc = apply_bucket_set_config(&a); break;
+    case META_CMD_OBJECT_SET_ATTRS: rc = apply_object_set_attrs(&a); break;
     default: rc = META_ECORRUPT; break;
     }
     meta_cmd_free(c);

@@ -220,6 +220,27 @@ void meta_cmd_upload_abort(struct rec_w *w, int64_t now, const char *bucket, con
     rec_put_str(w, upload_id);
 }
 
+void meta_cmd_bucket_set_config(struct rec_w *w, int64_t now, const char *bucket, const char *name,
+                                const void *data, uint32_t len)
+{
+    cmd_begin(w, META_CMD_BUCKET_SET_CONFIG, now);
+    rec_put_str(w, bucket);
+    rec_put_str(w, name);
+    rec_put_bytes(w, data, len);
+}
+
+void meta_cmd_object_set_attrs(struct rec_w *w, int64_t now, const char *bucket, const char *key,
+                               const char *version_id, const uint8_t *expect, uint32_t expect_len,
+                               const uint8_t *attrs, uint32_t attrs_len)
+{
+    cmd_begin(w, META_CMD_OBJECT_SET_ATTRS, now);
+    rec_put_str(w, bucket);
+    rec_put_str(w, key);
+    put_opt_str(w, version_id);
+    rec_put_bytes(w, expect, expect_len);
+    rec_put_bytes(w, attrs, attrs_len);
+}
+
 /* ------------------------------------------------------------------ */
 /* Decoder                                                             */
 
@@ -233,6 +254,8 @@ void meta_cmd_free(struct meta_cmd *c)
     meta_part_release(&c->part);
     free(c->part_numbers);
     free(c->part_etags);
+    free(c->blob);
+    free(c->expect);
     free(c);
 }
 
@@ -309,6 +332,18 @@ int meta_cmd_decode(const void *p, size_t len, struct meta_cmd **out)
         c->has_version_id = get_opt_str(&r, c->version_id, sizeof c->version_id);
         c->has_marker = get_opt_str(&r, c->marker_version_id, sizeof c->marker_version_id);
         get_precond(&r, c);
+        break;
+    case META_CMD_BUCKET_SET_CONFIG:
+        rec_get_str(&r, c->bucket, sizeof c->bucket);
+        rec_get_str(&r, c->config_name, sizeof c->config_name);
+        rec_get_blob(&r, &c->blob, &c->blob_len, META_CONFIG_MAX);
+        break;
+    case META_CMD_OBJECT_SET_ATTRS:
+        rec_get_str(&r, c->bucket, sizeof c->bucket);
+        rec_get_str(&r, c->key, sizeof c->key);
+        c->has_version_id = get_opt_str(&r, c->version_id, sizeof c->version_id);
+        rec_get_blob(&r, &c->expect, &c->expect_len, META_ATTRS_MAX);
+        rec_get_blob(&r, &c->blob, &c->blob_len, META_ATTRS_MAX);
         break;
     case META_CMD_UPLOAD_CREATE:
         rec_get_str(&r, c->bucket, sizeof c->bucket);

@@ -38,6 +38,8 @@ enum meta_cmd_op {
     META_CMD_PART_PUT = 12,
     META_CMD_UPLOAD_COMPLETE = 13,
     META_CMD_UPLOAD_ABORT = 14,
+    META_CMD_BUCKET_SET_CONFIG = 15,
+    META_CMD_OBJECT_SET_ATTRS = 16,
 };
 
 /* Precondition flags on the wire. */
@@ -80,6 +82,11 @@ struct meta_cmd {
     size_t nparts;
     uint32_t *part_numbers;
     char (*part_etags)[META_ETAG_MAX];
+    /* bucket set config (name; blob, blob_len 0 deletes); object set attrs
+     * (has_version_id/version_id; expect -> blob) */
+    char config_name[META_CONFIG_NAME_MAX];
+    uint8_t *blob, *expect;
+    uint32_t blob_len, expect_len;
 };
 
 /* Decode into a new struct (*out owned: meta_cmd_free).  META_ECORRUPT on
@@ -111,5 +118,10 @@ void meta_cmd_upload_complete(struct rec_w *w, int64_t now, const char *bucket, 
                               const struct meta_object *obj, const struct meta_precond *pc);
 void meta_cmd_upload_abort(struct rec_w *w, int64_t now, const char *bucket, const char *key,
                            const char *upload_id);
+void meta_cmd_bucket_set_config(struct rec_w *w, int64_t now, const char *bucket, const char *name,
+                                const void *data, uint32_t len);
+void meta_cmd_object_set_attrs(struct rec_w *w, int64_t now, const char *bucket, const char *key,
+                               const char *version_id, const uint8_t *expect, uint32_t expect_len,
+                               const uint8_t *attrs, uint32_t attrs_len);
 
 #endif

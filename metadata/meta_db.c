@@ -44,6 +44,7 @@ static int meta_db_open_dbis(struct meta_db *db)
         size_t off;
     } dbs[] = {
         {"buckets", offsetof(struct meta_db, buckets)},
+        {"configs", offsetof(struct meta_db, configs)},
         {"objects", offsetof(struct meta_db, objects)},
         {"chunks", offsetof(struct meta_db, chunks)},
         {"unused", offsetof(struct meta_db, unused)},
@@ -246,6 +247,14 @@ size_t meta_key_object_prefix(uint8_t *out, const char *bucket, const char *key)
     return n + kl + 1;
 }
 
+size_t meta_key_config(uint8_t *out, const char *bucket, const char *name)
+{
+    size_t n = meta_key_bucket(out, bucket);
+    size_t nl = strlen(name);
+    memcpy(out + n, name, nl);
+    return n + nl;
+}
+
 size_t meta_key_object(uint8_t *out, const char *bucket, const char *key, uint64_t seq)
 {
     size_t n = meta_key_object_prefix(out, bucket, key);
@@ -285,6 +294,19 @@ int meta_valid_bucket_name(const char *s)
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int meta_valid_config_name(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n >= META_CONFIG_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
             return 0;
     }
     return 1;

@@ -25,7 +25,7 @@
 
 struct meta_db {
     MDB_env *env;
-    MDB_dbi buckets, objects, chunks, unused, uploads, parts, changes, users, usernames, meta;
+    MDB_dbi buckets, configs, objects, chunks, unused, uploads, parts, changes, users, usernames, meta;
     pthread_rwlock_t resize_lock;
     uint64_t mapsize;
 };
@@ -135,6 +135,10 @@ static inline uint32_t meta_be32_get(const uint8_t *p)
 size_t meta_key_bucket(uint8_t *out, const char *bucket);
 /* bucket NUL key NUL */
 size_t meta_key_object_prefix(uint8_t *out, const char *bucket, const char *key);
+/* configs: bucket NUL name (out holds META_NAME_MAX + META_CONFIG_NAME_MAX) */
+size_t meta_key_config(uint8_t *out, const char *bucket, const char *name);
+/* a bucket configuration name: 1..META_CONFIG_NAME_MAX-1 of [a-z0-9-] */
+int meta_valid_config_name(const char *name);
 /* bucket NUL key NUL ~seq (8 bytes BE) */
 size_t meta_key_object(uint8_t *out, const char *bucket, const char *key, uint64_t seq);
 /* bucket NUL key NUL upload_id */

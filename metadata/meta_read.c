@@ -107,6 +107,42 @@ int meta_bucket_get(struct meta *m, const char *name, struct meta_bucket *out)
     return meta_err_from_mdb(rc);
 }
 
+int meta_bucket_config_get(struct meta *m, const char *bucket, const char *name,
+                           void **data, size_t *len)
+{
+    if (!meta_valid_bucket_name(bucket) || !meta_valid_config_name(name) || !data || !len)
+        return META_EINVAL;
+    MDB_txn *txn;
+    int rc = meta_db_read_begin(&m->db, &txn);
+    if (rc)
+        return rc;
+    uint8_t kb[META_NAME_MAX + META_CONFIG_NAME_MAX];
+    MDB_val k = {strlen(bucket), (void *)bucket}, v;
+    rc = mdb_get(txn, m->db.buckets, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        rc = META_ENOBUCKET;
+        goto out;
+    }
+    if (rc)
+        goto out;
+    k.mv_size = meta_key_config(kb, bucket, name);
+    k.mv_data = kb;
+    rc = mdb_get(txn, m->db.configs, &k, &v);
+    if (rc)
+        goto out;
+    void *copy = malloc(v.mv_size ? v.mv_size : 1);
+    if (!copy) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    memcpy(copy, v.mv_data, v.mv_size);
+    *data = copy;
+    *len = v.mv_size;
+out:
+    meta_db_read_end(&m->db, txn);
+    return meta_err_from_mdb(rc);
+}
+
 int meta_bucket_list(struct meta *m, const char *owner, struct meta_bucket **out, size_t *n)
 {
     if (!out || !n)

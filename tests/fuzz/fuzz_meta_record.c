@@ -284,6 +284,14 @@ static void try_command(const uint8_t *data, size_t size)
     case META_CMD_UPLOAD_ABORT:
         meta_cmd_upload_abort(&w, c->now_ms, c->bucket, c->key, c->upload_id);
         break;
+    case META_CMD_BUCKET_SET_CONFIG:
+        meta_cmd_bucket_set_config(&w, c->now_ms, c->bucket, c->config_name, c->blob, c->blob_len);
+        break;
+    case META_CMD_OBJECT_SET_ATTRS:
+        meta_cmd_object_set_attrs(&w, c->now_ms, c->bucket, c->key,
+                                  c->has_version_id ? c->version_id : NULL, c->expect,
+                                  c->expect_len, c->blob, c->blob_len);
+        break;
     default:
         FUZZ_CHECK(!"decoded a command with an unknown op");
     }

@@ -749,6 +749,79 @@ static void test_conditional_delete(void **state)
 
 /* ---- change feed ---- */
 
+/* ---- bucket configurations and attrs updates ---- */
+
+static void test_configs_and_attrs(void **state)
+{
+    (void)state;
+    char dir[64] = "";
+    struct meta *m = store_open(dir, 1, 0);
+    make_bucket(m, "cb", "alice", META_VERSIONING_ENABLED);
+    void *d = NULL;
+    size_t n = 0;
+    assert_int_equal(meta_bucket_config_get(m, "cb", "cors", &d, &n), META_ENOTFOUND);
+    assert_int_equal(meta_bucket_config_get(m, "nob", "cors", &d, &n), META_ENOBUCKET);
+    assert_int_equal(meta_bucket_config_set(m, "nob", "cors", "x", 1), META_ENOBUCKET);
+    assert_int_equal(meta_bucket_config_set(m, "cb", "Bad_Name", "x", 1), META_EINVAL);
+    assert_int_equal(meta_bucket_config_set(m, "cb", "", "x", 1), META_EINVAL);
+    assert_int_equal(meta_bucket_config_set(m, "cb", "cors", "x", META_CONFIG_MAX + 1), META_EINVAL);
+    assert_int_equal(meta_bucket_config_set(m, "cb", "cors", "rules-1", 7), 0);
+    assert_int_equal(meta_bucket_config_set(m, "cb", "policy", "{}", 2), 0);
+    assert_int_equal(meta_bucket_config_set(m, "cb", "cors", "rules-two", 9), 0); /* replaces */
+    assert_int_equal(meta_bucket_config_get(m, "cb", "cors", &d, &n), 0);
+    assert_int_equal(n, 9);
+    assert_memory_equal(d, "rules-two", 9);
+    free(d);
+    d = NULL;
+    /* a name is not a prefix match of another */
+    assert_int_equal(meta_bucket_config_get(m, "cb", "cor", &d, &n), META_ENOTFOUND);
+    assert_null(d);
+    assert_int_equal(meta_bucket_config_set(m, "cb", "cors", NULL, 0), 0);
+    assert_int_equal(meta_bucket_config_set(m, "cb", "cors", NULL, 0), 0); /* absent: still 0 */
+    assert_int_equal(meta_bucket_config_get(m, "cb", "cors", &d, &n), META_ENOTFOUND);
+    assert_int_equal(meta_bucket_config_get(m, "cb", "policy", &d, &n), 0);
+    free(d);
+
+    /* attrs: compare-and-swap on the latest or a named version */
+    assert_int_equal(put_obj(m, "cb", "k", "e1", "v1", NULL, 0, NULL, NULL), 0);
+    assert_int_equal(put_obj(m, "cb", "k", "e2", "v2", NULL, 0, NULL, NULL), 0);
+    const uint8_t a1[] = "tags=1", a2[] = "tags=2";
+    assert_int_equal(meta_object_set_attrs(m, "cb", "k", NULL, NULL, 0, a1, sizeof a1), 0);
+    assert_int_equal(meta_object_set_attrs(m, "cb", "k", NULL, NULL, 0, a2, sizeof a2), META_EPRECOND);
+    assert_int_equal(meta_object_set_attrs(m, "cb", "k", NULL, a1, sizeof a1, a2, sizeof a2), 0);
+    assert_int_equal(meta_object_set_attrs(m, "cb", "k", "v1", NULL, 0, a1, sizeof a1), 0);
+    assert_int_equal(meta_object_set_attrs(m, "cb", "k", "v9", NULL, 0, a1, sizeof a1), META_ENOTFOUND);
+    assert_int_equal(meta_object_set_attrs(m, "cb", "nokey", NULL, NULL, 0, a1, sizeof a1), META_ENOTFOUND);
+    struct meta_object o;
+    assert_int_equal(meta_object_get(m, "cb", "k", NULL, &o), 0);
+    assert_string_equal(o.version_id, "v2");
+    assert_string_equal(o.etag, "e2");
+    assert_int_equal(o.attrs_len, sizeof a2);
+    assert_memory_equal(o.attrs, a2, sizeof a2);
+    assert_int_equal(o.inline_len, 4); /* data untouched */
+    meta_object_release(&o);
+    assert_int_equal(meta_object_get(m, "cb", "k", "v1", &o), 0);
+    assert_memory_equal(o.attrs, a1, sizeof a1);
+    meta_object_release(&o);
+    /* the change feed does not see attrs updates */
+    uint64_t seq;
+    assert_int_equal(meta_change_last(m, "cb", &seq), 0);
+    assert_int_equal(seq, 2);
+    /* delete markers carry no attrs */
+    assert_int_equal(meta_object_delete(m, "cb", "k", NULL, "m1", 300, NULL, NULL), 0);
+    assert_int_equal(meta_object_set_attrs(m, "cb", "k", NULL, NULL, 0, a1, sizeof a1), META_ENOTFOUND);
+    assert_int_equal(meta_object_set_attrs(m, "cb", "k", "m1", NULL, 0, a1, sizeof a1), META_EINVAL);
+
+    /* configurations go with the bucket */
+    assert_int_equal(meta_object_delete(m, "cb", "k", "m1", NULL, 301, NULL, NULL), 0);
+    assert_int_equal(meta_object_delete(m, "cb", "k", "v2", NULL, 302, NULL, NULL), 0);
+    assert_int_equal(meta_object_delete(m, "cb", "k", "v1", NULL, 303, NULL, NULL), 0);
+    assert_int_equal(meta_bucket_delete(m, "cb"), 0);
+    make_bucket(m, "cb", "alice", META_VERSIONING_OFF);
+    assert_int_equal(meta_bucket_config_get(m, "cb", "policy", &d, &n), META_ENOTFOUND);
+    store_destroy(m, dir);
+}
+
 static void test_changes(void **state)
 {
     (void)state;
@@ -1015,6 +1088,7 @@ int main(void)
         cmocka_unit_test(test_objects),
         cmocka_unit_test(test_versioning),
         cmocka_unit_test(test_conditional_delete),
+        cmocka_unit_test(test_configs_and_attrs),
         cmocka_unit_test(test_changes),
         cmocka_unit_test(test_reopen),
         cmocka_unit_test(test_grow_and_threads),
