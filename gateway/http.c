@@ -106,7 +106,8 @@ void s3_time_http(int64_t ms, char out[40])
 }
 
 /* The rest of an ISO 8601 time after the seconds: an optional fraction
- * (any number of digits, dropped) and "Z".  Returns the end or NULL. */
+ * (any number of digits, dropped) and "Z" or "+00:00" (UTC is all S3
+ * clients send).  Returns the end or NULL. */
 static const char *iso_time_tail(const char *p)
 {
     if (*p == '.') {
@@ -115,6 +116,8 @@ static const char *iso_time_tail(const char *p)
         for (p++; *p >= '0' && *p <= '9'; p++)
             ;
     }
+    if (strncmp(p, "+00:00", 6) == 0)
+        return p + 6;
     return *p == 'Z' ? p + 1 : NULL;
 }
 
@@ -141,6 +144,18 @@ int64_t s3_parse_http_time(const char *s)
 
 /* ------------------------------------------------------------------ */
 /* Replies                                                             */
+
+struct xml_doc *s3_xml_body_or_reply(struct s3_req *r, const char *root)
+{
+    struct xml_doc *doc = NULL;
+    if (xml_parse(r->body.data ? r->body.data : "", r->body.len, &doc) != 0 ||
+        strcmp(xml_root(doc)->name, root) != 0) {
+        xml_doc_free(doc);
+        s3_reply_error(r, S3E_MALFORMED_XML, NULL);
+        return NULL;
+    }
+    return doc;
+}
 
 void s3_reply_response(struct s3_req *r, unsigned status, struct MHD_Response *resp)
 {

@@ -255,6 +255,7 @@ void s3_attrs_to_headers(struct s3_req *r, const uint8_t *attrs, uint32_t len, i
         if (!internal && (strncmp(n, "x-amz-checksum-", 15) != 0 || with_checksum))
             s3_add_header(r, canonical_name(n, tmp, sizeof tmp), v);
     }
+    s3_lock_headers(r, attrs, len);
 }
 
 void s3_quote_etag(const char *etag, char out[META_ETAG_MAX + 3])

@@ -108,6 +108,11 @@ static const struct s3_err_info table[S3E_COUNT] = {
     [S3E_NO_SUCH_TAG_SET] = {"NoSuchTagSet", 404, "The TagSet does not exist"},
     [S3E_NO_SUCH_OBJECT_LOCK] = {"ObjectLockConfigurationNotFoundError", 404,
                                  "Object Lock configuration does not exist for this bucket"},
+    [S3E_NO_OBJECT_RETENTION] = {"NoSuchObjectLockConfiguration", 404,
+                                 "The specified object does not have a ObjectLock configuration"},
+    [S3E_OBJECT_LOCKED] = {"AccessDenied", 403, "Access Denied because object protected by object lock."},
+    [S3E_INVALID_BUCKET_STATE] = {"InvalidBucketState", 409,
+                                  "The request is not valid with the current state of the bucket."},
     [S3E_NO_SUCH_REPLICATION] = {"ReplicationConfigurationNotFoundError", 404,
                                  "The replication configuration was not found"},
     [S3E_NO_SUCH_PUBLIC_ACCESS_BLOCK] = {"NoSuchPublicAccessBlockConfiguration", 404,
@@ -139,6 +144,7 @@ enum s3_err s3_err_from(int rc)
     case OL_EPARTORDER: return S3E_INVALID_PART_ORDER;
     case OL_ETOOSMALL: return S3E_ENTITY_TOO_SMALL;
     case OL_ERANGE: return S3E_INVALID_RANGE;
+    case OL_ELOCKED: return S3E_OBJECT_LOCKED;
     /* metadata */
     case META_ENOTFOUND: return S3E_NO_SUCH_KEY;
     case META_ENOBUCKET: return S3E_NO_SUCH_BUCKET;

@@ -168,6 +168,10 @@ void s3_reply_response(struct s3_req *r, unsigned status, struct MHD_Response *r
 
 /* Format ms since the epoch for XML (2006-02-03T16:45:09.000Z) and HTTP
  * (Fri, 03 Feb 2006 16:45:09 GMT). */
+/* r's collected body parsed as XML whose root element is root: the
+ * document (owned: xml_doc_free), or NULL after replying MalformedXML. */
+struct xml_doc *s3_xml_body_or_reply(struct s3_req *r, const char *root);
+
 void s3_time_iso(int64_t ms, char out[32]);
 void s3_time_http(int64_t ms, char out[40]);
 /* Parse an HTTP date (RFC 1123, RFC 850, asctime) or an ISO 8601 UTC time
@@ -209,6 +213,8 @@ extern const struct s3_handler h_create_mpu, h_upload_part, h_upload_part_copy, 
     h_abort_mpu, h_list_parts, h_list_mpu;
 extern const struct s3_handler h_sync_info, h_sync_missing, h_sync_chunk, h_sync_changes,
     h_sync_commit, h_sync_chunks;
+extern const struct s3_handler h_put_object_lock_config, h_get_object_lock_config,
+    h_put_object_retention, h_get_object_retention, h_put_object_legal_hold, h_get_object_legal_hold;
 extern const struct s3_handler h_admin;
 extern const struct s3_handler h_metrics;
 
@@ -266,6 +272,33 @@ void s3_copy_src_release(struct s3_copy_src *src);
  * absent or a delete marker: then replies NoSuchKey and returns -1.  out
  * (may be NULL) receives the record (release with meta_object_release). */
 int s3_object_or_reply(struct s3_req *r, struct meta_object *out);
+
+/* ---- object lock (s3_lock.c) ------------------------------------------
+ * Which versions may not be deleted yet, and the bucket's default
+ * retention; formats in s3_lock.c's header comment. */
+struct s3_lock_config {
+    char mode[16];   /* default retention mode, "" for none */
+    int days, years; /* its period (one of them) */
+};
+/* The bucket's object-lock configuration: 0, META_ENOTFOUND if the bucket
+ * has no object lock, META_ENOBUCKET, META_ECORRUPT. */
+int s3_lock_config_get(struct gateway *gw, const char *bucket, struct s3_lock_config *out);
+int s3_lock_enabled(struct gateway *gw, const char *bucket);
+/* Whether a version with these attrs is protected at now_ms: a legal hold,
+ * or a retention in force (governance yields to bypass_governance). */
+int s3_lock_version_locked(const uint8_t *attrs, uint32_t len, int64_t now_ms, int bypass_governance);
+/* x-amz-bypass-governance-retention: true on r. */
+int s3_lock_bypass_requested(struct s3_req *r);
+/* 0 if r may delete version_id of key (NULL: a delete marker is added,
+ * always allowed), OL_ELOCKED if the version is protected, or a metadata
+ * error. */
+int s3_lock_check_delete(struct s3_req *r, const char *key, const char *version_id);
+/* Replace the lock entries of a new version's attrs (in/out) with the
+ * ones r asks for (x-amz-object-lock-* headers) or the bucket's default
+ * retention; replies with S3's error for bad or unexpected headers. */
+int s3_lock_attrs_or_reply(struct s3_req *r, struct buf *attrs);
+/* The x-amz-object-lock-* response headers of a version. */
+void s3_lock_headers(struct s3_req *r, const uint8_t *attrs, uint32_t len);
 
 /* A fresh version id (32 hex). */
 void s3_new_version_id(char out[META_VERSION_MAX]);

@@ -17,15 +17,15 @@
 /* Sub-resources cairn does not implement yet: answered NotImplemented with
  * the name, instead of being mistaken for a plain GET/PUT. */
 static const char *const unsupported[] = {
-    "analytics", "attributes", "intelligent-tiering", "inventory", "legal-hold", "metrics",
-    "restore", "retention", "select", "torrent", NULL,
+    "analytics", "attributes", "intelligent-tiering", "inventory", "metrics", "restore",
+    "select", "torrent", NULL,
 };
 
 /* Bucket configurations cairn does not store yet: reading one answers
  * what S3 answers for a bucket without it (s3_bucket.c); writing one is
  * NotImplemented. */
 static const char *const bucket_configs[] = {
-    "accelerate", "cors", "encryption", "lifecycle", "logging", "notification", "object-lock",
+    "accelerate", "cors", "encryption", "lifecycle", "logging", "notification",
     "ownershipControls", "policy", "policyStatus", "publicAccessBlock", "replication",
     "requestPayment", "tagging", "website", NULL,
 };
@@ -180,6 +180,8 @@ static const struct s3_handler *route_bucket(struct s3_req *r)
             return &h_get_bucket_versioning;
         if (s3_has_param(r, "versions"))
             return &h_list_versions;
+        if (s3_has_param(r, "object-lock"))
+            return &h_get_object_lock_config;
         if (find_param(r, bucket_configs))
             return &h_bucket_config;
         return &h_list_objects;
@@ -188,6 +190,8 @@ static const struct s3_handler *route_bucket(struct s3_req *r)
         return &h_head_bucket;
     if (strcmp(m, "PUT") == 0 && s3_has_param(r, "acl"))
         return &h_put_acl;
+    if (strcmp(m, "PUT") == 0 && s3_has_param(r, "object-lock"))
+        return &h_put_object_lock_config;
     if (strcmp(m, "PUT") == 0 && r->query.count == 0)
         return &h_create_bucket;
     if (strcmp(m, "DELETE") == 0 && r->query.count == 0)
@@ -208,6 +212,10 @@ static const struct s3_handler *route_object(struct s3_req *r)
             return &h_get_acl;
         if (s3_has_param(r, "tagging"))
             return &h_get_object_tagging;
+        if (s3_has_param(r, "retention"))
+            return &h_get_object_retention;
+        if (s3_has_param(r, "legal-hold"))
+            return &h_get_object_legal_hold;
         return &h_get_object;
     }
     if (strcmp(m, "HEAD") == 0)
@@ -215,6 +223,10 @@ static const struct s3_handler *route_object(struct s3_req *r)
     if (strcmp(m, "PUT") == 0) {
         if (s3_has_param(r, "acl"))
             return &h_put_acl;
+        if (s3_has_param(r, "retention"))
+            return &h_put_object_retention;
+        if (s3_has_param(r, "legal-hold"))
+            return &h_put_object_legal_hold;
         if (has_upload || s3_has_param(r, "partNumber"))
             return s3_header(r, "x-amz-copy-source") ? &h_upload_part_copy : &h_upload_part;
         return s3_header(r, "x-amz-copy-source") ? &h_copy_object : &h_put_object;
