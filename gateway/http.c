@@ -259,6 +259,15 @@ void s3_reply_error(struct s3_req *r, enum s3_err e, const char *msg)
     const struct s3_err_info *info = s3_err_info(e);
     if (r->responded)
         return;
+    if (r->in_body) {
+        /* libmicrohttpd takes no reply while the body streams */
+        if (r->err_s3 == S3E_NONE && !r->err) {
+            r->err_s3 = e;
+            r->deferred_msg = msg ? strdup(msg) : NULL;
+            r->err_msg = r->deferred_msg;
+        }
+        return;
+    }
     atomic_fetch_add(&r->gw->errors, 1);
     if (info->status == 304 || strcmp(r->method, "HEAD") == 0) {
         /* No body: but S3 clients read the code from these headers. */
@@ -345,6 +354,7 @@ static void req_free(struct s3_req *r)
     buf_release(&r->body);
     buf_release(&r->hdrs);
     buf_release(&r->err_details);
+    free(r->deferred_msg);
     free(r);
 }
 
@@ -457,8 +467,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_data_size = 0;
         if (r->responded || r->err || r->err_s3 != S3E_NONE)
             return MHD_YES; /* drain and discard: the error is answered at the end */
+        r->in_body = 1;
         int rc = s3_body_feed(r, (const uint8_t *)upload_data, n,
                               r->h->body ? handler_body : collect_body, r);
+        r->in_body = 0;
         if (rc && !r->err && r->err_s3 == S3E_NONE)
             r->err = rc;
         return MHD_YES;

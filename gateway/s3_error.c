@@ -122,6 +122,13 @@ static const struct s3_err_info table[S3E_COUNT] = {
     [S3E_ACL_NOT_SUPPORTED] = {"AccessControlListNotSupported", 400,
                                "The bucket does not allow ACLs: only the owner's full control "
                                "(canned ACL 'private') is accepted."},
+    [S3E_MALFORMED_POST] = {"MalformedPOSTRequest", 400,
+                            "The body of your POST request is not well-formed multipart/form-data."},
+    [S3E_MAX_POST_PRE_DATA] = {"MaxPostPreDataLengthExceededError", 400,
+                               "Your POST request fields preceding the upload file were too large."},
+    [S3E_INVALID_POLICY_DOCUMENT] = {"InvalidPolicyDocument", 400,
+                                     "The content of the form does not meet the conditions "
+                                     "specified in the policy document."},
 };
 
 const struct s3_err_info *s3_err_info(enum s3_err e)

@@ -116,6 +116,9 @@ struct s3_req {
     int err;                     /* error met while the body streamed */
     enum s3_err err_s3;          /* or an S3 error named directly */
     const char *err_msg;         /* message overriding the table's (static) */
+    int in_body;                 /* a body piece is being handled: an error reply asked
+                                    for now is kept in err_s3 and sent at the end */
+    char *deferred_msg;          /* err_msg of such a reply (owned) */
     int started, responded;
     unsigned status;             /* status sent, for the log */
     struct buf hdrs;             /* extra response headers: "name\0value\0"... */
@@ -140,7 +143,10 @@ void s3_set_header(struct s3_req *r, const char *name, const char *value);
  * follows (copied; capped: one that does not fit is dropped). */
 void s3_add_error_detail(struct s3_req *r, const char *elem, const char *value);
 /* Reply with the S3 XML error for e; msg (may be NULL) overrides the
- * table's message.  HEAD requests get the status and no body. */
+ * table's message.  HEAD requests get the status and no body.  Called
+ * while a body piece is handled (handler->body, so from any _or_reply
+ * helper there), the error is kept (the first one wins, msg copied) and
+ * answered once the body has been read. */
 void s3_reply_error(struct s3_req *r, enum s3_err e, const char *msg);
 /* Reply with the error for a lower-layer code (s3_err_from). */
 void s3_reply_rc(struct s3_req *r, int rc);
@@ -184,6 +190,22 @@ int64_t s3_parse_http_time(const char *s);
 /* Authenticate r from its headers or presigned query; set payload mode.
  * Returns 0 or replies and returns -1. */
 int s3_authenticate_or_reply(struct s3_req *r);
+/* The fields of a browser POST form that sign its policy (s3_post.c), each
+ * borrowed, NULL when absent: SigV4 (x-amz-algorithm, x-amz-credential,
+ * x-amz-date, x-amz-signature) or SigV2 (AWSAccessKeyId, signature: what
+ * boto3's generate_presigned_post makes unless told s3v4). */
+struct s3_post_auth {
+    const char *policy; /* the base64 text as sent */
+    const char *algorithm, *credential, *date, *signature;
+    const char *v2_access_key, *v2_signature;
+};
+/* A browser POST (h_post_object) comes without an Authorization header:
+ * s3_authenticate_or_reply lets it in as anonymous, and once its form
+ * fields are read this checks the policy's signature with the secret of
+ * the credential's access key and makes that key's user r's user.
+ * Returns 0, or replies (InvalidArgument for malformed fields,
+ * InvalidAccessKeyId, SignatureDoesNotMatch) and returns -1. */
+int s3_post_authenticate_or_reply(struct s3_req *r, const struct s3_post_auth *a);
 /* Decode body bytes per the payload mode and pass them to sink. */
 int s3_body_feed(struct s3_req *r, const uint8_t *p, size_t n,
                  int (*sink)(void *arg, const uint8_t *p, size_t n), void *arg);
@@ -197,6 +219,9 @@ void s3_auth_release(struct s3_req *r);
 
 /* Split the target, pick the handler.  Returns 0 or replies, -1. */
 int s3_route_or_reply(struct s3_req *r);
+/* Whether key (a C string) is a key S3 accepts: 1..META_KEY_MAX bytes of
+ * valid UTF-8, as the router requires of keys in a path. */
+int s3_key_valid(const char *key);
 /* Whether the authenticated user may touch bucket (exists and owned, or
  * root).  Replies NoSuchBucket / AccessDenied and returns -1 otherwise;
  * b (may be NULL) receives the record. */
@@ -215,6 +240,7 @@ extern const struct s3_handler h_sync_info, h_sync_missing, h_sync_chunk, h_sync
     h_sync_commit, h_sync_chunks;
 extern const struct s3_handler h_put_object_lock_config, h_get_object_lock_config,
     h_put_object_retention, h_get_object_retention, h_put_object_legal_hold, h_get_object_legal_hold;
+extern const struct s3_handler h_post_object;
 extern const struct s3_handler h_admin;
 extern const struct s3_handler h_metrics;
 
@@ -341,6 +367,12 @@ int s3_delete_one(struct s3_req *r, const char *key, const char *version_id,
 /* Build the attrs blob (stored headers + user metadata) from the request
  * headers into out.  Replies and returns -1 on bad metadata. */
 int s3_attrs_from_request_or_reply(struct s3_req *r, struct buf *out);
+/* The same from the fields of a browser POST form: fields is an attrs
+ * blob of the form's fields (names lower-case); the stored headers and
+ * x-amz-meta-* among them are appended to out.  Replies and returns -1 on
+ * bad metadata. */
+int s3_attrs_from_fields_or_reply(struct s3_req *r, const uint8_t *fields, uint32_t len,
+                                  struct buf *out);
 /* Emit stored headers of an attrs blob as response headers. */
 void s3_attrs_to_headers(struct s3_req *r, const uint8_t *attrs, uint32_t len, int with_checksum);
 /* Append the entry name (lower-cased) = value to an attrs blob.  0, or a

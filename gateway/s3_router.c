@@ -198,6 +198,8 @@ static const struct s3_handler *route_bucket(struct s3_req *r)
         return &h_delete_bucket;
     if (strcmp(m, "POST") == 0 && s3_has_param(r, "delete"))
         return &h_delete_objects;
+    if (strcmp(m, "POST") == 0 && r->query.count == 0)
+        return &h_post_object; /* an HTML form upload (s3_post.c) */
     return NULL;
 }
 
@@ -313,6 +315,12 @@ int s3_route_or_reply(struct s3_req *r)
 bad_key:
     s3_reply_error(r, S3E_INVALID_URI, "The object key is not valid UTF-8 or has a bad %-escape.");
     return -1;
+}
+
+int s3_key_valid(const char *key)
+{
+    size_t n = strlen(key);
+    return n > 0 && n <= META_KEY_MAX && valid_utf8((const unsigned char *)key, n);
 }
 
 int s3_bucket_access_or_reply(struct s3_req *r, struct meta_bucket *out)
