@@ -385,7 +385,8 @@ static int file_begin(struct post_state *st, const struct form_part *part)
     if (s3_bucket_access_or_reply(r, NULL) != 0)
         return POST_STOP;
     if (s3_attrs_from_fields_or_reply(r, (const uint8_t *)st->fields.data,
-                                      (uint32_t)st->fields.len, &st->attrs) != 0)
+                                      (uint32_t)st->fields.len, &st->attrs) != 0 ||
+        s3_lock_attrs_or_reply(r, &st->attrs) != 0) /* the bucket's default retention */
         return POST_STOP;
     struct ol_writer_opts o = {1, CKSUM_NONE, OL_MAX_PUT_SIZE};
     rc = ol_writer_new(r->gw->ol, &o, &st->w);

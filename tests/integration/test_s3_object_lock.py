@@ -216,5 +216,28 @@ def test_copy_and_multipart_take_their_own_lock(srv):
                  BypassGovernanceRetention=True)
 
 
+def test_browser_post_gets_default_retention(srv):
+    """A form upload (PostObject) is a new version like any other."""
+    import http.client
+    from cairn_test import host_port
+    c = srv.client()
+    b = lock_bucket(c, {"Mode": "GOVERNANCE", "Days": 1})
+    p = c.generate_presigned_post(b, "form.txt", ExpiresIn=300)
+    boundary = "----lockTestBoundary"
+    parts = [("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n"
+              % (boundary, k, v)).encode() for k, v in sorted(p["fields"].items())]
+    parts.append(("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n"
+                  % boundary).encode() + b"form body\r\n--" + boundary.encode() + b"--\r\n")
+    conn = http.client.HTTPConnection(*host_port(srv), timeout=60)
+    conn.request("POST", "/" + b, body=b"".join(parts),
+                 headers={"Content-Type": "multipart/form-data; boundary=" + boundary})
+    status = conn.getresponse().status
+    conn.close()
+    assert status == 204, status
+    h = c.head_object(Bucket=b, Key="form.txt")
+    assert h["ObjectLockMode"] == "GOVERNANCE", h
+    expect_error("AccessDenied", c.delete_object, Bucket=b, Key="form.txt", VersionId=h["VersionId"])
+
+
 if __name__ == "__main__":
     run_tests(globals(), setup=lambda: Server())
