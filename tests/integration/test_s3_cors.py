@@ -29,6 +29,16 @@ SITE = {
     "MaxAgeSeconds": 600,
 }
 PUBLIC = {"ID": "public", "AllowedOrigins": ["*"], "AllowedMethods": ["GET", "HEAD"]}
+# what the SITE rule answers https://app.test with (on a preflight, plus
+# Access-Control-Allow-Headers when headers are asked for)
+SITE_HEADERS = {
+    "access-control-allow-origin": "https://app.test",
+    "access-control-allow-methods": "GET, PUT, DELETE",
+    "access-control-expose-headers": "ETag, x-amz-request-id",
+    "access-control-max-age": "600",
+    "access-control-allow-credentials": "true",
+    "vary": VARY,
+}
 
 
 def cors_headers(r):
@@ -256,15 +266,8 @@ def test_preflight_allowed(srv):
     r = preflight(srv, "/cors-main/dir/obj.txt", "https://app.test", "PUT",
                   "Content-Type, X-Amz-Date,x-amz-meta-owner")
     assert r.status == 200 and r.body == b"", r
-    assert cors_headers(r) == {
-        "access-control-allow-origin": "https://app.test",
-        "access-control-allow-methods": "GET, PUT, DELETE",
-        "access-control-allow-headers": "content-type, x-amz-date, x-amz-meta-owner",
-        "access-control-expose-headers": "ETag, x-amz-request-id",
-        "access-control-max-age": "600",
-        "access-control-allow-credentials": "true",
-        "vary": VARY,
-    }, r.headers
+    assert cors_headers(r) == dict(SITE_HEADERS, **{
+        "access-control-allow-headers": "content-type, x-amz-date, x-amz-meta-owner"}), r.headers
     # wildcard origin, bucket URL, a key that does not exist (no lookup of it)
     for path in ("/cors-main", "/cors-main/", "/cors-main/no/such/key"):
         r = preflight(srv, path, "http://a.b.example.com", "DELETE")
@@ -356,14 +359,7 @@ def test_headers_on_actual_responses(srv):
     # signed GET: the rule's headers, ETag exposed
     r = raw(srv, "GET", obj, headers=site)
     assert r.status == 200 and r.body == b"cross-origin bytes", r
-    assert cors_headers(r) == {
-        "access-control-allow-origin": "https://app.test",
-        "access-control-allow-methods": "GET, PUT, DELETE",
-        "access-control-expose-headers": "ETag, x-amz-request-id",
-        "access-control-max-age": "600",
-        "access-control-allow-credentials": "true",
-        "vary": VARY,
-    }, r.headers
+    assert cors_headers(r) == SITE_HEADERS, r.headers
     assert r.headers["etag"], r.headers
     # no Origin: no CORS headers at all
     r = raw(srv, "GET", obj)
