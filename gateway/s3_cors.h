@@ -33,6 +33,9 @@
  * Access-Control-Allow-Credentials; any other match echoes the origin and
  * allows credentials.
  *
+ * Files: s3_cors_rules.c (the rules, no request; common/ only) and
+ * s3_cors.c (the handlers and the reply hook).
+ *
  * Thread rules: everything here is reentrant.
  */
 #ifndef CAIRN_GATEWAY_S3_CORS_H
@@ -103,6 +106,11 @@ int s3_cors_headers(const struct s3_cors_match *m, const char *origin,
 
 /* Whether method is one a rule may allow (GET, PUT, HEAD, POST, DELETE). */
 int s3_cors_method_valid(const char *method);
+
+/* Bytes of s to print so that at most max are shown and no UTF-8
+ * sequence is cut (for messages that quote a value), as an int for
+ * printf's "%.*s". */
+int s3_cors_utf8_prefix(const char *s, size_t max);
 
 /* ---- the request side (s3_cors.c, with struct s3_req) ----------------- */
 
