@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/xml.h"
+#include "gateway/s3_cors.h"
 #include "gateway/s3_internal.h"
 
 /* ------------------------------------------------------------------ */
@@ -163,6 +164,7 @@ void s3_reply_response(struct s3_req *r, unsigned status, struct MHD_Response *r
         MHD_destroy_response(resp);
         return;
     }
+    s3_cors_reply_headers(r);
     r->responded = 1;
     r->status = status;
     MHD_add_response_header(resp, "x-amz-request-id", r->id);
@@ -415,6 +417,12 @@ static void request_begin(struct s3_req *r)
     if (s3_route_or_reply(r) != 0)
         return;
     if (r->h == &h_metrics) {
+        r->h->end(r);
+        return;
+    }
+    if (r->h == &h_cors_preflight) {
+        /* the one S3 request without credentials: browsers send none with
+         * a preflight, which is answered from the bucket's CORS rules */
         r->h->end(r);
         return;
     }

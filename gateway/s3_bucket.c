@@ -287,7 +287,6 @@ static const struct {
     {"logging", "BucketLoggingStatus", S3E_NONE},
     {"notification", "NotificationConfiguration", S3E_NONE},
     {"requestPayment", NULL, S3E_NONE},
-    {"cors", NULL, S3E_NO_SUCH_CORS},
     {"encryption", NULL, S3E_NO_SUCH_ENCRYPTION},
     {"lifecycle", NULL, S3E_NO_SUCH_LIFECYCLE},
     {"ownershipControls", NULL, S3E_NO_SUCH_OWNERSHIP_CONTROLS},

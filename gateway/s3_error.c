@@ -129,6 +129,14 @@ static const struct s3_err_info table[S3E_COUNT] = {
     [S3E_INVALID_POLICY_DOCUMENT] = {"InvalidPolicyDocument", 400,
                                      "The content of the form does not meet the conditions "
                                      "specified in the policy document."},
+    [S3E_BAD_REQUEST] = {"BadRequest", 400, "Bad Request"},
+    /* S3's spelling ("evalution"), as browsers' consoles show it */
+    [S3E_CORS_FORBIDDEN] = {"AccessForbidden", 403,
+                            "CORSResponse: This CORS request is not allowed. This is usually "
+                            "because the evalution of Origin, request method / "
+                            "Access-Control-Request-Method or Access-Control-Request-Headers are "
+                            "not whitelisted by the resource's CORS spec."},
+    [S3E_MISSING_REQUEST_BODY] = {"MissingRequestBodyError", 400, "Request Body is empty"},
 };
 
 const struct s3_err_info *s3_err_info(enum s3_err e)

@@ -8,8 +8,10 @@
  *      made for it (http.c: on_uri).
  *   2. first call of the access handler: the target is split into bucket,
  *      key and query (s3_router.c), the request is authenticated
- *      (s3_auth.c), and a handler is chosen; handler->begin runs and may
- *      reply at once (errors, bodiless requests answered on the spot).
+ *      (s3_auth.c; a CORS preflight, OPTIONS, is the one S3 request that
+ *      is not: s3_cors.h), and a handler is chosen; handler->begin runs
+ *      and may reply at once (errors, bodiless requests answered on the
+ *      spot).
  *   3. body pieces are decoded (aws-chunked framing, SHA-256 of a signed
  *      payload) and go to handler->body, or are collected into r->body
  *      (capped) for handlers that take an XML document.
@@ -18,6 +20,8 @@
  *      kept in r->err and answered here, after the whole body was read,
  *      so the client gets the error instead of a reset connection.
  *   5. handler->cleanup frees the handler's state (always called).
+ * Every reply goes out through s3_reply_response, which adds the bucket's
+ * Access-Control-* headers when the request has a matching Origin.
  */
 #ifndef CAIRN_GATEWAY_S3_INTERNAL_H
 #define CAIRN_GATEWAY_S3_INTERNAL_H

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "gateway/s3_cors.h"
 #include "gateway/s3_internal.h"
 
 /* Sub-resources cairn does not implement yet: answered NotImplemented with
@@ -25,7 +26,7 @@ static const char *const unsupported[] = {
  * what S3 answers for a bucket without it (s3_bucket.c); writing one is
  * NotImplemented. */
 static const char *const bucket_configs[] = {
-    "accelerate", "cors", "encryption", "lifecycle", "logging", "notification",
+    "accelerate", "encryption", "lifecycle", "logging", "notification",
     "ownershipControls", "policy", "policyStatus", "publicAccessBlock", "replication",
     "requestPayment", "tagging", "website", NULL,
 };
@@ -169,6 +170,8 @@ static const struct s3_handler *route_service(struct s3_req *r)
 static const struct s3_handler *route_bucket(struct s3_req *r)
 {
     const char *m = r->method;
+    if (s3_has_param(r, "cors"))
+        return s3_cors_route(r);
     if (strcmp(m, "GET") == 0) {
         if (s3_has_param(r, "location"))
             return &h_get_bucket_location;
@@ -287,6 +290,10 @@ int s3_route_or_reply(struct s3_req *r)
     if (r->key && strlen(r->key) > META_KEY_MAX) {
         s3_reply_error(r, S3E_KEY_TOO_LONG, NULL);
         return -1;
+    }
+    if (r->bucket && strcmp(r->method, "OPTIONS") == 0) {
+        r->h = &h_cors_preflight; /* whatever the query names, as S3 */
+        return 0;
     }
 
     const char *sub = unsupported_subresource(r);

@@ -210,7 +210,6 @@ def test_not_implemented_subresources(srv):
     srv.client().put_object(Bucket=b, Key="k", Body=b"x")
     for method, target, name in [("GET", "/%s?analytics" % b, "analytics"),
                                  ("GET", "/%s?inventory" % b, "inventory"),
-                                 ("PUT", "/%s?cors" % b, "cors"),
                                  ("PUT", "/%s?tagging" % b, "tagging"),
                                  ("PUT", "/%s/k?tagging" % b, "tagging"),
                                  ("PUT", "/%s?website" % b, "website"),
