@@ -55,6 +55,37 @@ int s3_has_param(struct s3_req *r, const char *name)
     return s3_param(r, name) != NULL;
 }
 
+/* Content-MD5 of r's collected body, if one was sent. */
+static int body_md5_ok(struct s3_req *r)
+{
+    const char *md5h = s3_header(r, "Content-MD5");
+    if (md5h) {
+        uint8_t want[64], got[16];
+        if (strlen(md5h) > 40 || base64_decode(md5h, strlen(md5h), want) != 16)
+            return 0;
+        md5(r->body.data ? r->body.data : "", r->body.len, got);
+        if (memcmp(want, got, 16) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+struct xml_doc *s3_xml_body_or_reply(struct s3_req *r, const char *root)
+{
+    struct xml_doc *doc = NULL;
+    if (!body_md5_ok(r)) {
+        s3_reply_error(r, S3E_BAD_DIGEST, NULL);
+        return NULL;
+    }
+    if (xml_parse(r->body.data ? r->body.data : "", r->body.len, &doc) != 0 ||
+        strcmp(xml_root(doc)->name, root) != 0) {
+        xml_doc_free(doc);
+        s3_reply_error(r, S3E_MALFORMED_XML, NULL);
+        return NULL;
+    }
+    return doc;
+}
+
 void s3_set_header(struct s3_req *r, const char *name, const char *value)
 {
     struct buf keep;
@@ -145,18 +176,6 @@ int64_t s3_parse_http_time(const char *s)
 
 /* ------------------------------------------------------------------ */
 /* Replies                                                             */
-
-struct xml_doc *s3_xml_body_or_reply(struct s3_req *r, const char *root)
-{
-    struct xml_doc *doc = NULL;
-    if (xml_parse(r->body.data ? r->body.data : "", r->body.len, &doc) != 0 ||
-        strcmp(xml_root(doc)->name, root) != 0) {
-        xml_doc_free(doc);
-        s3_reply_error(r, S3E_MALFORMED_XML, NULL);
-        return NULL;
-    }
-    return doc;
-}
 
 void s3_reply_response(struct s3_req *r, unsigned status, struct MHD_Response *resp)
 {

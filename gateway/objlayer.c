@@ -629,33 +629,40 @@ struct ol_reader {
 int ol_reader_open(struct objlayer *ol, const char *bucket, const char *key,
                    const char *version_id, struct ol_reader **out)
 {
+    struct meta_object o;
+    int rc = meta_object_get(ol->meta, bucket, key, version_id, &o);
+    if (rc)
+        return rc;
+    if ((o.flags & META_OBJ_DELETE_MARKER) && !version_id) {
+        meta_object_release(&o);
+        return META_ENOTFOUND;
+    }
+    rc = ol_reader_open_object(ol, &o, out);
+    meta_object_release(&o);
+    return rc;
+}
+
+int ol_reader_open_object(struct objlayer *ol, struct meta_object *o, struct ol_reader **out)
+{
     struct ol_reader *r = calloc(1, sizeof *r);
     if (!r)
         return -ENOMEM;
-    int rc = meta_object_get(ol->meta, bucket, key, version_id, &r->obj);
-    if (rc) {
-        free(r);
-        return rc;
-    }
-    if ((r->obj.flags & META_OBJ_DELETE_MARKER) && !version_id) {
-        meta_object_release(&r->obj);
-        free(r);
-        return META_ENOTFOUND;
-    }
-    r->ol = ol;
-    r->cache_idx = UINT32_MAX;
-    if (r->obj.nchunks) {
-        r->chunk_off = malloc(r->obj.nchunks * sizeof *r->chunk_off);
+    if (o->nchunks) {
+        r->chunk_off = malloc(o->nchunks * sizeof *r->chunk_off);
         if (!r->chunk_off) {
-            ol_reader_free(r);
+            free(r);
             return -ENOMEM;
         }
         uint64_t off = 0;
-        for (uint32_t i = 0; i < r->obj.nchunks; i++) {
+        for (uint32_t i = 0; i < o->nchunks; i++) {
             r->chunk_off[i] = off;
-            off += r->obj.chunks[i].len;
+            off += o->chunks[i].len;
         }
     }
+    r->obj = *o;
+    memset(o, 0, sizeof *o);
+    r->ol = ol;
+    r->cache_idx = UINT32_MAX;
     *out = r;
     return 0;
 }

@@ -131,6 +131,12 @@ struct ol_reader;
  * marker; META_ENOBUCKET for an absent bucket.  On error *out is untouched. */
 int ol_reader_open(struct objlayer *ol, const char *bucket, const char *key,
                    const char *version_id, struct ol_reader **out);
+/* Open a reader on a version record the caller already read (for a
+ * caller that must look at the record first: delete markers, conditions).
+ * Takes what *o holds: on success *o is zeroed and the reader owns it; on
+ * failure (-ENOMEM) *o is untouched.  A delete marker opens as an empty
+ * object.  *out is owned. */
+int ol_reader_open_object(struct objlayer *ol, struct meta_object *o, struct ol_reader **out);
 /* The version record (borrowed, valid until ol_reader_free). */
 const struct meta_object *ol_reader_object(const struct ol_reader *r);
 /* Copy up to n bytes from object offset off into buf.  Returns bytes read

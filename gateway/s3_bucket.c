@@ -1,6 +1,6 @@
 /*
  * gateway/s3_bucket.c - bucket operations: ListBuckets, CreateBucket,
- * HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning,
+ * HeadBucket, DeleteBucket, GetBucketLocation, Get/PutBucketVersioning,
  * GetBucketAcl / GetObjectAcl (the answer S3 gives with ACLs disabled).
  */
 #include <stdio.h>
@@ -200,6 +200,51 @@ static void versioning_end(struct s3_req *r)
 
 const struct s3_handler h_get_bucket_versioning = {"GetBucketVersioning", NULL, NULL,
                                                    versioning_end, NULL};
+
+/* <VersioningConfiguration> with Status Enabled or Suspended (anything
+ * else is MalformedXML, as S3 answers; no Status at all is
+ * IllegalVersioningConfigurationException) and MfaDelete absent, empty or
+ * Disabled: cairn has no MFA devices.  A bucket never goes back to
+ * unversioned: no Status value asks for it. */
+static void put_versioning_end(struct s3_req *r)
+{
+    struct xml_doc *doc;
+    if (s3_bucket_access_or_reply(r, NULL) != 0 ||
+        !(doc = s3_xml_body_or_reply(r, "VersioningConfiguration")))
+        return;
+    const char *status = xml_child_text(xml_root(doc), "Status", NULL);
+    const char *mfa = xml_child_text(xml_root(doc), "MfaDelete", "");
+    enum s3_err e = S3E_NONE;
+    uint8_t want = META_VERSIONING_ENABLED;
+    if (!status)
+        e = S3E_ILLEGAL_VERSIONING;
+    else if (strcmp(status, "Suspended") == 0)
+        want = META_VERSIONING_SUSPENDED;
+    else if (strcmp(status, "Enabled") != 0)
+        e = S3E_MALFORMED_XML;
+    if (e == S3E_NONE && mfa[0] && strcmp(mfa, "Disabled") != 0)
+        e = strcmp(mfa, "Enabled") == 0 ? S3E_NOT_IMPLEMENTED : S3E_MALFORMED_XML;
+    xml_doc_free(doc);
+    if (e != S3E_NONE) {
+        s3_reply_error(r, e, e == S3E_NOT_IMPLEMENTED ? "cairn does not support MFA Delete." : NULL);
+        return;
+    }
+    if (want == META_VERSIONING_SUSPENDED && s3_lock_enabled(r->gw, r->bucket)) {
+        s3_reply_error(r, S3E_INVALID_BUCKET_STATE, "An Object Lock configuration is present on "
+                                                    "this bucket, so the versioning state cannot be "
+                                                    "changed.");
+        return;
+    }
+    int rc = meta_bucket_set_versioning(r->gw->meta, r->bucket, want);
+    if (rc) {
+        s3_reply_rc(r, rc);
+        return;
+    }
+    s3_reply_empty(r, 200);
+}
+
+const struct s3_handler h_put_bucket_versioning = {"PutBucketVersioning", NULL, NULL,
+                                                   put_versioning_end, NULL};
 
 /* ---- GetBucketAcl / GetObjectAcl -------------------------------------- */
 

@@ -52,6 +52,9 @@ static const struct s3_err_info table[S3E_COUNT] = {
     [S3E_INVALID_RANGE] = {"InvalidRange", 416, "The requested range is not satisfiable"},
     [S3E_INVALID_REQUEST] = {"InvalidRequest", 400, "Invalid Request"},
     [S3E_INVALID_URI] = {"InvalidURI", 400, "Couldn't parse the specified URI."},
+    [S3E_ILLEGAL_VERSIONING] = {"IllegalVersioningConfigurationException", 400,
+                                "The versioning configuration specified in the request is "
+                                "invalid."},
     [S3E_KEY_TOO_LONG] = {"KeyTooLongError", 400, "Your key is too long"},
     [S3E_MALFORMED_XML] = {"MalformedXML", 400,
                            "The XML you provided was not well-formed or did not validate against "
@@ -71,6 +74,7 @@ static const struct s3_err_info table[S3E_COUNT] = {
                             "The specified multipart upload does not exist. The upload ID might "
                             "be invalid, or the multipart upload might have been aborted or "
                             "completed."},
+    [S3E_NO_SUCH_VERSION] = {"NoSuchVersion", 404, "The specified version does not exist."},
     [S3E_NOT_IMPLEMENTED] = {"NotImplemented", 501,
                              "A header or query parameter you provided implies functionality "
                              "that is not implemented."},

@@ -136,6 +136,10 @@ const char *s3_header(struct s3_req *r, const char *name);
 /* A query parameter's decoded value, NULL if absent ("" if no '='). */
 const char *s3_param(struct s3_req *r, const char *name);
 int s3_has_param(struct s3_req *r, const char *name);
+/* r's collected body as an XML document whose root element is root, its
+ * Content-MD5 checked when one was sent.  Returns the document (owned:
+ * xml_doc_free), or replies (BadDigest, MalformedXML) and returns NULL. */
+struct xml_doc *s3_xml_body_or_reply(struct s3_req *r, const char *root);
 
 /* Queue a header for the reply that will be sent (copied). */
 void s3_add_header(struct s3_req *r, const char *name, const char *value);
@@ -178,10 +182,6 @@ void s3_reply_response(struct s3_req *r, unsigned status, struct MHD_Response *r
 
 /* Format ms since the epoch for XML (2006-02-03T16:45:09.000Z) and HTTP
  * (Fri, 03 Feb 2006 16:45:09 GMT). */
-/* r's collected body parsed as XML whose root element is root: the
- * document (owned: xml_doc_free), or NULL after replying MalformedXML. */
-struct xml_doc *s3_xml_body_or_reply(struct s3_req *r, const char *root);
-
 void s3_time_iso(int64_t ms, char out[32]);
 void s3_time_http(int64_t ms, char out[40]);
 /* Parse an HTTP date (RFC 1123, RFC 850, asctime) or an ISO 8601 UTC time
@@ -234,8 +234,8 @@ int s3_bucket_access_or_reply(struct s3_req *r, struct meta_bucket *b);
 /* ---- handler tables (one file each) --------------------------------- */
 
 extern const struct s3_handler h_list_buckets, h_create_bucket, h_delete_bucket, h_head_bucket,
-    h_get_bucket_location, h_get_bucket_versioning, h_list_objects, h_list_versions, h_delete_objects,
-    h_get_acl, h_put_acl, h_bucket_config, h_get_object_tagging;
+    h_get_bucket_location, h_get_bucket_versioning, h_put_bucket_versioning, h_list_objects,
+    h_list_versions, h_delete_objects, h_get_acl, h_put_acl, h_bucket_config, h_get_object_tagging;
 extern const struct s3_handler h_put_object, h_get_object, h_head_object, h_delete_object,
     h_copy_object;
 extern const struct s3_handler h_create_mpu, h_upload_part, h_upload_part_copy, h_complete_mpu,
@@ -266,6 +266,8 @@ struct s3_put {
     char *mismatch_msg;
     struct meta_precond pc;
     char if_match[META_ETAG_MAX];
+    uint8_t versioning;            /* PutObject: the bucket's versioning state
+                                      when the request began */
 };
 
 /* Set up p for the request's body (Content-Length, Content-MD5, checksum
@@ -285,23 +287,36 @@ void s3_put_free(struct s3_put *p);    /* and p itself; NULL ok */
  * CompleteMultipartUpload) into pc; etag_buf holds the If-Match value.
  * Replies and returns -1 on a value cairn cannot honour. */
 int s3_write_precond_or_reply(struct s3_req *r, struct meta_precond *pc, char *etag_buf);
+/* The error a write of r's key with conditions pc answers for rc (the
+ * store's result): an If-Match on a key without a current version is
+ * NoSuchKey (META_ENOTFOUND) in S3, not 412; others pass through.  The
+ * check and the write are one metadata transaction, so S3's 409
+ * ConditionalRequestConflict (a write racing the check) cannot happen. */
+int s3_write_precond_rc(struct s3_req *r, int rc, const struct meta_precond *pc);
 
 /* The source of a copy (x-amz-copy-source), opened for reading. */
 struct s3_copy_src {
     char bucket[META_NAME_MAX];
     char *key;
-    char version_id[META_VERSION_MAX];
+    char version_id[META_VERSION_MAX]; /* the version opened */
+    int version_named;                 /* the header named it (?versionId=) */
     struct ol_reader *rd;
 };
 /* Parse x-amz-copy-source, check access and x-amz-copy-source-if-*,
- * open the source.  Replies and returns -1 on failure. */
+ * open the source (a version as s3_version_or_reply finds it for a copy).
+ * Replies and returns -1 on failure. */
 int s3_copy_source_or_reply(struct s3_req *r, struct s3_copy_src *src);
 void s3_copy_src_release(struct s3_copy_src *src);
+/* x-amz-copy-source-version-id for a copy from src, as S3 sends it: when
+ * the source is a version of a versioning bucket or was named by id. */
+void s3_copy_source_version_header(struct s3_req *r, const struct s3_copy_src *src);
 
-/* The version of r's key named by ?versionId (or the latest), unless it is
- * absent or a delete marker: then replies NoSuchKey and returns -1.  out
- * (may be NULL) receives the record (release with meta_object_release). */
-int s3_object_or_reply(struct s3_req *r, struct meta_object *out);
+/* ---- versions (s3_object.c) -------------------------------------------
+ *
+ * cairn's version ids are "null" (a version stored while the bucket was
+ * not versioning) or 32 lowercase hex digits (s3_new_version_id); any
+ * other ?versionId is S3's 400 InvalidArgument "Invalid version id
+ * specified". */
 
 /* ---- object lock (s3_lock.c) ------------------------------------------
  * Which versions may not be deleted yet, and the bucket's default
@@ -332,6 +347,33 @@ void s3_lock_headers(struct s3_req *r, const uint8_t *attrs, uint32_t len);
 
 /* A fresh version id (32 hex). */
 void s3_new_version_id(char out[META_VERSION_MAX]);
+/* Whether v is a well-formed version id. */
+int s3_version_id_valid(const char *v);
+/* ?versionId of r into *out: NULL when absent, else a well-formed id.
+ * Replies InvalidArgument and returns -1 for a malformed (or empty) one. */
+int s3_version_param_or_reply(struct s3_req *r, const char **out);
+/* The version of bucket/key a read names (version_id NULL: the latest)
+ * into *out (release with meta_object_release), or the reply S3 gives and
+ * -1: NoSuchKey for an absent key; NoSuchVersion for an absent version;
+ * for a latest version that is a delete marker NoSuchKey with
+ * x-amz-delete-marker: true and the marker's x-amz-version-id; for a
+ * delete marker named by id 405 MethodNotAllowed with those headers,
+ * Last-Modified and Allow: DELETE.  copy_source: the read is the source
+ * of a copy, which S3 answers NoSuchKey for a latest delete marker and
+ * InvalidRequest for one named by id, without the marker headers. */
+int s3_version_or_reply(struct s3_req *r, const char *bucket, const char *key,
+                        const char *version_id, int copy_source, struct meta_object *out);
+/* s3_version_or_reply for r's key and ?versionId (as the read sub-resources
+ * ?acl and ?tagging take it).  out may be NULL. */
+int s3_object_or_reply(struct s3_req *r, struct meta_object *out);
+/* The id a write stores for a new version whose caller chose version_id,
+ * in a bucket in versioning state versioning (meta_object_put): the id
+ * when versioning is enabled, "null" otherwise (static or version_id). */
+const char *s3_stored_version_id(uint8_t versioning, const char *version_id);
+/* x-amz-version-id: version_id on the reply, unless the bucket never had
+ * versioning (versioning OFF and the id "null"): S3 names no versions
+ * there. */
+void s3_version_header(struct s3_req *r, uint8_t versioning, const char *version_id);
 /* The conditions of a conditional delete into pc: if_match (If-Match, or
  * DeleteObjects' <ETag>: one ETag, quotes optional, or "*"), size
  * (x-amz-if-match-size, <Size>: decimal bytes), mtime
@@ -344,9 +386,12 @@ enum s3_err s3_delete_precond(const char *if_match, const char *size, const char
 /* Delete one key, or one version of it.  pc NULL: unconditional and
  * idempotent (absent is 0).  Else pc is checked in the delete's own
  * transaction: META_EPRECOND, or META_ENOTFOUND (NoSuchKey) for a key
- * without any version or an absent version_id. */
+ * without any version or an absent version_id.  removed (may be NULL)
+ * receives the version removed or the delete marker added (release with
+ * meta_object_release); its key is NULL when nothing was. */
 int s3_delete_one(struct s3_req *r, const char *key, const char *version_id,
-                  const struct meta_precond *pc);
+                  const struct meta_precond *pc, struct meta_object *removed);
+
 
 /* ---- attrs blobs (s3_attrs.c) ----------------------------------------
  *

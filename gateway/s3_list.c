@@ -1,5 +1,5 @@
 /*
- * gateway/s3_list.c - ListObjects (V1) and ListObjectsV2.
+ * gateway/s3_list.c - ListObjects (V1), ListObjectsV2, ListObjectVersions.
  *
  * The metadata layer walks keys and common prefixes in order and seeks past
  * rolled-up prefixes; this file only turns S3's parameters into a
@@ -193,11 +193,37 @@ static void list_objects_end(struct s3_req *r)
 
 const struct s3_handler h_list_objects = {"ListObjects", NULL, NULL, list_objects_end, NULL};
 
+/* An entry of ListObjectVersions: a <Version> or a <DeleteMarker>. */
+static void write_version(struct xml_writer *w, const struct meta_list_entry *e,
+                          const char *owner, int url)
+{
+    char t[32], etag[META_ETAG_MAX + 3];
+    int marker = (e->flags & META_OBJ_DELETE_MARKER) != 0;
+    s3_time_iso(e->mtime_ms, t);
+    xmlw_open(w, marker ? "DeleteMarker" : "Version");
+    elem_maybe_encoded(w, "Key", e->key, url);
+    xmlw_elem(w, "VersionId", e->version_id);
+    xmlw_elem(w, "IsLatest", e->is_latest ? "true" : "false");
+    xmlw_elem(w, "LastModified", t);
+    if (!marker) {
+        s3_quote_etag(e->etag, etag);
+        xmlw_elem(w, "ETag", etag);
+        xmlw_elemf(w, "Size", "%llu", (unsigned long long)e->size);
+        xmlw_elem(w, "StorageClass", "STANDARD");
+    }
+    xmlw_open(w, "Owner");
+    xmlw_elem(w, "ID", owner);
+    xmlw_elem(w, "DisplayName", owner);
+    xmlw_close(w);
+    xmlw_close(w);
+}
+
 /*
- * ListObjectVersions.  Versioning cannot be enabled yet, so every object
- * has exactly one version, "null", and the listing is the current one in
- * S3's ListVersionsResult form.  (Clients call it to show or purge old
- * versions; rclone and aws-cli s3api do.)
+ * ListObjectVersions: every version and delete marker, each key's newest
+ * first (meta_object_list_versions).  A truncated page names its last
+ * entry as NextKeyMarker, and its version as NextVersionIdMarker unless it
+ * is a common prefix: fed back as key-marker / version-id-marker they
+ * resume exactly after it, also inside the versions of one key.
  */
 static void list_versions_end(struct s3_req *r)
 {
@@ -208,11 +234,6 @@ static void list_versions_end(struct s3_req *r)
 
     if (s3_bucket_access_or_reply(r, &bucket) != 0)
         return;
-    if (bucket.versioning != META_VERSIONING_OFF) {
-        s3_reply_error(r, S3E_NOT_IMPLEMENTED, "Listing the versions of a bucket with versioning "
-                                               "is not implemented yet.");
-        return;
-    }
     if (max_keys_or_reply(r, &max_keys) != 0)
         return;
     int url;
@@ -222,14 +243,21 @@ static void list_versions_end(struct s3_req *r)
     const char *delim = s3_param(r, "delimiter");
     const char *key_marker = s3_param(r, "key-marker");
     const char *vid_marker = s3_param(r, "version-id-marker");
-    if (vid_marker && !key_marker) {
+    if (vid_marker && !vid_marker[0])
+        vid_marker = NULL;
+    if (vid_marker && !(key_marker && key_marker[0])) {
         s3_reply_error(r, S3E_INVALID_ARGUMENT, "A version-id marker cannot be specified without "
                                                 "a key marker.");
         return;
     }
+    if (vid_marker && !s3_version_id_valid(vid_marker)) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "Invalid version id specified");
+        return;
+    }
     if (max_keys > 0) {
-        struct meta_list_req req = {r->bucket, prefix, delim, key_marker, max_keys};
-        int rc = meta_object_list(r->gw->meta, &req, &res);
+        struct meta_version_list_req req = {r->bucket, prefix, delim, key_marker, vid_marker,
+                                            max_keys};
+        int rc = meta_object_list_versions(r->gw->meta, &req, &res);
         if (rc) {
             s3_reply_rc(r, rc);
             return;
@@ -241,9 +269,10 @@ static void list_versions_end(struct s3_req *r)
     elem_maybe_encoded(&d.w, "KeyMarker", key_marker ? key_marker : "", url);
     xmlw_elem(&d.w, "VersionIdMarker", vid_marker ? vid_marker : "");
     if (res.truncated && res.n) {
-        elem_maybe_encoded(&d.w, "NextKeyMarker", res.entries[res.n - 1].key, url);
-        if (!res.entries[res.n - 1].is_prefix)
-            xmlw_elem(&d.w, "NextVersionIdMarker", "null");
+        const struct meta_list_entry *last = &res.entries[res.n - 1];
+        elem_maybe_encoded(&d.w, "NextKeyMarker", last->key, url);
+        if (!last->is_prefix)
+            xmlw_elem(&d.w, "NextVersionIdMarker", last->version_id);
     }
     xmlw_elemf(&d.w, "MaxKeys", "%zu", max_keys);
     if (delim)
@@ -251,27 +280,9 @@ static void list_versions_end(struct s3_req *r)
     xmlw_elem(&d.w, "IsTruncated", res.truncated ? "true" : "false");
     if (url)
         xmlw_elem(&d.w, "EncodingType", "url");
-    for (size_t i = 0; i < res.n; i++) {
-        const struct meta_list_entry *e = &res.entries[i];
-        if (e->is_prefix)
-            continue;
-        char t[32], etag[META_ETAG_MAX + 3];
-        s3_time_iso(e->mtime_ms, t);
-        s3_quote_etag(e->etag, etag);
-        xmlw_open(&d.w, "Version");
-        elem_maybe_encoded(&d.w, "Key", e->key, url);
-        xmlw_elem(&d.w, "VersionId", "null");
-        xmlw_elem(&d.w, "IsLatest", "true");
-        xmlw_elem(&d.w, "LastModified", t);
-        xmlw_elem(&d.w, "ETag", etag);
-        xmlw_elemf(&d.w, "Size", "%llu", (unsigned long long)e->size);
-        xmlw_open(&d.w, "Owner");
-        xmlw_elem(&d.w, "ID", bucket.owner);
-        xmlw_elem(&d.w, "DisplayName", bucket.owner);
-        xmlw_close(&d.w);
-        xmlw_elem(&d.w, "StorageClass", "STANDARD");
-        xmlw_close(&d.w);
-    }
+    for (size_t i = 0; i < res.n; i++)
+        if (!res.entries[i].is_prefix)
+            write_version(&d.w, &res.entries[i], bucket.owner, url);
     write_common_prefixes(&d.w, &res, url);
     xmlw_close(&d.w);
     meta_list_res_release(&res);

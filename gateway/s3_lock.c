@@ -334,23 +334,13 @@ const struct s3_handler h_get_object_lock_config = {"GetObjectLockConfiguration"
 /* ---- object: retention and legal hold ---------------------------------- */
 
 /* The version r names (?versionId, else the latest), which must be an
- * object, not a delete marker. */
+ * object, not a delete marker (s3_object_or_reply's answers otherwise). */
 static int lock_version_or_reply(struct s3_req *r, struct meta_object *o)
 {
-    const char *vid = s3_param(r, "versionId");
-    int rc = meta_object_get(r->gw->meta, r->bucket, r->key, vid, o);
-    if (rc == 0 && (o->flags & META_OBJ_DELETE_MARKER)) {
-        meta_object_release(o);
-        s3_add_header(r, "x-amz-delete-marker", "true");
-        s3_reply_error(r, vid ? S3E_METHOD_NOT_ALLOWED : S3E_NO_SUCH_KEY, NULL);
+    if (s3_object_or_reply(r, o) != 0)
         return -1;
-    }
-    if (rc) {
-        s3_reply_rc(r, rc);
-        return -1;
-    }
     if (strcmp(o->version_id, "null") != 0)
-        s3_add_header(r, "x-amz-version-id", o->version_id);
+        s3_set_header(r, "x-amz-version-id", o->version_id);
     return 0;
 }
 

@@ -301,6 +301,7 @@ static void upload_part_copy_end(struct s3_req *r)
     if (s3_copy_source_or_reply(r, &src) != 0)
         return;
     const struct meta_object *so = ol_reader_object(src.rd);
+    s3_copy_source_version_header(r, &src);
     uint64_t first = 0, last = so->size ? so->size - 1 : 0;
     const char *range = s3_header(r, "x-amz-copy-source-range");
     if (range) {
@@ -662,7 +663,8 @@ static int complete_attrs(struct s3_req *r, const struct meta_upload *u, const s
     return rc;
 }
 
-static void complete_reply(struct s3_req *r, const struct meta_object *o, const struct mpu_sum *s)
+static void complete_reply(struct s3_req *r, const struct meta_object *o, const struct mpu_sum *s,
+                           uint8_t versioning)
 {
     struct s3_doc d;
     char etag[META_ETAG_MAX + 3], location[2048];
@@ -679,12 +681,14 @@ static void complete_reply(struct s3_req *r, const struct meta_object *o, const 
         xmlw_elem(&d.w, "ChecksumType", s->type);
     }
     xmlw_close(&d.w);
+    s3_version_header(r, versioning, s3_stored_version_id(versioning, o->version_id));
     s3_doc_reply(r, &d);
 }
 
 static void complete_mpu_end(struct s3_req *r)
 {
     struct meta_upload u;
+    struct meta_bucket b;
     struct complete_list l;
     struct meta_part *stored = NULL;
     size_t nstored = 0;
@@ -698,7 +702,7 @@ static void complete_mpu_end(struct s3_req *r)
 
     memset(&l, 0, sizeof l);
     buf_init(&attrs, META_ATTRS_MAX);
-    if (s3_bucket_access_or_reply(r, NULL) != 0 || upload_or_reply(r, &u) != 0)
+    if (s3_bucket_access_or_reply(r, &b) != 0 || upload_or_reply(r, &u) != 0)
         goto out;
     have_upload = 1;
     if ((err = complete_list_parse(r, &l)) != S3E_NONE)
@@ -734,11 +738,12 @@ static void complete_mpu_end(struct s3_req *r)
         goto out;
     rc = meta_upload_complete(r->gw->meta, r->bucket, r->key, u.upload_id, l.numbers, l.etag_ptrs, l.n,
                               &o, &pc, NULL);
+    rc = s3_write_precond_rc(r, rc, &pc);
     if (rc) {
         s3_reply_rc(r, rc);
         goto out;
     }
-    complete_reply(r, &o, &sum);
+    complete_reply(r, &o, &sum, b.versioning);
 out:
     if (err != S3E_NONE)
         s3_reply_error(r, err, NULL);

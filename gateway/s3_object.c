@@ -26,6 +26,82 @@ void s3_new_version_id(char out[META_VERSION_MAX])
     hex_encode(rnd, 16, out);
 }
 
+int s3_version_id_valid(const char *v)
+{
+    if (strcmp(v, "null") == 0)
+        return 1;
+    size_t n = 0;
+    for (; v[n]; n++)
+        if (!((v[n] >= '0' && v[n] <= '9') || (v[n] >= 'a' && v[n] <= 'f')))
+            return 0;
+    return n == 32;
+}
+
+int s3_version_param_or_reply(struct s3_req *r, const char **out)
+{
+    *out = NULL;
+    if (!s3_has_param(r, "versionId"))
+        return 0;
+    const char *v = s3_param(r, "versionId");
+    if (!s3_version_id_valid(v)) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "Invalid version id specified");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int s3_version_or_reply(struct s3_req *r, const char *bucket, const char *key,
+                        const char *version_id, int copy_source, struct meta_object *out)
+{
+    struct meta_object o;
+    int rc = meta_object_get(r->gw->meta, bucket, key, version_id, &o);
+    if (rc) {
+        if (rc == META_ENOTFOUND && version_id)
+            s3_reply_error(r, S3E_NO_SUCH_VERSION, NULL);
+        else
+            s3_reply_rc(r, rc);
+        return -1;
+    }
+    if (!(o.flags & META_OBJ_DELETE_MARKER)) {
+        *out = o;
+        return 0;
+    }
+    if (copy_source) {
+        s3_reply_error(r, version_id ? S3E_INVALID_REQUEST : S3E_NO_SUCH_KEY,
+                       version_id ? "The source of a copy request may not specifically refer to "
+                                    "a delete marker by version id."
+                                  : NULL);
+    } else if (version_id) {
+        char lm[40];
+        s3_time_http(o.mtime_ms, lm);
+        s3_add_header(r, "x-amz-delete-marker", "true");
+        s3_add_header(r, "x-amz-version-id", o.version_id);
+        s3_add_header(r, "Last-Modified", lm);
+        s3_add_header(r, "Allow", "DELETE");
+        s3_add_error_detail(r, "Method", r->method);
+        s3_add_error_detail(r, "ResourceType", "DeleteMarker");
+        s3_reply_error(r, S3E_METHOD_NOT_ALLOWED, NULL);
+    } else {
+        s3_add_header(r, "x-amz-delete-marker", "true");
+        s3_add_header(r, "x-amz-version-id", o.version_id);
+        s3_reply_error(r, S3E_NO_SUCH_KEY, NULL);
+    }
+    meta_object_release(&o);
+    return -1;
+}
+
+const char *s3_stored_version_id(uint8_t versioning, const char *version_id)
+{
+    return versioning == META_VERSIONING_ENABLED ? version_id : "null";
+}
+
+void s3_version_header(struct s3_req *r, uint8_t versioning, const char *version_id)
+{
+    if (versioning != META_VERSIONING_OFF || strcmp(version_id, "null") != 0)
+        s3_add_header(r, "x-amz-version-id", version_id);
+}
+
 /* ------------------------------------------------------------------ */
 /* Body handling shared with UploadPart                                */
 
@@ -260,11 +336,10 @@ static int live_object(struct s3_req *r, const char *version_id, struct meta_obj
 int s3_object_or_reply(struct s3_req *r, struct meta_object *out)
 {
     struct meta_object o;
-    int rc = live_object(r, s3_param(r, "versionId"), &o);
-    if (rc) {
-        s3_reply_rc(r, rc);
+    const char *version_id;
+    if (s3_version_param_or_reply(r, &version_id) != 0 ||
+        s3_version_or_reply(r, r->bucket, r->key, version_id, 0, &o) != 0)
         return -1;
-    }
     if (out)
         *out = o;
     else
@@ -282,17 +357,26 @@ static int s3_key_exists(struct s3_req *r)
     return 1;
 }
 
+int s3_write_precond_rc(struct s3_req *r, int rc, const struct meta_precond *pc)
+{
+    if (rc == META_EPRECOND && pc->if_match_etag && !s3_key_exists(r))
+        return META_ENOTFOUND;
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* PutObject                                                           */
 
 static int put_object_begin(struct s3_req *r)
 {
-    if (s3_bucket_access_or_reply(r, NULL) != 0)
+    struct meta_bucket b;
+    if (s3_bucket_access_or_reply(r, &b) != 0)
         return 0;
     struct s3_put *p = calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
     r->hstate = p;
+    p->versioning = b.versioning;
     if (s3_write_precond_or_reply(r, &p->pc, p->if_match) != 0)
         return 0;
     if (s3_put_begin_or_reply(r, p, 1, OL_MAX_PUT_SIZE) == 0)
@@ -314,9 +398,7 @@ static void put_object_end(struct s3_req *r)
     o.attrs = (uint8_t *)p->attrs.data;
     o.attrs_len = (uint32_t)p->attrs.len;
     ol_writer_object(p->w, &o);
-    int rc = ol_put(r->gw->ol, r->bucket, &o, &p->pc, NULL);
-    if (rc == META_EPRECOND && p->pc.if_match_etag && !s3_key_exists(r))
-        rc = META_ENOTFOUND; /* S3: If-Match on an absent key is NoSuchKey */
+    int rc = s3_write_precond_rc(r, ol_put(r->gw->ol, r->bucket, &o, &p->pc, NULL), &p->pc);
     if (rc) {
         s3_reply_rc(r, rc);
         return;
@@ -324,6 +406,7 @@ static void put_object_end(struct s3_req *r)
     char etag[META_ETAG_MAX + 3];
     s3_quote_etag(o.etag, etag);
     s3_add_header(r, "ETag", etag);
+    s3_version_header(r, p->versioning, s3_stored_version_id(p->versioning, o.version_id));
     if (p->alg != CKSUM_NONE) {
         char name[40];
         snprintf(name, sizeof name, "x-amz-checksum-%s", cksum_name(p->alg));
@@ -592,7 +675,7 @@ static int get_conditions_or_reply(struct s3_req *r, const struct meta_object *o
 
 /* Headers of a GET/HEAD reply: the stored ones, then response-* overrides
  * (signed requests only, as S3: an anonymous one is answered, -1). */
-static int get_headers_or_reply(struct s3_req *r, const struct meta_object *o,
+static int get_headers_or_reply(struct s3_req *r, const struct meta_object *o, uint8_t versioning,
                                 const struct get_span *sp, const char *etag, const char *lm)
 {
     static const struct {
@@ -613,8 +696,7 @@ static int get_headers_or_reply(struct s3_req *r, const struct meta_object *o,
     s3_add_header(r, "ETag", etag);
     s3_add_header(r, "Last-Modified", lm);
     s3_add_header(r, "Accept-Ranges", "bytes");
-    if (strcmp(o->version_id, "null") != 0)
-        s3_add_header(r, "x-amz-version-id", o->version_id);
+    s3_version_header(r, versioning, o->version_id);
     if (sp->partial) {
         char cr[96];
         snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, sp->first,
@@ -644,11 +726,17 @@ static int get_headers_or_reply(struct s3_req *r, const struct meta_object *o,
 static void get_or_head(struct s3_req *r, int head)
 {
     struct ol_reader *rd = NULL;
+    struct meta_bucket b;
+    struct meta_object obj;
+    const char *version_id;
     uint32_t part;
-    if (s3_bucket_access_or_reply(r, NULL) != 0 || get_part_number_or_reply(r, &part) != 0)
+    if (s3_bucket_access_or_reply(r, &b) != 0 || get_part_number_or_reply(r, &part) != 0 ||
+        s3_version_param_or_reply(r, &version_id) != 0 ||
+        s3_version_or_reply(r, r->bucket, r->key, version_id, 0, &obj) != 0)
         return;
-    int rc = ol_reader_open(r->gw->ol, r->bucket, r->key, s3_param(r, "versionId"), &rd);
+    int rc = ol_reader_open_object(r->gw->ol, &obj, &rd);
     if (rc) {
+        meta_object_release(&obj);
         s3_reply_rc(r, rc);
         return;
     }
@@ -670,7 +758,7 @@ static void get_or_head(struct s3_req *r, int head)
             goto out;
         }
     }
-    if (get_headers_or_reply(r, o, &sp, etag, lm) != 0)
+    if (get_headers_or_reply(r, o, b.versioning, &sp, etag, lm) != 0)
         goto out;
     struct get_state *g = calloc(1, sizeof *g);
     if (!g) {
@@ -743,15 +831,17 @@ enum s3_err s3_delete_precond(const char *if_match, const char *size, const char
 }
 
 int s3_delete_one(struct s3_req *r, const char *key, const char *version_id,
-                  const struct meta_precond *pc)
+                  const struct meta_precond *pc, struct meta_object *removed)
 {
     int lrc = s3_lock_check_delete(r, key, version_id);
     if (lrc)
         return lrc;
     char marker[META_VERSION_MAX];
     s3_new_version_id(marker);
+    if (removed)
+        memset(removed, 0, sizeof *removed);
     int rc = meta_object_delete(r->gw->meta, r->bucket, key, version_id, marker, ol_now_ms(), pc,
-                                NULL);
+                                removed);
     /* S3 deletes are idempotent - unless conditional: a condition on an
      * absent key is NoSuchKey */
     if (rc == META_ENOTFOUND && !pc)
@@ -774,11 +864,23 @@ static void delete_object_end(struct s3_req *r)
         s3_reply_error(r, e, NULL);
         return;
     }
-    int rc = s3_delete_one(r, r->key, s3_param(r, "versionId"), conditional ? &pc : NULL);
+    const char *version_id;
+    struct meta_object gone;
+    if (s3_version_param_or_reply(r, &version_id) != 0)
+        return;
+    int rc = s3_delete_one(r, r->key, version_id, conditional ? &pc : NULL, &gone);
     if (rc) {
         s3_reply_rc(r, rc);
         return;
     }
+    /* S3 names the version deleted (as asked) or the delete marker added,
+     * and says when that version is a delete marker */
+    int marker = gone.key && (gone.flags & META_OBJ_DELETE_MARKER);
+    if (marker)
+        s3_add_header(r, "x-amz-delete-marker", "true");
+    if (version_id || marker)
+        s3_add_header(r, "x-amz-version-id", version_id ? version_id : gone.version_id);
+    meta_object_release(&gone);
     s3_reply_empty(r, 204);
 }
 
@@ -814,22 +916,37 @@ int s3_copy_source_or_reply(struct s3_req *r, struct s3_copy_src *src)
     src->key = strdup(slash + 1);
     free(dec);
     src->version_id[0] = 0;
-    if (q)
+    src->version_named = q != NULL;
+    if (q && strlen(q + 11) < sizeof src->version_id)
         snprintf(src->version_id, sizeof src->version_id, "%s", q + 11);
     /* The caller must be allowed to read the source bucket. */
     struct meta_bucket b;
-    int rc = meta_bucket_get(r->gw->meta, src->bucket, &b);
-    if (rc == 0 && !r->is_root && strcmp(b.owner, r->user) != 0)
+    struct meta_object so;
+    int answered = 0;
+    int rc = src->key ? 0 : -ENOMEM;
+    if (rc == 0 && q && !s3_version_id_valid(src->version_id)) {
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "Invalid version id specified");
+        answered = 1;
+    }
+    if (rc == 0 && !answered)
+        rc = meta_bucket_get(r->gw->meta, src->bucket, &b);
+    if (rc == 0 && !answered && !r->is_root && strcmp(b.owner, r->user) != 0)
         rc = -EACCES;
-    if (rc == 0)
-        rc = ol_reader_open(r->gw->ol, src->bucket, src->key, src->version_id[0] ? src->version_id : NULL,
-                            &src->rd);
-    if (rc) {
+    if (rc == 0 && !answered)
+        answered = s3_version_or_reply(r, src->bucket, src->key, q ? src->version_id : NULL, 1,
+                                       &so) != 0;
+    if (rc == 0 && !answered) {
+        snprintf(src->version_id, sizeof src->version_id, "%s", so.version_id);
+        rc = ol_reader_open_object(r->gw->ol, &so, &src->rd);
+        if (rc)
+            meta_object_release(&so);
+    }
+    if (rc || answered) {
         free(src->key);
         src->key = NULL;
         if (rc == -EACCES)
             s3_reply_error(r, S3E_ACCESS_DENIED, NULL);
-        else
+        else if (rc)
             s3_reply_rc(r, rc);
         return -1;
     }
@@ -840,6 +957,12 @@ int s3_copy_source_or_reply(struct s3_req *r, struct s3_copy_src *src)
         return -1;
     }
     return 0;
+}
+
+void s3_copy_source_version_header(struct s3_req *r, const struct s3_copy_src *src)
+{
+    if (src->version_named || strcmp(src->version_id, "null") != 0)
+        s3_add_header(r, "x-amz-copy-source-version-id", src->version_id);
 }
 
 void s3_copy_src_release(struct s3_copy_src *src)
@@ -853,10 +976,11 @@ void s3_copy_src_release(struct s3_copy_src *src)
 static void copy_object_end(struct s3_req *r)
 {
     struct s3_copy_src src;
+    struct meta_bucket b;
     struct buf attrs;
     memset(&src, 0, sizeof src);
     buf_init(&attrs, META_ATTRS_MAX);
-    if (s3_bucket_access_or_reply(r, NULL) != 0)
+    if (s3_bucket_access_or_reply(r, &b) != 0)
         goto out;
     if (s3_copy_source_or_reply(r, &src) != 0)
         goto out;
@@ -868,7 +992,7 @@ static void copy_object_end(struct s3_req *r)
         goto out;
     }
     if (!replace && strcmp(src.bucket, r->bucket) == 0 && strcmp(src.key, r->key) == 0 &&
-        !src.version_id[0]) {
+        !src.version_named) {
         s3_reply_error(r, S3E_INVALID_REQUEST,
                        "This copy request is illegal because it is trying to copy an object to "
                        "itself without changing the object's metadata, storage class, website "
@@ -902,7 +1026,7 @@ static void copy_object_end(struct s3_req *r)
     o.flags = 0;
     o.attrs = (uint8_t *)attrs.data;
     o.attrs_len = (uint32_t)attrs.len;
-    int rc = ol_put(r->gw->ol, r->bucket, &o, &pc, NULL);
+    int rc = s3_write_precond_rc(r, ol_put(r->gw->ol, r->bucket, &o, &pc, NULL), &pc);
     if (rc) {
         s3_reply_rc(r, rc);
         goto out;
@@ -915,8 +1039,8 @@ static void copy_object_end(struct s3_req *r)
     xmlw_elem(&d.w, "LastModified", t);
     xmlw_elem(&d.w, "ETag", etag);
     xmlw_close(&d.w);
-    if (strcmp(so->version_id, "null") != 0)
-        s3_add_header(r, "x-amz-copy-source-version-id", so->version_id);
+    s3_copy_source_version_header(r, &src);
+    s3_version_header(r, b.versioning, s3_stored_version_id(b.versioning, o.version_id));
     s3_doc_reply(r, &d);
 out:
     s3_copy_src_release(&src);

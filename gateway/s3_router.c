@@ -195,6 +195,8 @@ static const struct s3_handler *route_bucket(struct s3_req *r)
         return &h_put_acl;
     if (strcmp(m, "PUT") == 0 && s3_has_param(r, "object-lock"))
         return &h_put_object_lock_config;
+    if (strcmp(m, "PUT") == 0 && s3_has_param(r, "versioning"))
+        return &h_put_bucket_versioning;
     if (strcmp(m, "PUT") == 0 && r->query.count == 0)
         return &h_create_bucket;
     if (strcmp(m, "DELETE") == 0 && r->query.count == 0)

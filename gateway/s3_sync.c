@@ -301,12 +301,11 @@ static void sync_commit_end(struct s3_req *r)
         s3_reply_rc(r, rc);
         goto done;
     }
-    const char *vid = c->bucket.versioning == META_VERSIONING_ENABLED ? o.version_id : "null";
+    const char *vid = s3_stored_version_id(c->bucket.versioning, o.version_id);
     char etag[META_ETAG_MAX + 3];
     s3_quote_etag(o.etag, etag);
     s3_add_header(r, "ETag", etag);
-    if (c->bucket.versioning != META_VERSIONING_OFF)
-        s3_add_header(r, "x-amz-version-id", vid);
+    s3_version_header(r, c->bucket.versioning, vid);
     cJSON *out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "etag", etag);
     cJSON_AddStringToObject(out, "version_id", vid);

@@ -347,6 +347,10 @@ struct meta_list_entry {
     uint64_t size;           /* keys only (0 for prefixes) */
     int64_t mtime_ms;
     char etag[META_ETAG_MAX];
+    char version_id[META_VERSION_MAX]; /* keys only */
+    uint32_t flags;          /* META_OBJ_DELETE_MARKER (version listings only) */
+    int is_latest;           /* the key's latest version (always so in
+                                meta_object_list) */
 };
 
 struct meta_list_res {
@@ -374,6 +378,51 @@ struct meta_list_res {
 int meta_object_list(struct meta *m, const struct meta_list_req *req, struct meta_list_res *out);
 /* Free what r holds and zero it.  NULL ok. */
 void meta_list_res_release(struct meta_list_res *r);
+
+struct meta_version_list_req {
+    const char *bucket;
+    const char *prefix;            /* NULL or "" for none */
+    const char *delimiter;         /* NULL or "" for none */
+    const char *key_marker;        /* NULL or "": from the start */
+    const char *version_id_marker; /* NULL or "": none; only with a key_marker */
+    size_t max_keys;               /* entries (versions, delete markers and
+                                      common prefixes), >= 1 */
+};
+
+/*
+ * List every version of every key (S3's ListObjectVersions): keys in byte
+ * order, each key's versions newest first, delete markers included (flags
+ * META_OBJ_DELETE_MARKER, size 0, etag ""), is_latest set on each key's
+ * newest version.  With a delimiter, keys sharing prefix+...+delimiter
+ * roll up into one common prefix entry and the cursor seeks past them, as
+ * in meta_object_list; without one the walk visits one record per entry
+ * emitted, so the cost follows the page, not the bucket or the number of
+ * versions of a key.  *out is owned: meta_list_res_release().
+ *
+ * Exactly: every version (and delete marker) of a key starting with
+ * prefix is an entry, unless the key rolls up as in meta_object_list (a
+ * common prefix entry stands for all the versions of all its keys, and
+ * shows if any of its keys has a version at all).  The entries strictly
+ * after the markers are emitted in that order, at most max_keys:
+ *   - no key_marker: from the first entry;
+ *   - key_marker alone: entries whose key (or common prefix) is strictly
+ *     greater than key_marker;
+ *   - key_marker and version_id_marker: the versions of key_marker older
+ *     than the one with that id, then as with key_marker alone.  If
+ *     key_marker has no version with that id (it was deleted since), the
+ *     walk goes on with the next key.
+ * So passing the last entry of a page back as key_marker, with its
+ * version_id as version_id_marker unless it is a common prefix, resumes
+ * exactly after it (S3's NextKeyMarker / NextVersionIdMarker); truncated
+ * says whether another entry exists.  Finding a version_id_marker walks
+ * the key's versions up to it.
+ *
+ * META_ENOBUCKET if the bucket is absent; META_EINVAL for max_keys 0,
+ * strings longer than META_KEY_MAX, or a version_id_marker of
+ * META_VERSION_MAX bytes or more.
+ */
+int meta_object_list_versions(struct meta *m, const struct meta_version_list_req *req,
+                              struct meta_list_res *out);
 
 /* ------------------------------------------------------------------ */
 /* Multipart uploads                                                   */

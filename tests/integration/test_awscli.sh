@@ -276,6 +276,30 @@ check 'diff "$T/expect-odd" "$T/got-odd"' "ls lists every odd key exactly"
 ok "cp --recursive down odd keys" AWS s3 cp --recursive --only-show-errors "s3://$B/odd/" "$T/odd-down"
 check 'diff -r "$ODD" "$T/odd-down"' "odd keys survive cp up and down"
 
+# ---- s3api versioning --------------------------------------------------------------
+VB="$B-ver"
+ok "mb for versioning" AWS s3 mb "s3://$VB"
+ok "put-bucket-versioning" AWS s3api put-bucket-versioning --bucket "$VB" \
+    --versioning-configuration Status=Enabled,MFADelete=Disabled
+ok "get-bucket-versioning" AWS s3api get-bucket-versioning --bucket "$VB"
+check '[ "$(js .Status)" = Enabled ]' "get-bucket-versioning: Enabled (got $OUT)"
+printf 'version one\n' > "$T/v1.txt"
+ok "put-object v1" AWS s3api put-object --bucket "$VB" --key v.txt --body "$T/v1.txt"
+V1=$(js .VersionId)
+ok "put-object v2" AWS s3api put-object --bucket "$VB" --key v.txt --body "$T/meta.txt"
+V2=$(js .VersionId)
+check '[[ "$V1" =~ ^[0-9a-f]{32}$ && "$V2" =~ ^[0-9a-f]{32}$ && "$V1" != "$V2" ]]' "put-object returns two version ids ($V1 $V2)"
+ok "delete-object adds a marker" AWS s3api delete-object --bucket "$VB" --key v.txt
+DM=$(js .VersionId)
+check '[ "$(js .DeleteMarker)" = true ]' "delete-object: DeleteMarker (got $OUT)"
+ok "list-object-versions paged 1 by 1" AWS s3api list-object-versions --bucket "$VB" --page-size 1
+check '[ "$(js "[.Versions[].VersionId] | join(\" \")")" = "$V2 $V1" ]' "list-object-versions: versions newest first (got $OUT)"
+check '[ "$(js "[.DeleteMarkers[] | .VersionId + \" \" + (.IsLatest | tostring)] | join(\",\")")" = "$DM true" ]' "list-object-versions: the marker is the latest"
+ok "get-object --version-id" AWS s3api get-object --bucket "$VB" --key v.txt --version-id "$V1" "$T/v1.out"
+check 'cmp -s "$T/v1.txt" "$T/v1.out"' "get-object of the old version returns its bytes"
+not_ok "get-object of a deleted key" AWS s3api get-object --bucket "$VB" --key v.txt "$T/none.out"
+check 'grep -q "NoSuchKey" <<<"$ERR"' "get-object behind a delete marker: NoSuchKey"
+
 # ---- rb --force -------------------------------------------------------------------
 not_ok "rb of a non-empty bucket" AWS s3 rb "s3://$B"
 check 'grep -q "BucketNotEmpty" <<<"$ERR"' "rb of a non-empty bucket: BucketNotEmpty"

@@ -7,7 +7,6 @@ collector ran, leaves the copy readable; a copy adds no chunks).
 import datetime
 import hashlib
 import os
-import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,7 +15,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from cairn_test import Server, expect_error, run_tests
+from cairn_test import Server, chunk_stats, expect_error, gc_now, run_tests
 
 MiB = 1 << 20
 
@@ -45,20 +44,6 @@ def exists(c, b, key):
     except c.exceptions.ClientError as e:
         assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 404, e.response
         return False
-
-
-def chunk_stats(srv):
-    """(chunks, unreferenced) from `cairn admin status`."""
-    p = srv.admin("status")
-    assert p.returncode == 0, p.stderr
-    m = re.search(r"^chunks (\d+) \(\d+ bytes\), unreferenced (\d+)$", p.stdout, re.M)
-    assert m, "cannot parse `cairn admin status`:\n" + p.stdout
-    return int(m.group(1)), int(m.group(2))
-
-
-def gc_now(srv):
-    p = srv.admin("gc", "--grace", "0")
-    assert p.returncode == 0 and p.stdout.startswith("gc done:"), (p.stdout, p.stderr)
 
 
 def raw_request(srv, method, path, headers=None, body=b""):

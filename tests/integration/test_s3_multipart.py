@@ -8,12 +8,12 @@ import base64
 import hashlib
 import io
 import os
-import re
 import zlib
 
 import botocore
 
-from cairn_test import Server, checksum_b64, crc32c_int, expect_error, extra_headers, raw, run_tests
+from cairn_test import (Server, checksum_b64, chunk_stats, crc32c_int, expect_error, extra_headers,
+                        gc_now, raw, run_tests)
 
 MiB = 1 << 20
 PART = 5 * MiB
@@ -49,22 +49,6 @@ def upload_parts(c, b, key, uid, parts, first=1):
 
 def get_bytes(c, b, key, **kw):
     return c.get_object(Bucket=b, Key=key, **kw)["Body"].read()
-
-
-def chunk_stats(srv):
-    """(chunks, unreferenced) from `cairn admin status`."""
-    p = srv.admin("status")
-    assert p.returncode == 0, p.stderr
-    m = re.search(r"^chunks (\d+) \(\d+ bytes\), unreferenced (\d+)$", p.stdout, re.M)
-    assert m, "cannot parse `cairn admin status`:\n" + p.stdout
-    return int(m.group(1)), int(m.group(2))
-
-
-def gc_now(srv):
-    p = srv.admin("gc", "--grace", "0")
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.startswith("gc done:"), p.stdout
-    return p.stdout
 
 
 # ---------------------------------------------------------------------------

@@ -33,8 +33,9 @@ def lock_bucket(c, default=None):
 
 
 def put_version(c, bucket, key, body=b"data", **kw):
-    c.put_object(Bucket=bucket, Key=key, Body=body, **kw)
-    return c.head_object(Bucket=bucket, Key=key)["VersionId"]
+    vid = c.put_object(Bucket=bucket, Key=key, Body=body, **kw)["VersionId"]
+    assert c.head_object(Bucket=bucket, Key=key)["VersionId"] == vid
+    return vid
 
 
 def test_bucket_with_lock(srv):
@@ -48,12 +49,22 @@ def test_bucket_with_lock(srv):
         "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Years": 2}}})
     cfg = c.get_object_lock_configuration(Bucket=b)["ObjectLockConfiguration"]
     assert cfg["Rule"]["DefaultRetention"] == {"Mode": "COMPLIANCE", "Years": 2}, cfg
+    e = expect_error("InvalidBucketState", c.put_bucket_versioning, Bucket=b,
+                     VersioningConfiguration={"Status": "Suspended"})
+    assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    assert c.get_bucket_versioning(Bucket=b)["Status"] == "Enabled"
     # a version-less delete of anything is a delete marker, locked or not
     vid = put_version(c, b, "k")
     r = c.delete_object(Bucket=b, Key="k")
     assert r["ResponseMetadata"]["HTTPStatusCode"] == 204
     expect_error("404", c.head_object, Bucket=b, Key="k")
     assert c.head_object(Bucket=b, Key="k", VersionId=vid)["ObjectLockMode"] == "COMPLIANCE"
+    vs = c.list_object_versions(Bucket=b, Prefix="k")
+    assert [v["VersionId"] for v in vs["Versions"]] == [vid], vs
+    assert len(vs["DeleteMarkers"]) == 1 and vs["DeleteMarkers"][0]["IsLatest"], vs
+    # the marker itself is not protected: removing it uncovers the version
+    c.delete_object(Bucket=b, Key="k", VersionId=vs["DeleteMarkers"][0]["VersionId"])
+    assert c.get_object(Bucket=b, Key="k")["Body"].read() == b"data"
 
 
 def test_lock_configuration_errors(srv):

@@ -7,8 +7,9 @@ client() returns a boto3 S3 client for it.  Tests use plain asserts and
 call run_tests(globals()) at the end, which runs every test_* function and
 prints "N passed, M failed".  Also here: raw signed requests (raw()),
 pure-Python CRC32C / CRC64NVME and S3's base64 checksums (checksum_b64()),
-and boto3 hooks to add headers an old boto3 cannot send (extra_headers())
-or to see what it sends (captured_requests()).
+boto3 hooks to add headers an old boto3 cannot send (extra_headers())
+or to see what it sends (captured_requests()), and the chunk counts of
+`cairn admin status` (chunk_stats()) and a collector run (gc_now()).
 """
 import base64
 import contextlib
@@ -133,6 +134,23 @@ class Server:
         sk = re.search(r"secret key:\s*(\S+)", r.stdout)
         assert ak and sk, r.stdout
         return ak.group(1), sk.group(1)
+
+
+def chunk_stats(srv):
+    """(chunks, unreferenced) from `cairn admin status`."""
+    p = srv.admin("status")
+    assert p.returncode == 0, p.stderr
+    m = re.search(r"^chunks (\d+) \(\d+ bytes\), unreferenced (\d+)$", p.stdout, re.M)
+    assert m, "cannot parse `cairn admin status`:\n" + p.stdout
+    return int(m.group(1)), int(m.group(2))
+
+
+def gc_now(srv):
+    """Run the collector with no grace period; its report."""
+    p = srv.admin("gc", "--grace", "0")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("gc done:"), p.stdout
+    return p.stdout
 
 
 # ---------------------------------------------------------------------------
