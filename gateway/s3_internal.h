@@ -287,6 +287,14 @@ void s3_put_free(struct s3_put *p);    /* and p itself; NULL ok */
  * CompleteMultipartUpload) into pc; etag_buf holds the If-Match value.
  * Replies and returns -1 on a value cairn cannot honour. */
 int s3_write_precond_or_reply(struct s3_req *r, struct meta_precond *pc, char *etag_buf);
+/* Store what the finished writer w holds as a new version of key in r's
+ * bucket (a new version id, now, the MD5 ETag, attrs borrowed), under the
+ * preconditions pc (NULL: none), and queue its ETag and x-amz-version-id
+ * headers (versioning: the bucket's state when the request began);
+ * etag_out (may be NULL) receives the ETag without quotes.
+ * Returns 0, or the error code to reply with. */
+int s3_put_commit(struct s3_req *r, struct ol_writer *w, const char *key, const struct buf *attrs,
+                  const struct meta_precond *pc, uint8_t versioning, char etag_out[META_ETAG_MAX]);
 /* The error a write of r's key with conditions pc answers for rc (the
  * store's result): an If-Match on a key without a current version is
  * NoSuchKey (META_ENOTFOUND) in S3, not 412; others pass through.  The

@@ -384,29 +384,42 @@ static int put_object_begin(struct s3_req *r)
     return 0;
 }
 
+int s3_put_commit(struct s3_req *r, struct ol_writer *w, const char *key, const struct buf *attrs,
+                  const struct meta_precond *pc, uint8_t versioning, char etag_out[META_ETAG_MAX])
+{
+    struct meta_object o;
+    memset(&o, 0, sizeof o);
+    o.key = (char *)key;
+    s3_new_version_id(o.version_id);
+    o.mtime_ms = ol_now_ms();
+    hex_encode(ol_writer_md5(w), 16, o.etag);
+    o.attrs = (uint8_t *)attrs->data;
+    o.attrs_len = (uint32_t)attrs->len;
+    ol_writer_object(w, &o);
+    int rc = ol_put(r->gw->ol, r->bucket, &o, pc, NULL);
+    if (pc)
+        rc = s3_write_precond_rc(r, rc, pc);
+    if (rc)
+        return rc;
+    char etag[META_ETAG_MAX + 3];
+    s3_quote_etag(o.etag, etag);
+    s3_add_header(r, "ETag", etag);
+    s3_version_header(r, versioning, s3_stored_version_id(versioning, o.version_id));
+    if (etag_out)
+        memcpy(etag_out, o.etag, META_ETAG_MAX);
+    return 0;
+}
+
 static void put_object_end(struct s3_req *r)
 {
     struct s3_put *p = r->hstate;
     if (s3_put_finish_or_reply(r, p) != 0)
         return;
-    struct meta_object o;
-    memset(&o, 0, sizeof o);
-    o.key = r->key;
-    s3_new_version_id(o.version_id);
-    o.mtime_ms = ol_now_ms();
-    hex_encode(ol_writer_md5(p->w), 16, o.etag);
-    o.attrs = (uint8_t *)p->attrs.data;
-    o.attrs_len = (uint32_t)p->attrs.len;
-    ol_writer_object(p->w, &o);
-    int rc = s3_write_precond_rc(r, ol_put(r->gw->ol, r->bucket, &o, &p->pc, NULL), &p->pc);
+    int rc = s3_put_commit(r, p->w, r->key, &p->attrs, &p->pc, p->versioning, NULL);
     if (rc) {
         s3_reply_rc(r, rc);
         return;
     }
-    char etag[META_ETAG_MAX + 3];
-    s3_quote_etag(o.etag, etag);
-    s3_add_header(r, "ETag", etag);
-    s3_version_header(r, p->versioning, s3_stored_version_id(p->versioning, o.version_id));
     if (p->alg != CKSUM_NONE) {
         char name[40];
         snprintf(name, sizeof name, "x-amz-checksum-%s", cksum_name(p->alg));

@@ -59,6 +59,7 @@ struct post_state {
     int64_t range_min, range_max; /* content-length-range; -1 when none */
     int too_large;
     struct buf attrs;
+    uint8_t versioning;        /* the bucket's, when the file began */
 };
 
 /* A field's value by name (any case), NULL when absent. */
@@ -382,8 +383,10 @@ static int file_begin(struct post_state *st, const struct form_part *part)
         return missing_field(r, "policy");
     }
     /* an anonymous form (no policy) is refused here unless bucket policies allow it */
-    if (s3_bucket_access_or_reply(r, NULL) != 0)
+    struct meta_bucket b;
+    if (s3_bucket_access_or_reply(r, &b) != 0)
         return POST_STOP;
+    st->versioning = b.versioning;
     if (s3_attrs_from_fields_or_reply(r, (const uint8_t *)st->fields.data,
                                       (uint32_t)st->fields.len, &st->attrs) != 0 ||
         s3_lock_attrs_or_reply(r, &st->attrs) != 0) /* the bucket's default retention */
@@ -579,8 +582,7 @@ static void object_url(struct s3_req *r, const char *key, struct buf *out)
 static void post_reply(struct s3_req *r, struct post_state *st, const char *etag)
 {
     char quoted[META_ETAG_MAX + 3];
-    s3_quote_etag(etag, quoted);
-    s3_add_header(r, "ETag", quoted);
+    s3_quote_etag(etag, quoted); /* the ETag header is s3_put_commit's */
     const char *redirect = field(st, "success_action_redirect");
     if (!redirect)
         redirect = field(st, "redirect");
@@ -651,21 +653,13 @@ static void post_end(struct s3_req *r)
         s3_reply_rc(r, rc);
         return;
     }
-    struct meta_object o;
-    memset(&o, 0, sizeof o);
-    o.key = st->key;
-    s3_new_version_id(o.version_id);
-    o.mtime_ms = ol_now_ms();
-    hex_encode(ol_writer_md5(st->w), 16, o.etag);
-    o.attrs = (uint8_t *)st->attrs.data;
-    o.attrs_len = (uint32_t)st->attrs.len;
-    ol_writer_object(st->w, &o);
-    rc = ol_put(r->gw->ol, r->bucket, &o, NULL, NULL);
+    char etag[META_ETAG_MAX];
+    rc = s3_put_commit(r, st->w, st->key, &st->attrs, NULL, st->versioning, etag);
     if (rc) {
         s3_reply_rc(r, rc);
         return;
     }
-    post_reply(r, st, o.etag);
+    post_reply(r, st, etag);
 }
 
 static void post_cleanup(struct s3_req *r)

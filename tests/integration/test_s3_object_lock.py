@@ -242,10 +242,12 @@ def test_browser_post_gets_default_retention(srv):
     conn = http.client.HTTPConnection(*host_port(srv), timeout=60)
     conn.request("POST", "/" + b, body=b"".join(parts),
                  headers={"Content-Type": "multipart/form-data; boundary=" + boundary})
-    status = conn.getresponse().status
+    resp = conn.getresponse()
+    status, vid = resp.status, resp.getheader("x-amz-version-id")
     conn.close()
     assert status == 204, status
     h = c.head_object(Bucket=b, Key="form.txt")
+    assert h["VersionId"] == vid, (h, vid)  # a version like PutObject's, named in the reply
     assert h["ObjectLockMode"] == "GOVERNANCE", h
     expect_error("AccessDenied", c.delete_object, Bucket=b, Key="form.txt", VersionId=h["VersionId"])
 
