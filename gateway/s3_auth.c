@@ -319,9 +319,10 @@ int s3_authenticate_or_reply(struct s3_req *r)
         return -1;
     }
     if (!authz && !presigned) {
+        /* anonymous: the bucket's policy and ACLs decide (s3_access.c) */
         r->anonymous = 1;
-        s3_reply_error(r, S3E_ACCESS_DENIED, NULL);
-        return -1;
+        r->payload = PAYLOAD_UNSIGNED;
+        return content_length_or_reply(r, "Content-Length");
     }
     if (authz) {
         rc = sigv4_parse_authorization(authz, &r->auth);

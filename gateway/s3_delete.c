@@ -11,6 +11,7 @@
 
 #include "common/xml.h"
 #include "gateway/s3_internal.h"
+#include "gateway/s3_policy.h"
 
 #define DELETE_MAX_KEYS 1000
 
@@ -41,14 +42,25 @@ static int body_digest_ok(struct s3_req *r)
 static void delete_objects_end(struct s3_req *r)
 {
     struct xml_doc *doc = NULL;
+    struct s3_policy *pol = NULL;
+    struct meta_bucket b;
     struct s3_doc d;
     if (!body_digest_ok(r)) {
         s3_reply_error(r, S3E_BAD_DIGEST, NULL);
         return;
     }
+    /* each key is judged on its own (s3:DeleteObject on bucket/key) */
+    int rc = meta_bucket_get(r->gw->meta, r->bucket, &b);
+    if (rc == 0)
+        rc = s3_bucket_policy_load(r, r->bucket, &pol);
+    if (rc) {
+        s3_reply_rc(r, rc);
+        return;
+    }
     if (xml_parse(r->body.data ? r->body.data : "", r->body.len, &doc) != 0 ||
         strcmp(xml_root(doc)->name, "Delete") != 0) {
         xml_doc_free(doc);
+        s3_policy_free(pol);
         s3_reply_error(r, S3E_MALFORMED_XML, NULL);
         return;
     }
@@ -59,12 +71,14 @@ static void delete_objects_end(struct s3_req *r)
         const char *key = xml_child_text(o, "Key", NULL);
         if (++count > DELETE_MAX_KEYS || !key || !*key || strlen(key) > META_KEY_MAX) {
             xml_doc_free(doc);
+            s3_policy_free(pol);
             s3_reply_error(r, S3E_MALFORMED_XML, NULL);
             return;
         }
     }
     if (count == 0) {
         xml_doc_free(doc);
+        s3_policy_free(pol);
         s3_reply_error(r, S3E_MALFORMED_XML, NULL);
         return;
     }
@@ -79,6 +93,10 @@ static void delete_objects_end(struct s3_req *r)
         struct meta_precond pc;
         char if_match[META_ETAG_MAX];
         enum s3_err e = s3_delete_precond(etag, size, mtime, &pc, if_match);
+        if (e == S3E_NONE &&
+            s3_access_allowed(r, &b, pol, version ? "s3:DeleteObjectVersion" : "s3:DeleteObject",
+                              key, version) != S3_ALLOWED)
+            e = S3E_ACCESS_DENIED;
         if (e == S3E_NONE)
             e = s3_err_from(s3_delete_one(r, key, version, (etag || size || mtime) ? &pc : NULL));
         if (e == S3E_NONE) {
@@ -102,6 +120,7 @@ static void delete_objects_end(struct s3_req *r)
     }
     xmlw_close(&d.w);
     xml_doc_free(doc);
+    s3_policy_free(pol);
     s3_doc_reply(r, &d);
 }
 

@@ -115,8 +115,8 @@ static const struct s3_err_info table[S3E_COUNT] = {
     [S3E_NO_SUCH_OWNERSHIP_CONTROLS] = {"OwnershipControlsNotFoundError", 404,
                                         "The bucket ownership controls were not found"},
     [S3E_ACL_NOT_SUPPORTED] = {"AccessControlListNotSupported", 400,
-                               "The bucket does not allow ACLs: only the owner's full control "
-                               "(canned ACL 'private') is accepted."},
+                               "The bucket does not allow ACLs"},
+    [S3E_MALFORMED_POLICY] = {"MalformedPolicy", 400, "This policy contains invalid Json"},
 };
 
 const struct s3_err_info *s3_err_info(enum s3_err e)

@@ -812,21 +812,19 @@ int s3_copy_source_or_reply(struct s3_req *r, struct s3_copy_src *src)
     src->version_id[0] = 0;
     if (q)
         snprintf(src->version_id, sizeof src->version_id, "%s", q + 11);
-    /* The caller must be allowed to read the source bucket. */
-    struct meta_bucket b;
-    int rc = meta_bucket_get(r->gw->meta, src->bucket, &b);
-    if (rc == 0 && !r->is_root && strcmp(b.owner, r->user) != 0)
-        rc = -EACCES;
-    if (rc == 0)
-        rc = ol_reader_open(r->gw->ol, src->bucket, src->key, src->version_id[0] ? src->version_id : NULL,
-                            &src->rd);
+    /* The caller must be allowed to read the source. */
+    const char *vid = src->version_id[0] ? src->version_id : NULL;
+    if (s3_access_or_reply(r, src->bucket, src->key, vid ? "s3:GetObjectVersion" : "s3:GetObject",
+                           vid, NULL) != 0) {
+        free(src->key);
+        src->key = NULL;
+        return -1;
+    }
+    int rc = ol_reader_open(r->gw->ol, src->bucket, src->key, vid, &src->rd);
     if (rc) {
         free(src->key);
         src->key = NULL;
-        if (rc == -EACCES)
-            s3_reply_error(r, S3E_ACCESS_DENIED, NULL);
-        else
-            s3_reply_rc(r, rc);
+        s3_reply_rc(r, rc);
         return -1;
     }
     enum s3_err cond = check_conditions(r, ol_reader_object(src->rd), "x-amz-copy-source-");
@@ -884,6 +882,8 @@ static void copy_object_end(struct s3_req *r)
         s3_reply_error(r, S3E_INTERNAL, NULL);
         goto out;
     }
+    if (s3_acl_apply_or_reply(r, &attrs) != 0) /* not the source's ACL */
+        goto out;
     struct meta_precond pc;
     char if_match[META_ETAG_MAX];
     if (s3_write_precond_or_reply(r, &pc, if_match) != 0)

@@ -49,6 +49,9 @@ static const char *unsupported_subresource(struct s3_req *r)
     if (r->key)
         return NULL;
     name = find_param(r, bucket_configs);
+    if (name && strcmp(name, "policy") == 0 &&
+        (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "DELETE") == 0))
+        return NULL; /* s3_bucket_policy.c */
     if (name && strcmp(r->method, "GET") != 0)
         return name;
     return NULL;
@@ -180,6 +183,12 @@ static const struct s3_handler *route_bucket(struct s3_req *r)
             return &h_get_bucket_versioning;
         if (s3_has_param(r, "versions"))
             return &h_list_versions;
+        if (s3_has_param(r, "policyStatus"))
+            return &h_get_bucket_policy_status;
+        if (s3_has_param(r, "policy"))
+            return &h_get_bucket_policy;
+        if (s3_has_param(r, "ownershipControls"))
+            return &h_get_ownership_controls;
         if (find_param(r, bucket_configs))
             return &h_bucket_config;
         return &h_list_objects;
@@ -188,6 +197,10 @@ static const struct s3_handler *route_bucket(struct s3_req *r)
         return &h_head_bucket;
     if (strcmp(m, "PUT") == 0 && s3_has_param(r, "acl"))
         return &h_put_acl;
+    if (strcmp(m, "PUT") == 0 && s3_has_param(r, "policy"))
+        return &h_put_bucket_policy;
+    if (strcmp(m, "DELETE") == 0 && s3_has_param(r, "policy"))
+        return &h_delete_bucket_policy;
     if (strcmp(m, "PUT") == 0 && r->query.count == 0)
         return &h_create_bucket;
     if (strcmp(m, "DELETE") == 0 && r->query.count == 0)
@@ -301,25 +314,4 @@ int s3_route_or_reply(struct s3_req *r)
 bad_key:
     s3_reply_error(r, S3E_INVALID_URI, "The object key is not valid UTF-8 or has a bad %-escape.");
     return -1;
-}
-
-int s3_bucket_access_or_reply(struct s3_req *r, struct meta_bucket *out)
-{
-    struct meta_bucket b;
-    int rc = meta_bucket_get(r->gw->meta, r->bucket, &b);
-    if (rc == META_EINVAL) {
-        s3_reply_error(r, S3E_INVALID_BUCKET_NAME, NULL);
-        return -1;
-    }
-    if (rc) {
-        s3_reply_rc(r, rc);
-        return -1;
-    }
-    if (!r->is_root && strcmp(b.owner, r->user) != 0) {
-        s3_reply_error(r, S3E_ACCESS_DENIED, NULL);
-        return -1;
-    }
-    if (out)
-        *out = b;
-    return 0;
 }
