@@ -124,19 +124,17 @@ int s3_bucket_policy_load(struct s3_req *r, const char *bucket, struct s3_policy
 {
     void *data = NULL;
     size_t len = 0;
-    char msg[256];
     *out = NULL;
     int rc = meta_bucket_config_get(r->gw->meta, bucket, S3_CONFIG_POLICY, &data, &len);
     if (rc == META_ENOTFOUND)
         return 0;
     if (rc)
         return rc;
-    /* Checked when it was set; the users it names may have gone since,
-     * which is no reason to stop enforcing the rest of it. */
-    rc = s3_policy_parse(data, len, bucket, NULL, NULL, out, msg, sizeof msg);
+    /* Checked when it was set (s3_bucket_policy.c) */
+    rc = s3_policy_load(data, len, out);
     free(data);
     if (rc == S3_POLICY_EMALFORMED) {
-        log_msg(LOG_ERROR, r->id, "bucket %s: stored policy unreadable (%s)", bucket, msg);
+        log_msg(LOG_ERROR, r->id, "bucket %s: stored policy unreadable", bucket);
         rc = META_ECORRUPT;
     }
     return rc;
@@ -157,20 +155,21 @@ static void client_ip(struct s3_req *r, char out[INET6_ADDRSTRLEN])
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, INET6_ADDRSTRLEN);
 }
 
-/* What a canned ACL lets others do: 1 if acl grants action to r. */
-static int canned_grants(const char *acl, int anonymous, const char *action, int object_level)
+/* Whether canned ACL acl grants action to r: a bucket's (of_object 0)
+ * reads and lists its objects, and with public-read-write writes and
+ * deletes them; an object's (of_object 1) only reads that object. */
+static int canned_grants(const char *acl, int anonymous, const char *action, int of_object)
 {
     int read = strcmp(acl, "public-read") == 0 || strcmp(acl, "public-read-write") == 0 ||
                (!anonymous && strcmp(acl, "authenticated-read") == 0);
-    int write = strcmp(acl, "public-read-write") == 0;
+    int write = !of_object && strcmp(acl, "public-read-write") == 0;
     if (read && (strcmp(action, "s3:GetObject") == 0 || strcmp(action, "s3:GetObjectVersion") == 0))
         return 1;
-    if (read && !object_level &&
+    if (read && !of_object &&
         (strcmp(action, "s3:ListBucket") == 0 || strcmp(action, "s3:ListBucketVersions") == 0))
         return 1;
-    return write && !object_level &&
-           (strcmp(action, "s3:PutObject") == 0 || strcmp(action, "s3:DeleteObject") == 0 ||
-            strcmp(action, "s3:DeleteObjectVersion") == 0);
+    return write && (strcmp(action, "s3:PutObject") == 0 || strcmp(action, "s3:DeleteObject") == 0 ||
+                     strcmp(action, "s3:DeleteObjectVersion") == 0);
 }
 
 /* The bucket's canned ACL into out ("private" when none). */
@@ -245,12 +244,12 @@ int s3_access_allowed(struct s3_req *r, const struct meta_bucket *b, const struc
         return S3_DENIED;
     if (owner || e == S3_POLICY_ALLOW)
         return S3_ALLOWED;
-    if (object_level && !key) /* DeleteObjects: each key is judged later */
-        return pol ? S3_ALLOWED : S3_DENIED;
-    char acl[32];
-    if (bucket_acl(r, b->name, acl) == 0 && canned_grants(acl, r->anonymous, action, object_level))
+    if (object_level && !key && pol) /* DeleteObjects: each key is judged later */
         return S3_ALLOWED;
-    if (strcmp(action, "s3:GetObject") == 0 || strcmp(action, "s3:GetObjectVersion") == 0) {
+    char acl[32];
+    if (bucket_acl(r, b->name, acl) == 0 && canned_grants(acl, r->anonymous, action, 0))
+        return S3_ALLOWED;
+    if (key && (strcmp(action, "s3:GetObject") == 0 || strcmp(action, "s3:GetObjectVersion") == 0)) {
         object_acl(r, b->name, key, version_id, acl);
         if (canned_grants(acl, r->anonymous, action, 1))
             return S3_ALLOWED;

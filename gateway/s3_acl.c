@@ -84,6 +84,10 @@ int s3_acl_apply_or_reply(struct s3_req *r, struct buf *attrs)
     struct buf out;
     if (s3_acl_canned_or_reply(r, &acl) != 0)
         return -1;
+    /* making an object public is s3:PutObjectAcl, as on S3, not only a write */
+    if (strcmp(acl, "private") != 0 &&
+        s3_access_or_reply(r, r->bucket, r->key, "s3:PutObjectAcl", NULL, NULL) != 0)
+        return -1;
     buf_init(&out, attrs->max);
     if (attrs_with_acl((const uint8_t *)attrs->data, (uint32_t)attrs->len, acl, &out) != 0) {
         buf_release(&out);

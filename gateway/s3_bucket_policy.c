@@ -33,6 +33,10 @@ static void put_policy_end(struct s3_req *r)
     char msg[256];
     if (s3_bucket_access_or_reply(r, NULL) != 0)
         return;
+    if (r->body.len > META_CONFIG_MAX) { /* white space past what can be stored */
+        s3_reply_error(r, S3E_MALFORMED_POLICY, "Policy exceeds the maximum allowed document size.");
+        return;
+    }
     int rc = meta_user_list(r->gw->meta, &users, &n);
     if (rc) {
         s3_reply_rc(r, rc);

@@ -240,8 +240,9 @@ int s3_bucket_access_or_reply(struct s3_req *r, struct meta_bucket *out);
  * InvalidArgument: replies and returns -1. */
 int s3_acl_canned_or_reply(struct s3_req *r, const char **acl);
 /* Set the S3_ATTR_ACL entry of the attrs being written to what the
- * request's x-amz-acl names (dropping one copied from elsewhere).
- * Replies and returns -1 on a bad header or a full buffer. */
+ * request's x-amz-acl names (dropping one copied from elsewhere).  Any
+ * ACL but private also needs s3:PutObjectAcl on r's key, as on S3.
+ * Replies and returns -1 on a bad header, a refusal or a full buffer. */
 int s3_acl_apply_or_reply(struct s3_req *r, struct buf *attrs);
 
 /* ---- handler tables (one file each) --------------------------------- */

@@ -393,6 +393,8 @@ static int cond_holds(const struct op_info *o, enum cond_key k, const cJSON *val
 static int conditions_hold(const cJSON *cond, const struct s3_policy_req *q)
 {
     const cJSON *opj, *kj;
+    if (!cJSON_IsObject(cond))
+        return 0;
     cJSON_ArrayForEach(opj, cond) {
         struct op_info o;
         if (op_parse(opj->string, &o) != 0)
@@ -414,9 +416,9 @@ static int each_string(const cJSON *v, int (*fn)(const char *s, const void *arg)
 {
     if (cJSON_IsString(v))
         return fn(v->valuestring, arg);
-    const cJSON *e;
-    cJSON_ArrayForEach(e, v) {
-        int rc = fn(e->valuestring, arg);
+    const cJSON *e, *list = cJSON_IsArray(v) ? v : NULL;
+    cJSON_ArrayForEach(e, list) {
+        int rc = cJSON_IsString(e) ? fn(e->valuestring, arg) : 0;
         if (rc)
             return rc;
     }
@@ -441,8 +443,8 @@ static int principal_matches(const cJSON *pr, const struct s3_policy_req *q)
 {
     if (cJSON_IsString(pr))
         return 1; /* "*": the only string parse allows */
-    const cJSON *e;
-    cJSON_ArrayForEach(e, pr) {
+    const cJSON *e, *kinds = cJSON_IsObject(pr) ? pr : NULL;
+    cJSON_ArrayForEach(e, kinds) {
         if ((strcmp(e->string, "AWS") == 0 || strcmp(e->string, "CanonicalUser") == 0) &&
             each_string(e, names_requester, q))
             return 1;
@@ -503,12 +505,13 @@ enum s3_policy_effect s3_policy_evaluate(const struct s3_policy *p, const struct
     if (!p || !q->action || !q->resource)
         return S3_POLICY_NONE;
     FOR_EACH_STATEMENT(st, p, arr, single) {
-        if (!statement_applies(st, q))
-            continue;
         const cJSON *eff = cJSON_GetObjectItemCaseSensitive(st, "Effect");
+        if (!cJSON_IsString(eff) || !statement_applies(st, q))
+            continue;
         if (strcmp(eff->valuestring, "Deny") == 0)
             return S3_POLICY_DENY;
-        allow = 1;
+        if (strcmp(eff->valuestring, "Allow") == 0)
+            allow = 1;
     }
     return allow ? S3_POLICY_ALLOW : S3_POLICY_NONE;
 }
@@ -578,7 +581,7 @@ int s3_policy_is_public(const struct s3_policy *p)
     const cJSON *st, *arr, *single;
     FOR_EACH_STATEMENT(st, p, arr, single) {
         const cJSON *eff = cJSON_GetObjectItemCaseSensitive(st, "Effect");
-        if (strcmp(eff->valuestring, "Allow") != 0 || !grants_everyone(st))
+        if (!cJSON_IsString(eff) || strcmp(eff->valuestring, "Allow") != 0 || !grants_everyone(st))
             continue;
         const cJSON *cond = cJSON_GetObjectItemCaseSensitive(st, "Condition");
         if (!cond || !narrows(cond))
@@ -905,6 +908,20 @@ out:
     free(compact);
     cJSON_Delete(doc);
     return rc;
+}
+
+int s3_policy_load(const char *text, size_t len, struct s3_policy **out)
+{
+    cJSON *doc = cJSON_ParseWithLength(text, len);
+    struct s3_policy *p = doc && cJSON_IsObject(doc) ? malloc(sizeof *p) : NULL;
+    if (!p) {
+        int rc = doc && cJSON_IsObject(doc) ? -ENOMEM : S3_POLICY_EMALFORMED;
+        cJSON_Delete(doc);
+        return rc;
+    }
+    p->doc = doc;
+    *out = p;
+    return 0;
 }
 
 void s3_policy_free(struct s3_policy *p)

@@ -8,8 +8,9 @@
  * request into a struct s3_policy_req and applies the verdict.
  *
  * Calling sequence:
- *   s3_policy_parse()      once per stored document (PutBucketPolicy checks
- *                          it; every request re-reads and parses it)
+ *   s3_policy_parse()      checks a document and parses it (PutBucketPolicy)
+ *   s3_policy_load()       parses a document checked before (every request
+ *                          re-reads the stored policy and loads it)
  *   s3_policy_evaluate()   any number of times, from any threads (the
  *                          parsed policy is read-only)
  *   s3_policy_free()
@@ -82,6 +83,13 @@ struct s3_policy_req {
 int s3_policy_parse(const char *text, size_t len, const char *bucket,
                     int (*known)(void *arg, const char *name), void *arg,
                     struct s3_policy **out, char *msg, size_t cap);
+
+/* Parse a document s3_policy_parse accepted before, without checking it
+ * again (the checks cost several times the parse); a stored document
+ * that is not a JSON object is S3_POLICY_EMALFORMED.  Evaluation copes
+ * with any shape: what the checks would refuse never applies.  *out as for
+ * s3_policy_parse. */
+int s3_policy_load(const char *text, size_t len, struct s3_policy **out);
 
 /* The verdict of p for q: DENY if an applicable statement denies, else
  * ALLOW if one allows, else NONE.  A statement applies when its principal,
