@@ -2,8 +2,8 @@
  * Unit tests for the bucket policy engine (gateway/s3_policy.c): the
  * grammar and S3's MalformedPolicy messages, action and resource
  * wildcards, principals, NotAction / NotResource / NotPrincipal, every
- * condition operator family with absent keys, explicit deny winning, and
- * what counts as public.
+ * condition operator family with absent keys, explicit deny winning,
+ * what counts as public, and the action every handler asks for.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "gateway/s3_internal.h"
 #include "gateway/s3_policy.h"
 
 #define B "pol-bkt"
@@ -504,6 +505,88 @@ static void test_action_names(void **state)
     assert_false(s3_policy_action_is_object("s3:Nothing"));
 }
 
+/* The action each handler asks for (gateway/s3_access.c), with a query. */
+static const char *action_of(const struct s3_handler *h, const char *key, const char *query)
+{
+    static char bucket[] = "b";
+    struct s3_req r;
+    memset(&r, 0, sizeof r);
+    r.h = h;
+    r.bucket = bucket;
+    r.key = (char *)key;
+    assert_int_equal(uri_query_parse(query, strlen(query), &r.query), 0);
+    const char *a = s3_request_action(&r);
+    uri_query_release(&r.query);
+    return a;
+}
+
+static void test_request_actions(void **state)
+{
+    (void)state;
+    /* every S3 handler on a bucket names an action S3 has, on the right
+     * kind of resource */
+    static const struct {
+        const struct s3_handler *h;
+        const char *key, *query, *action;
+    } cases[] = {
+        {&h_create_bucket, NULL, "", "s3:CreateBucket"},
+        {&h_delete_bucket, NULL, "", "s3:DeleteBucket"},
+        {&h_head_bucket, NULL, "", "s3:ListBucket"},
+        {&h_get_bucket_location, NULL, "location", "s3:GetBucketLocation"},
+        {&h_get_bucket_versioning, NULL, "versioning", "s3:GetBucketVersioning"},
+        {&h_list_objects, NULL, "list-type=2", "s3:ListBucket"},
+        {&h_list_versions, NULL, "versions", "s3:ListBucketVersions"},
+        {&h_delete_objects, NULL, "delete", "s3:DeleteObject"},
+        {&h_get_acl, NULL, "acl", "s3:GetBucketAcl"},
+        {&h_get_acl, "k", "acl", "s3:GetObjectAcl"},
+        {&h_get_acl, "k", "acl&versionId=v", "s3:GetObjectVersionAcl"},
+        {&h_put_acl, NULL, "acl", "s3:PutBucketAcl"},
+        {&h_put_acl, "k", "acl", "s3:PutObjectAcl"},
+        {&h_bucket_config, NULL, "cors", "s3:GetBucketCORS"},
+        {&h_bucket_config, NULL, "lifecycle", "s3:GetLifecycleConfiguration"},
+        {&h_bucket_config, NULL, "nothing", NULL},
+        {&h_get_object_tagging, "k", "tagging", "s3:GetObjectTagging"},
+        {&h_put_object, "k", "", "s3:PutObject"},
+        {&h_get_object, "k", "", "s3:GetObject"},
+        {&h_get_object, "k", "versionId=v", "s3:GetObjectVersion"},
+        {&h_head_object, "k", "", "s3:GetObject"},
+        {&h_delete_object, "k", "", "s3:DeleteObject"},
+        {&h_delete_object, "k", "versionId=v", "s3:DeleteObjectVersion"},
+        {&h_copy_object, "k", "", "s3:PutObject"},
+        {&h_create_mpu, "k", "uploads", "s3:PutObject"},
+        {&h_upload_part, "k", "uploadId=u&partNumber=1", "s3:PutObject"},
+        {&h_upload_part_copy, "k", "uploadId=u&partNumber=1", "s3:PutObject"},
+        {&h_complete_mpu, "k", "uploadId=u", "s3:PutObject"},
+        {&h_abort_mpu, "k", "uploadId=u", "s3:AbortMultipartUpload"},
+        {&h_list_parts, "k", "uploadId=u", "s3:ListMultipartUploadParts"},
+        {&h_list_mpu, NULL, "uploads", "s3:ListBucketMultipartUploads"},
+        {&h_put_bucket_policy, NULL, "policy", "s3:PutBucketPolicy"},
+        {&h_get_bucket_policy, NULL, "policy", "s3:GetBucketPolicy"},
+        {&h_delete_bucket_policy, NULL, "policy", "s3:DeleteBucketPolicy"},
+        {&h_get_bucket_policy_status, NULL, "policyStatus", "s3:GetBucketPolicyStatus"},
+        {&h_get_ownership_controls, NULL, "ownershipControls", "s3:GetBucketOwnershipControls"},
+        {&h_sync_missing, NULL, "cairn-missing", "s3:PutObject"},
+        {&h_sync_chunk, NULL, "cairn-chunk", "s3:PutObject"},
+        {&h_sync_changes, NULL, "cairn-changes", "s3:ListBucket"},
+        {&h_sync_commit, "k", "cairn-commit", "s3:PutObject"},
+        {&h_sync_chunks, "k", "cairn-chunks", "s3:GetObject"},
+        {&h_admin, NULL, "", NULL},
+        {&h_list_buckets, NULL, "", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = action_of(cases[i].h, cases[i].key, cases[i].query);
+        if (!cases[i].action) {
+            if (got)
+                fail_msg("%s: expected no action, got %s", cases[i].h->op, got);
+            continue;
+        }
+        if (!got || strcmp(got, cases[i].action) != 0)
+            fail_msg("%s ?%s: expected %s, got %s", cases[i].h->op, cases[i].query,
+                     cases[i].action, got ? got : "(none)");
+        assert_string_equal(s3_policy_action(got), got); /* one S3 has */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_condition_errors),
         cmocka_unit_test(test_is_public),
         cmocka_unit_test(test_action_names),
+        cmocka_unit_test(test_request_actions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
