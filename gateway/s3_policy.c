@@ -22,6 +22,7 @@
 
 struct s3_policy {
     cJSON *doc;
+    int vars; /* Version 2012-10-17: ${...} policy variables are expanded */
 };
 
 /* ---- the actions S3 knows, with the kind of resource each acts on ---- */
@@ -354,15 +355,63 @@ static int value_matches(enum cond_op op, const char *want, const char *got)
     }
 }
 
+/*
+ * pattern with its policy variables (${aws:username}, any condition key
+ * this file knows) replaced by the request's values.  Returns pattern
+ * itself when there is nothing to expand, out when there was, or NULL
+ * when a variable has no value in this request or its value holds a
+ * wildcard (it would stand for more than itself) or the result is too
+ * long: then the pattern matches nothing, as IAM has it.  ${...} naming
+ * no key stays as written.
+ */
+static const char *expand(const char *pattern, const struct s3_policy_req *q, int vars, char *out,
+                          size_t cap)
+{
+    size_t o = 0;
+    if (!vars || !strstr(pattern, "${"))
+        return pattern;
+    for (const char *p = pattern; *p;) {
+        const char *end = p[0] == '$' && p[1] == '{' ? strchr(p + 2, '}') : NULL;
+        char name[64];
+        enum cond_key k;
+        const char *val = NULL;
+        size_t n = 1;
+        if (end && (size_t)(end - p - 2) < sizeof name) {
+            memcpy(name, p + 2, (size_t)(end - p - 2));
+            name[end - p - 2] = 0;
+            if (key_parse(name, &k) == 0) {
+                val = key_value(q, k);
+                if (!val || strpbrk(val, "*?"))
+                    return NULL;
+                n = strlen(val);
+                p = end + 1;
+            }
+        }
+        if (!val) {
+            val = p;
+            p++;
+        }
+        if (o + n >= cap)
+            return NULL;
+        memcpy(out + o, val, n);
+        o += n;
+    }
+    out[o] = 0;
+    return out;
+}
+
 /* Whether some value of values (one, or an array) matches got; for Null,
  * whether some value says rightly that the key is absent ("true") or
  * present ("false"). */
-static int any_value(const cJSON *values, enum cond_op op, const char *got)
+static int any_value(const cJSON *values, enum cond_op op, const char *got,
+                     const struct s3_policy_req *q, int vars)
 {
     const cJSON *v = cJSON_IsArray(values) ? values->child : values;
     for (; v; v = cJSON_IsArray(values) ? v->next : NULL) {
-        char buf[64];
+        char buf[64], expanded[2048];
         const char *t = value_text(v, buf, sizeof buf);
+        if (t)
+            t = expand(t, q, vars, expanded, sizeof expanded);
         if (t && (op == OP_NULL ? (strcasecmp(t, "true") == 0) == (got == NULL)
                                 : value_matches(op, t, got)))
             return 1;
@@ -374,11 +423,11 @@ static int any_value(const cJSON *values, enum cond_op op, const char *got)
  * positive operator and satisfies a negated one (IAM's rule), unless
  * ...IfExists or a set operator says otherwise. */
 static int cond_holds(const struct op_info *o, enum cond_key k, const cJSON *values,
-                      const struct s3_policy_req *q)
+                      const struct s3_policy_req *q, int vars)
 {
     const char *got = key_value(q, k);
     if (o->op == OP_NULL)
-        return any_value(values, OP_NULL, got);
+        return any_value(values, OP_NULL, got, q, 0);
     if (!got) {
         if (o->if_exists || o->for_all)
             return 1;
@@ -386,11 +435,11 @@ static int cond_holds(const struct op_info *o, enum cond_key k, const cJSON *val
             return 0;
         return o->negated;
     }
-    int any = any_value(values, o->op, got);
+    int any = any_value(values, o->op, got, q, vars);
     return o->negated ? !any : any;
 }
 
-static int conditions_hold(const cJSON *cond, const struct s3_policy_req *q)
+static int conditions_hold(const cJSON *cond, const struct s3_policy_req *q, int vars)
 {
     const cJSON *opj, *kj;
     if (!cJSON_IsObject(cond))
@@ -401,7 +450,7 @@ static int conditions_hold(const cJSON *cond, const struct s3_policy_req *q)
             return 0; /* never stored: parse refuses it */
         cJSON_ArrayForEach(kj, opj) {
             enum cond_key k;
-            if (key_parse(kj->string, &k) != 0 || !cond_holds(&o, k, kj, q))
+            if (key_parse(kj->string, &k) != 0 || !cond_holds(&o, k, kj, q, vars))
                 return 0;
         }
     }
@@ -457,13 +506,22 @@ static int action_matches(const char *pattern, const void *arg)
     return s3_policy_match(pattern, arg, 1);
 }
 
+struct resource_arg {
+    const struct s3_policy_req *q;
+    int vars;
+};
+
 static int resource_matches(const char *pattern, const void *arg)
 {
-    return s3_policy_match(pattern, arg, 0);
+    const struct resource_arg *a = arg;
+    char expanded[2048];
+    const char *p = expand(pattern, a->q, a->vars, expanded, sizeof expanded);
+    return p && s3_policy_match(p, a->q->resource, 0);
 }
 
-static int statement_applies(const cJSON *st, const struct s3_policy_req *q)
+static int statement_applies(const cJSON *st, const struct s3_policy_req *q, int vars)
 {
+    const struct resource_arg ra = {q, vars};
     const cJSON *v;
     if ((v = cJSON_GetObjectItemCaseSensitive(st, "Principal")) && !principal_matches(v, q))
         return 0;
@@ -476,12 +534,12 @@ static int statement_applies(const cJSON *st, const struct s3_policy_req *q)
         each_string(v, action_matches, q->action))
         return 0;
     if ((v = cJSON_GetObjectItemCaseSensitive(st, "Resource")) &&
-        !each_string(v, resource_matches, q->resource))
+        !each_string(v, resource_matches, &ra))
         return 0;
     if ((v = cJSON_GetObjectItemCaseSensitive(st, "NotResource")) &&
-        each_string(v, resource_matches, q->resource))
+        each_string(v, resource_matches, &ra))
         return 0;
-    if ((v = cJSON_GetObjectItemCaseSensitive(st, "Condition")) && !conditions_hold(v, q))
+    if ((v = cJSON_GetObjectItemCaseSensitive(st, "Condition")) && !conditions_hold(v, q, vars))
         return 0;
     return 1;
 }
@@ -506,7 +564,7 @@ enum s3_policy_effect s3_policy_evaluate(const struct s3_policy *p, const struct
         return S3_POLICY_NONE;
     FOR_EACH_STATEMENT(st, p, arr, single) {
         const cJSON *eff = cJSON_GetObjectItemCaseSensitive(st, "Effect");
-        if (!cJSON_IsString(eff) || !statement_applies(st, q))
+        if (!cJSON_IsString(eff) || !statement_applies(st, q, p->vars))
             continue;
         if (strcmp(eff->valuestring, "Deny") == 0)
             return S3_POLICY_DENY;
@@ -863,6 +921,13 @@ static int check_document(struct checker *c, const cJSON *doc)
     return rc;
 }
 
+/* Policy variables exist from Version 2012-10-17 on; before, "${" is text. */
+static int uses_variables(const cJSON *doc)
+{
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(doc, "Version");
+    return cJSON_IsString(ver) && strcmp(ver->valuestring, "2012-10-17") == 0;
+}
+
 int s3_policy_parse(const char *text, size_t len, const char *bucket,
                     int (*known)(void *arg, const char *name), void *arg,
                     struct s3_policy **out, char *msg, size_t cap)
@@ -902,6 +967,7 @@ int s3_policy_parse(const char *text, size_t len, const char *bucket,
         goto out;
     }
     p->doc = doc;
+    p->vars = uses_variables(doc);
     doc = NULL;
     *out = p;
 out:
@@ -920,6 +986,7 @@ int s3_policy_load(const char *text, size_t len, struct s3_policy **out)
         return rc;
     }
     p->doc = doc;
+    p->vars = uses_variables(doc);
     *out = p;
     return 0;
 }

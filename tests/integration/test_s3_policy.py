@@ -262,6 +262,13 @@ def test_prefix_condition(srv):
     assert len(anon.list_objects_v2(Bucket=b, MaxKeys=2)["Contents"]) == 2
     expect_error("AccessDenied", anon.list_objects_v2, Bucket=b, MaxKeys=3)
     expect_error("AccessDenied", anon.list_objects_v2, Bucket=b)
+    # a folder of one's own: ${aws:username}
+    owner.put_bucket_policy(Bucket=b, Policy=policy(
+        stmt("Allow", "*", ["s3:PutObject", "s3:GetObject"], arn(b, "home/${aws:username}/*"))))
+    other.put_object(Bucket=b, Key="home/pfx-user/notes", Body=b"mine")
+    assert other.get_object(Bucket=b, Key="home/pfx-user/notes")["Body"].read() == b"mine"
+    expect_error("AccessDenied", other.put_object, Bucket=b, Key="home/someone/notes", Body=b"x")
+    expect_error("AccessDenied", anon.put_object, Bucket=b, Key="home//notes", Body=b"x")
 
 
 def test_source_ip(srv):

@@ -456,6 +456,45 @@ static void test_condition_errors(void **state)
     }
 }
 
+static void test_policy_variables(void **state)
+{
+    (void)state;
+    const char *doc = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+                      "\"Principal\":{\"AWS\":[\"alice\",\"bob\"]},\"Action\":\"s3:*\","
+                      "\"Resource\":\"" ARN "/home/${aws:username}/*\"},"
+                      "{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"s3:ListBucket\","
+                      "\"Resource\":\"" ARN "\",\"Condition\":{\"StringLike\":"
+                      "{\"s3:prefix\":\"home/${aws:username}/*\"}}}]}";
+    struct s3_policy *p = parse_ok(doc);
+    struct s3_policy_req q = req_user("alice", "AKALICE", "s3:PutObject", ARN "/home/alice/f");
+    assert_int_equal(s3_policy_evaluate(p, &q), S3_POLICY_ALLOW);
+    q.resource = ARN "/home/bob/f";
+    assert_int_equal(s3_policy_evaluate(p, &q), S3_POLICY_NONE);
+    q = req_user("alice", "AKALICE", "s3:ListBucket", ARN);
+    q.prefix = "home/alice/docs/";
+    assert_int_equal(s3_policy_evaluate(p, &q), S3_POLICY_ALLOW);
+    q.prefix = "home/bob/";
+    assert_int_equal(s3_policy_evaluate(p, &q), S3_POLICY_NONE);
+    /* no value (anonymous has no aws:username): matches nothing */
+    q = req_anon("s3:ListBucket", ARN);
+    q.prefix = "home//x";
+    assert_int_equal(s3_policy_evaluate(p, &q), S3_POLICY_NONE);
+    /* a value holding a wildcard stands for nothing */
+    q = req_user("a*", "AK", "s3:ListBucket", ARN);
+    q.prefix = "home/a*/x";
+    assert_int_equal(s3_policy_evaluate(p, &q), S3_POLICY_NONE);
+    s3_policy_free(p);
+    /* before 2012-10-17, "${" is text */
+    doc = "{\"Version\":\"2008-10-17\",\"Statement\":{\"Effect\":\"Allow\",\"Principal\":\"*\","
+          "\"Action\":\"s3:GetObject\",\"Resource\":\"" ARN "/${aws:username}\"}}";
+    p = parse_ok(doc);
+    q = req_user("alice", "AKALICE", "s3:GetObject", ARN "/alice");
+    assert_int_equal(s3_policy_evaluate(p, &q), S3_POLICY_NONE);
+    q.resource = ARN "/${aws:username}";
+    assert_int_equal(s3_policy_evaluate(p, &q), S3_POLICY_ALLOW);
+    s3_policy_free(p);
+}
+
 static int public_of(const char *doc)
 {
     struct s3_policy *p = parse_ok(doc);
@@ -600,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_conditions_strings),
         cmocka_unit_test(test_conditions_ip_bool_numeric),
         cmocka_unit_test(test_condition_errors),
+        cmocka_unit_test(test_policy_variables),
         cmocka_unit_test(test_is_public),
         cmocka_unit_test(test_action_names),
         cmocka_unit_test(test_request_actions),
