@@ -139,6 +139,7 @@ const char *ol_strerror(int err)
     case OL_EPARTORDER: return "parts out of order";
     case OL_ETOOSMALL: return "part too small";
     case OL_ERANGE: return "range not satisfiable";
+    case OL_ELOCKED: return "version under object lock";
     }
     if (err <= -31000 && err > -32000)
         return meta_strerror(err);

@@ -37,6 +37,7 @@ enum ol_error {
     OL_EPARTORDER = -33006,     /* complete: parts not ascending */
     OL_ETOOSMALL = -33007,      /* complete: a non-last part under 5 MiB */
     OL_ERANGE = -33008,         /* range not satisfiable */
+    OL_ELOCKED = -33009,        /* the version is under object lock (the gateway's check) */
 };
 
 const char *ol_strerror(int err);

@@ -45,6 +45,9 @@ static const struct {
     {"ListMultipartUploads", "s3:ListBucketMultipartUploads", NULL},
     {"ListParts", "s3:ListMultipartUploadParts", NULL},
     {"GetObjectTagging", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"},
+    {"PostObject", "s3:PutObject", NULL}, /* the key is the form's: s3_post.c */
+    {"PutObjectLockConfiguration", "s3:PutBucketObjectLockConfiguration", NULL},
+    {"GetObjectLockConfiguration", "s3:GetBucketObjectLockConfiguration", NULL},
     /* cairn's sync extension, for users the owner lets in */
     {"SyncMissing", "s3:PutObject", NULL},
     {"SyncPutChunk", "s3:PutObject", NULL},

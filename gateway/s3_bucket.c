@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/xml.h"
 #include "gateway/s3_internal.h"
@@ -120,7 +121,13 @@ static void create_bucket_end(struct s3_req *r)
     snprintf(b.name, sizeof b.name, "%s", r->bucket);
     snprintf(b.owner, sizeof b.owner, "%s", r->user);
     b.created_ms = ol_now_ms();
+    const char *lock = s3_header(r, "x-amz-bucket-object-lock-enabled");
+    int with_lock = lock && strcasecmp(lock, "true") == 0;
+    if (with_lock)
+        b.versioning = META_VERSIONING_ENABLED; /* object lock needs it, as in S3 */
     int rc = meta_bucket_create(r->gw->meta, &b);
+    if (rc == 0 && with_lock)
+        rc = meta_bucket_config_set(r->gw->meta, b.name, "object-lock", "Enabled", 7);
     if (rc == 0 && strcmp(acl, "private") != 0)
         rc = meta_bucket_config_set(r->gw->meta, r->bucket, S3_CONFIG_ACL, acl, strlen(acl));
     if (rc) {
@@ -215,7 +222,6 @@ static const struct {
     {"cors", NULL, S3E_NO_SUCH_CORS},
     {"encryption", NULL, S3E_NO_SUCH_ENCRYPTION},
     {"lifecycle", NULL, S3E_NO_SUCH_LIFECYCLE},
-    {"object-lock", NULL, S3E_NO_SUCH_OBJECT_LOCK},
     {"ownershipControls", NULL, S3E_NO_SUCH_OWNERSHIP_CONTROLS},
     {"policy", NULL, S3E_NO_SUCH_BUCKET_POLICY},
     {"policyStatus", NULL, S3E_NO_SUCH_BUCKET_POLICY},

@@ -57,11 +57,8 @@ static void delete_objects_end(struct s3_req *r)
         s3_reply_rc(r, rc);
         return;
     }
-    if (xml_parse(r->body.data ? r->body.data : "", r->body.len, &doc) != 0 ||
-        strcmp(xml_root(doc)->name, "Delete") != 0) {
-        xml_doc_free(doc);
+    if (!(doc = s3_xml_body_or_reply(r, "Delete"))) {
         s3_policy_free(pol);
-        s3_reply_error(r, S3E_MALFORMED_XML, NULL);
         return;
     }
     struct xml_node *root = xml_root(doc);

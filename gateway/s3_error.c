@@ -108,6 +108,11 @@ static const struct s3_err_info table[S3E_COUNT] = {
     [S3E_NO_SUCH_TAG_SET] = {"NoSuchTagSet", 404, "The TagSet does not exist"},
     [S3E_NO_SUCH_OBJECT_LOCK] = {"ObjectLockConfigurationNotFoundError", 404,
                                  "Object Lock configuration does not exist for this bucket"},
+    [S3E_NO_OBJECT_RETENTION] = {"NoSuchObjectLockConfiguration", 404,
+                                 "The specified object does not have a ObjectLock configuration"},
+    [S3E_OBJECT_LOCKED] = {"AccessDenied", 403, "Access Denied because object protected by object lock."},
+    [S3E_INVALID_BUCKET_STATE] = {"InvalidBucketState", 409,
+                                  "The request is not valid with the current state of the bucket."},
     [S3E_NO_SUCH_REPLICATION] = {"ReplicationConfigurationNotFoundError", 404,
                                  "The replication configuration was not found"},
     [S3E_NO_SUCH_PUBLIC_ACCESS_BLOCK] = {"NoSuchPublicAccessBlockConfiguration", 404,
@@ -117,6 +122,13 @@ static const struct s3_err_info table[S3E_COUNT] = {
     [S3E_ACL_NOT_SUPPORTED] = {"AccessControlListNotSupported", 400,
                                "The bucket does not allow ACLs"},
     [S3E_MALFORMED_POLICY] = {"MalformedPolicy", 400, "This policy contains invalid Json"},
+    [S3E_MALFORMED_POST] = {"MalformedPOSTRequest", 400,
+                            "The body of your POST request is not well-formed multipart/form-data."},
+    [S3E_MAX_POST_PRE_DATA] = {"MaxPostPreDataLengthExceededError", 400,
+                               "Your POST request fields preceding the upload file were too large."},
+    [S3E_INVALID_POLICY_DOCUMENT] = {"InvalidPolicyDocument", 400,
+                                     "The content of the form does not meet the conditions "
+                                     "specified in the policy document."},
 };
 
 const struct s3_err_info *s3_err_info(enum s3_err e)
@@ -139,6 +151,7 @@ enum s3_err s3_err_from(int rc)
     case OL_EPARTORDER: return S3E_INVALID_PART_ORDER;
     case OL_ETOOSMALL: return S3E_ENTITY_TOO_SMALL;
     case OL_ERANGE: return S3E_INVALID_RANGE;
+    case OL_ELOCKED: return S3E_OBJECT_LOCKED;
     /* metadata */
     case META_ENOTFOUND: return S3E_NO_SUCH_KEY;
     case META_ENOBUCKET: return S3E_NO_SUCH_BUCKET;

@@ -213,7 +213,7 @@ def test_not_implemented_subresources(srv):
                                  ("PUT", "/%s?cors" % b, "cors"),
                                  ("PUT", "/%s?tagging" % b, "tagging"),
                                  ("PUT", "/%s/k?tagging" % b, "tagging"),
-                                 ("GET", "/%s/k?retention" % b, "retention"),
+                                 ("PUT", "/%s?website" % b, "website"),
                                  ("DELETE", "/%s?lifecycle" % b, "lifecycle")]:
         body = b"<Tagging/>" if method == "PUT" else b""
         e = check_error(raw(srv, method, target, body=body), 501, "NotImplemented")

@@ -3,8 +3,9 @@
 MalformedPolicy case, GetBucketPolicyStatus, a matrix of principals (the
 owner, another cairn user, anonymous requests) by actions under allow and
 deny statements, s3:prefix and aws:SourceIp conditions, an explicit deny
-beating the owner, DeleteObjects and CopyObject judged per object, canned
-ACLs on buckets and objects fetched with plain curl (no signature)."""
+beating the owner, DeleteObjects, CopyObject and anonymous form uploads
+judged per object, canned ACLs on buckets and objects fetched with plain
+curl (no signature)."""
 import json
 import subprocess
 import urllib.parse
@@ -451,6 +452,27 @@ def test_delete_objects_and_copy_per_object(srv):
     r = owner.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "tmp/b"}, {"Key": "keep/c"}]})
     assert [d["Key"] for d in r.get("Deleted", [])] == ["tmp/b"], r
     assert [(e["Key"], e["Code"]) for e in r.get("Errors", [])] == [("keep/c", "AccessDenied")], r
+
+
+def test_anonymous_form_upload(srv):
+    """A browser form without a POST policy is anonymous: s3:PutObject on
+    the form's key decides, as for a PUT."""
+    c = srv.client()
+    b = "pol-form"
+    c.create_bucket(Bucket=b)
+
+    def form(key):
+        out = subprocess.run(["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "-F", "key=" + key,
+                              "-F", "file=@-;filename=f.txt", srv.endpoint + "/" + b],
+                             input=b"form body", capture_output=True, timeout=60, check=True).stdout
+        return int(out.rpartition(b"\n")[2])
+    assert form("drop/a.txt") == 403
+    c.put_bucket_policy(Bucket=b, Policy=policy(stmt("Allow", "*", "s3:PutObject", arn(b, "drop/*"))))
+    assert form("drop/a.txt") == 204
+    assert c.get_object(Bucket=b, Key="drop/a.txt")["Body"].read() == b"form body"
+    assert form("elsewhere/a.txt") == 403
+    r = c.list_objects_v2(Bucket=b)
+    assert [o["Key"] for o in r["Contents"]] == ["drop/a.txt"], r
 
 
 def test_policy_status_and_list_buckets(srv):

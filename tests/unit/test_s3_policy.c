@@ -609,6 +609,13 @@ static void test_request_actions(void **state)
         {&h_sync_changes, NULL, "cairn-changes", "s3:ListBucket"},
         {&h_sync_commit, "k", "cairn-commit", "s3:PutObject"},
         {&h_sync_chunks, "k", "cairn-chunks", "s3:GetObject"},
+        {&h_post_object, NULL, "", "s3:PutObject"},
+        {&h_put_object_lock_config, NULL, "object-lock", "s3:PutBucketObjectLockConfiguration"},
+        {&h_get_object_lock_config, NULL, "object-lock", "s3:GetBucketObjectLockConfiguration"},
+        {&h_put_object_retention, "k", "retention", "s3:PutObjectRetention"},
+        {&h_get_object_retention, "k", "retention&versionId=v", "s3:GetObjectRetention"},
+        {&h_put_object_legal_hold, "k", "legal-hold", "s3:PutObjectLegalHold"},
+        {&h_get_object_legal_hold, "k", "legal-hold", "s3:GetObjectLegalHold"},
         {&h_admin, NULL, "", NULL},
         {&h_list_buckets, NULL, "", NULL},
     };
