@@ -45,7 +45,8 @@ static void put_policy_end(struct s3_req *r)
     void *arg[2] = {users, &n};
     rc = s3_policy_parse(r->body.data ? r->body.data : "", r->body.len, r->bucket, user_known, arg,
                          &p, msg, sizeof msg);
-    memset(users, 0, n * sizeof *users); /* secrets */
+    if (users) /* secrets */
+        memset(users, 0, n * sizeof *users);
     free(users);
     if (rc == S3_POLICY_EMALFORMED) {
         s3_reply_error(r, S3E_MALFORMED_POLICY, msg);
