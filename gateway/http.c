@@ -447,6 +447,8 @@ static void request_begin(struct s3_req *r)
     }
     if (s3_authenticate_or_reply(r) != 0)
         return;
+    if (r->anonymous && s3_anonymous_or_reply(r) != 0)
+        return;
     int rc = r->h->begin ? r->h->begin(r) : 0;
     if (rc && !r->responded)
         s3_reply_rc(r, rc);

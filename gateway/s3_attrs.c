@@ -109,7 +109,7 @@ int s3_attrs_from_request_or_reply(struct s3_req *r, struct buf *out)
                        "Your metadata headers exceed the maximum allowed metadata size (2 KB).");
         return -1;
     }
-    return 0;
+    return s3_acl_apply_or_reply(r, out);
 }
 
 int s3_attrs_from_fields_or_reply(struct s3_req *r, const uint8_t *fields, uint32_t len,

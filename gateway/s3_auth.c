@@ -385,6 +385,60 @@ static int amz_headers_signed_or_reply(struct s3_req *r)
     return rc;
 }
 
+/* How the body is checked, from the x-amz-content-sha256 value. */
+static int payload_mode_or_reply(struct s3_req *r, const char *payload)
+{
+    if (strncmp(payload, "STREAMING-", 10) == 0) {
+        enum aws_chunked_mode mode;
+        if (strcmp(payload, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") == 0)
+            mode = AWS_CHUNKED_SIGNED;
+        else if (strcmp(payload, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER") == 0)
+            mode = AWS_CHUNKED_SIGNED_TRAILER;
+        else if (strcmp(payload, "STREAMING-UNSIGNED-PAYLOAD-TRAILER") == 0)
+            mode = AWS_CHUNKED_UNSIGNED_TRAILER;
+        else {
+            s3_reply_error(r, S3E_NOT_IMPLEMENTED, "This x-amz-content-sha256 streaming mode is not supported.");
+            return -1;
+        }
+        if (!s3_header(r, "x-amz-decoded-content-length")) {
+            s3_reply_error(r, S3E_MISSING_CONTENT_LENGTH, NULL);
+            return -1;
+        }
+        if (content_length_or_reply(r, "x-amz-decoded-content-length") != 0)
+            return -1;
+        char scope[SIGV4_SCOPE_MAX + 1];
+        sigv4_scope(&r->auth, scope, sizeof scope);
+        r->chunked = malloc(sizeof *r->chunked);
+        if (!r->chunked) {
+            s3_reply_error(r, S3E_INTERNAL, NULL);
+            return -1;
+        }
+        int rc = aws_chunked_init(r->chunked, mode, r->signing_key, r->seed_signature,
+                                  r->auth.amz_date, scope, r->content_length);
+        if (rc) {
+            s3_reply_error(r, S3E_INVALID_REQUEST, aws_chunked_strerror(rc));
+            return -1;
+        }
+        r->payload = PAYLOAD_STREAMING;
+    } else {
+        if (content_length_or_reply(r, "Content-Length") != 0)
+            return -1;
+        if (strcmp(payload, SIGV4_UNSIGNED_PAYLOAD) == 0) {
+            r->payload = PAYLOAD_UNSIGNED;
+        } else if (is_hex64(payload)) {
+            r->payload = PAYLOAD_SIGNED;
+            memcpy(r->payload_sha256, payload, 65);
+            cksum_init(&r->body_sha, CKSUM_SHA256);
+        } else {
+            s3_reply_error(r, S3E_INVALID_ARGUMENT, "x-amz-content-sha256 must be "
+                                                    "UNSIGNED-PAYLOAD, a STREAMING- value, or a "
+                                                    "valid sha256 value.");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int s3_authenticate_or_reply(struct s3_req *r)
 {
     const char *authz = s3_header(r, "Authorization");
@@ -413,9 +467,15 @@ int s3_authenticate_or_reply(struct s3_req *r)
         return content_length_or_reply(r, "Content-Length");
     }
     if (!authz && !presigned) {
+        /* anonymous: the bucket's policy and ACLs decide (s3_access.c);
+         * a body may still come framed with an unsigned trailer */
+        const char *payload = s3_header(r, "x-amz-content-sha256");
         r->anonymous = 1;
-        s3_reply_error(r, S3E_ACCESS_DENIED, NULL);
-        return -1;
+        if (payload && strncmp(payload, "STREAMING-AWS4-", 15) == 0) {
+            s3_reply_error(r, S3E_INVALID_REQUEST, "A signed payload needs a signed request.");
+            return -1;
+        }
+        return payload_mode_or_reply(r, payload ? payload : SIGV4_UNSIGNED_PAYLOAD);
     }
     if (authz) {
         rc = sigv4_parse_authorization(authz, &r->auth);
@@ -468,56 +528,7 @@ int s3_authenticate_or_reply(struct s3_req *r)
     if (amz_headers_signed_or_reply(r) != 0)
         return -1;
 
-    /* How the body is checked. */
-    if (strncmp(payload, "STREAMING-", 10) == 0) {
-        enum aws_chunked_mode mode;
-        if (strcmp(payload, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") == 0)
-            mode = AWS_CHUNKED_SIGNED;
-        else if (strcmp(payload, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER") == 0)
-            mode = AWS_CHUNKED_SIGNED_TRAILER;
-        else if (strcmp(payload, "STREAMING-UNSIGNED-PAYLOAD-TRAILER") == 0)
-            mode = AWS_CHUNKED_UNSIGNED_TRAILER;
-        else {
-            s3_reply_error(r, S3E_NOT_IMPLEMENTED, "This x-amz-content-sha256 streaming mode is not supported.");
-            return -1;
-        }
-        if (!s3_header(r, "x-amz-decoded-content-length")) {
-            s3_reply_error(r, S3E_MISSING_CONTENT_LENGTH, NULL);
-            return -1;
-        }
-        if (content_length_or_reply(r, "x-amz-decoded-content-length") != 0)
-            return -1;
-        char scope[SIGV4_SCOPE_MAX + 1];
-        sigv4_scope(&r->auth, scope, sizeof scope);
-        r->chunked = malloc(sizeof *r->chunked);
-        if (!r->chunked) {
-            s3_reply_error(r, S3E_INTERNAL, NULL);
-            return -1;
-        }
-        rc = aws_chunked_init(r->chunked, mode, r->signing_key, r->seed_signature,
-                              r->auth.amz_date, scope, r->content_length);
-        if (rc) {
-            s3_reply_error(r, S3E_INVALID_REQUEST, aws_chunked_strerror(rc));
-            return -1;
-        }
-        r->payload = PAYLOAD_STREAMING;
-    } else {
-        if (content_length_or_reply(r, "Content-Length") != 0)
-            return -1;
-        if (strcmp(payload, SIGV4_UNSIGNED_PAYLOAD) == 0) {
-            r->payload = PAYLOAD_UNSIGNED;
-        } else if (is_hex64(payload)) {
-            r->payload = PAYLOAD_SIGNED;
-            memcpy(r->payload_sha256, payload, 65);
-            cksum_init(&r->body_sha, CKSUM_SHA256);
-        } else {
-            s3_reply_error(r, S3E_INVALID_ARGUMENT, "x-amz-content-sha256 must be "
-                                                    "UNSIGNED-PAYLOAD, a STREAMING- value, or a "
-                                                    "valid sha256 value.");
-            return -1;
-        }
-    }
-    return 0;
+    return payload_mode_or_reply(r, payload);
 }
 
 static enum s3_err chunked_s3_err(int rc)

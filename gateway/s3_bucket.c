@@ -1,7 +1,7 @@
 /*
  * gateway/s3_bucket.c - bucket operations: ListBuckets, CreateBucket,
- * HeadBucket, DeleteBucket, GetBucketLocation, Get/PutBucketVersioning,
- * GetBucketAcl / GetObjectAcl (the answer S3 gives with ACLs disabled).
+ * HeadBucket, DeleteBucket, GetBucketLocation, Get/PutBucketVersioning
+ * (ACLs: s3_acl.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +100,10 @@ static int create_bucket_begin(struct s3_req *r)
 static void create_bucket_end(struct s3_req *r)
 {
     struct meta_bucket b;
+    const char *acl;
     memset(&b, 0, sizeof b);
+    if (s3_acl_canned_or_reply(r, &acl) != 0)
+        return;
     if (r->body.len) {
         struct xml_doc *doc = NULL;
         if (xml_parse(r->body.data, r->body.len, &doc) != 0 ||
@@ -125,6 +128,8 @@ static void create_bucket_end(struct s3_req *r)
     int rc = meta_bucket_create(r->gw->meta, &b);
     if (rc == 0 && with_lock)
         rc = meta_bucket_config_set(r->gw->meta, b.name, "object-lock", "Enabled", 7);
+    if (rc == 0 && strcmp(acl, "private") != 0)
+        rc = meta_bucket_config_set(r->gw->meta, r->bucket, S3_CONFIG_ACL, acl, strlen(acl));
     if (rc) {
         s3_reply_rc(r, rc);
         return;
@@ -245,79 +250,6 @@ static void put_versioning_end(struct s3_req *r)
 
 const struct s3_handler h_put_bucket_versioning = {"PutBucketVersioning", NULL, NULL,
                                                    put_versioning_end, NULL};
-
-/* ---- GetBucketAcl / GetObjectAcl -------------------------------------- */
-
-static void acl_end(struct s3_req *r)
-{
-    struct meta_bucket b;
-    if (s3_bucket_access_or_reply(r, &b) != 0)
-        return;
-    if (r->key && s3_object_or_reply(r, NULL) != 0)
-        return;
-    struct s3_doc d;
-    s3_doc_begin(&d, "AccessControlPolicy", 4096);
-    xml_owner(&d.w, b.owner);
-    xmlw_open(&d.w, "AccessControlList");
-    xmlw_open(&d.w, "Grant");
-    static const char *const grantee[] = {"xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance",
-                                          "xsi:type", "CanonicalUser", NULL};
-    xmlw_open_attrs(&d.w, "Grantee", grantee);
-    xmlw_elem(&d.w, "ID", b.owner);
-    xmlw_elem(&d.w, "DisplayName", b.owner);
-    xmlw_close(&d.w);
-    xmlw_elem(&d.w, "Permission", "FULL_CONTROL");
-    xmlw_close(&d.w);
-    xmlw_close(&d.w);
-    xmlw_close(&d.w);
-    s3_doc_reply(r, &d);
-}
-
-const struct s3_handler h_get_acl = {"GetAcl", NULL, NULL, acl_end, NULL};
-
-/* ---- PutBucketAcl / PutObjectAcl --------------------------------------- */
-
-/* S3 with ACLs disabled (the default for new buckets since 2023) accepts
- * only ACLs that give the owner full control and nothing else; s3cmd cp/mv
- * send exactly that after a copy. */
-static void put_acl_end(struct s3_req *r)
-{
-    struct meta_bucket b;
-    if (s3_bucket_access_or_reply(r, &b) != 0)
-        return;
-    if (r->key && s3_object_or_reply(r, NULL) != 0)
-        return;
-    const char *canned = s3_header(r, "x-amz-acl");
-    if (canned && strcmp(canned, "private") != 0 && strcmp(canned, "bucket-owner-full-control") != 0) {
-        s3_reply_error(r, S3E_ACL_NOT_SUPPORTED, NULL);
-        return;
-    }
-    if (r->body.len) {
-        struct xml_doc *doc = NULL;
-        if (xml_parse(r->body.data, r->body.len, &doc) != 0 ||
-            strcmp(xml_root(doc)->name, "AccessControlPolicy") != 0) {
-            xml_doc_free(doc);
-            s3_reply_error(r, S3E_MALFORMED_XML, NULL);
-            return;
-        }
-        int only_owner = 1;
-        const struct xml_node *acl = xml_child(xml_root(doc), "AccessControlList");
-        for (const struct xml_node *g = xml_child(acl, "Grant"); g; g = xml_next_named(g, "Grant")) {
-            const char *id = xml_child_text(xml_child(g, "Grantee"), "ID", "");
-            if (strcmp(id, b.owner) != 0 ||
-                strcmp(xml_child_text(g, "Permission", ""), "FULL_CONTROL") != 0)
-                only_owner = 0;
-        }
-        xml_doc_free(doc);
-        if (!only_owner) {
-            s3_reply_error(r, S3E_ACL_NOT_SUPPORTED, NULL);
-            return;
-        }
-    }
-    s3_reply_empty(r, 200);
-}
-
-const struct s3_handler h_put_acl = {"PutAcl", NULL, NULL, put_acl_end, NULL};
 
 /* ---- bucket configurations not stored yet ---------------------------- */
 

@@ -13,6 +13,7 @@
 
 #include "common/xml.h"
 #include "gateway/s3_internal.h"
+#include "gateway/s3_policy.h"
 
 #define DELETE_MAX_KEYS 1000
 
@@ -57,10 +58,22 @@ static void write_deleted(struct xml_writer *w, const char *key, const char *ver
 
 static void delete_objects_end(struct s3_req *r)
 {
+    struct xml_doc *doc = NULL;
+    struct s3_policy *pol = NULL;
+    struct meta_bucket b;
     struct s3_doc d;
-    struct xml_doc *doc = s3_xml_body_or_reply(r, "Delete");
-    if (!doc)
+    /* each key is judged on its own (s3:DeleteObject on bucket/key) */
+    int rc = meta_bucket_get(r->gw->meta, r->bucket, &b);
+    if (rc == 0)
+        rc = s3_bucket_policy_load(r, r->bucket, &pol);
+    if (rc) {
+        s3_reply_rc(r, rc);
         return;
+    }
+    if (!(doc = s3_xml_body_or_reply(r, "Delete"))) {
+        s3_policy_free(pol);
+        return;
+    }
     struct xml_node *root = xml_root(doc);
     int quiet = strcmp(xml_child_text(root, "Quiet", "false"), "true") == 0;
     size_t count = 0;
@@ -68,12 +81,14 @@ static void delete_objects_end(struct s3_req *r)
         const char *key = xml_child_text(o, "Key", NULL);
         if (++count > DELETE_MAX_KEYS || !key || !*key || strlen(key) > META_KEY_MAX) {
             xml_doc_free(doc);
+            s3_policy_free(pol);
             s3_reply_error(r, S3E_MALFORMED_XML, NULL);
             return;
         }
     }
     if (count == 0) {
         xml_doc_free(doc);
+        s3_policy_free(pol);
         s3_reply_error(r, S3E_MALFORMED_XML, NULL);
         return;
     }
@@ -96,6 +111,10 @@ static void delete_objects_end(struct s3_req *r)
             e = S3E_INVALID_ARGUMENT;
             msg = "Invalid version id specified";
         }
+        if (e == S3E_NONE &&
+            s3_access_allowed(r, &b, pol, version ? "s3:DeleteObjectVersion" : "s3:DeleteObject",
+                              key, version) != S3_ALLOWED)
+            e = S3E_ACCESS_DENIED;
         if (e == S3E_NONE)
             e = s3_err_from(s3_delete_one(r, key, version, (etag || size || mtime) ? &pc : NULL,
                                           &gone));
@@ -116,6 +135,7 @@ static void delete_objects_end(struct s3_req *r)
     }
     xmlw_close(&d.w);
     xml_doc_free(doc);
+    s3_policy_free(pol);
     s3_doc_reply(r, &d);
 }
 

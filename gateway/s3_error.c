@@ -124,8 +124,8 @@ static const struct s3_err_info table[S3E_COUNT] = {
     [S3E_NO_SUCH_OWNERSHIP_CONTROLS] = {"OwnershipControlsNotFoundError", 404,
                                         "The bucket ownership controls were not found"},
     [S3E_ACL_NOT_SUPPORTED] = {"AccessControlListNotSupported", 400,
-                               "The bucket does not allow ACLs: only the owner's full control "
-                               "(canned ACL 'private') is accepted."},
+                               "The bucket does not allow ACLs"},
+    [S3E_MALFORMED_POLICY] = {"MalformedPolicy", 400, "This policy contains invalid Json"},
     [S3E_MALFORMED_POST] = {"MalformedPOSTRequest", 400,
                             "The body of your POST request is not well-formed multipart/form-data."},
     [S3E_MAX_POST_PRE_DATA] = {"MaxPostPreDataLengthExceededError", 400,

@@ -226,16 +226,65 @@ int s3_route_or_reply(struct s3_req *r);
 /* Whether key (a C string) is a key S3 accepts: 1..META_KEY_MAX bytes of
  * valid UTF-8, as the router requires of keys in a path. */
 int s3_key_valid(const char *key);
-/* Whether the authenticated user may touch bucket (exists and owned, or
- * root).  Replies NoSuchBucket / AccessDenied and returns -1 otherwise;
- * b (may be NULL) receives the record. */
-int s3_bucket_access_or_reply(struct s3_req *r, struct meta_bucket *b);
+
+/* ---- s3_access.c: who may do what (bucket policies, canned ACLs) ------ */
+
+/* Names of the bucket configurations (meta_bucket_config_*) and of the
+ * attrs entry these rules read. */
+#define S3_CONFIG_POLICY "policy" /* the policy document as sent (JSON) */
+#define S3_CONFIG_ACL "acl"       /* a bucket's canned ACL, when not private */
+#define S3_ATTR_ACL "x-cairn-acl" /* an object version's canned ACL, when not private */
+
+/* The IAM action r asks for ("s3:GetObject"), from its handler's op and
+ * the request (versionId, the sub-resource); NULL when none exists (then
+ * only the owner and root may go on). */
+const char *s3_request_action(struct s3_req *r);
+/* An anonymous request goes on only to an S3 call on a bucket, where the
+ * bucket's policy and ACLs decide; the rest (ListBuckets, CreateBucket,
+ * sync calls, admin) is AccessDenied.  0, or replies and returns -1. */
+int s3_anonymous_or_reply(struct s3_req *r);
+/* The policy of bucket into *out (owned, s3_policy_free; NULL when the
+ * bucket has none).  0 or a metadata error. */
+struct s3_policy;
+int s3_bucket_policy_load(struct s3_req *r, const char *bucket, struct s3_policy **out);
+/* s3_access_allowed's verdicts. */
+enum { S3_DENIED = 0, S3_ALLOWED = 1, S3_NOT_OWNER = 2 /* policy calls of others: 405 */ };
+/* The verdict for r doing action to key (NULL: the bucket) of bucket b
+ * under policy pol (NULL: none), in the order docs/policies.md gives.  An
+ * object action without a key (DeleteObjects) is allowed when some key
+ * may be: each key is then judged on its own. */
+int s3_access_allowed(struct s3_req *r, const struct meta_bucket *b, const struct s3_policy *pol,
+                      const char *action, const char *key, const char *version_id);
+/* Whether r may do action to key (NULL: the bucket) of bucket.  Replies
+ * NoSuchBucket, AccessDenied or MethodNotAllowed and returns -1 if not;
+ * out (may be NULL) receives the bucket's record. */
+int s3_access_or_reply(struct s3_req *r, const char *bucket, const char *key, const char *action,
+                       const char *version_id, struct meta_bucket *out);
+/* s3_access_or_reply for what r itself asks (s3_request_action). */
+int s3_bucket_access_or_reply(struct s3_req *r, struct meta_bucket *out);
+
+/* ---- s3_acl.c: canned ACLs -------------------------------------------- */
+
+/* The canned ACL a write names (x-amz-acl) into *acl: "private" (also
+ * for bucket-owner-full-control and bucket-owner-read, the same thing in
+ * cairn), "public-read", "public-read-write" or "authenticated-read";
+ * "private" without the header.  x-amz-grant-* headers and the other
+ * canned ACLs are AccessControlListNotSupported, an unknown value
+ * InvalidArgument: replies and returns -1. */
+int s3_acl_canned_or_reply(struct s3_req *r, const char **acl);
+/* Set the S3_ATTR_ACL entry of the attrs being written to what the
+ * request's x-amz-acl names (dropping one copied from elsewhere).  Any
+ * ACL but private also needs s3:PutObjectAcl on r's key, as on S3.
+ * Replies and returns -1 on a bad header, a refusal or a full buffer. */
+int s3_acl_apply_or_reply(struct s3_req *r, struct buf *attrs);
 
 /* ---- handler tables (one file each) --------------------------------- */
 
 extern const struct s3_handler h_list_buckets, h_create_bucket, h_delete_bucket, h_head_bucket,
     h_get_bucket_location, h_get_bucket_versioning, h_put_bucket_versioning, h_list_objects,
     h_list_versions, h_delete_objects, h_get_acl, h_put_acl, h_bucket_config, h_get_object_tagging;
+extern const struct s3_handler h_put_bucket_policy, h_get_bucket_policy, h_delete_bucket_policy,
+    h_get_bucket_policy_status, h_get_ownership_controls;
 extern const struct s3_handler h_put_object, h_get_object, h_head_object, h_delete_object,
     h_copy_object;
 extern const struct s3_handler h_create_mpu, h_upload_part, h_upload_part_copy, h_complete_mpu,

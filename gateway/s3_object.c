@@ -932,22 +932,20 @@ int s3_copy_source_or_reply(struct s3_req *r, struct s3_copy_src *src)
     src->version_named = q != NULL;
     if (q && strlen(q + 11) < sizeof src->version_id)
         snprintf(src->version_id, sizeof src->version_id, "%s", q + 11);
-    /* The caller must be allowed to read the source bucket. */
-    struct meta_bucket b;
+    /* The caller must be allowed to read the source (that version). */
     struct meta_object so;
     int answered = 0;
     int rc = src->key ? 0 : -ENOMEM;
+    const char *vid = q ? src->version_id : NULL;
     if (rc == 0 && q && !s3_version_id_valid(src->version_id)) {
         s3_reply_error(r, S3E_INVALID_ARGUMENT, "Invalid version id specified");
         answered = 1;
     }
     if (rc == 0 && !answered)
-        rc = meta_bucket_get(r->gw->meta, src->bucket, &b);
-    if (rc == 0 && !answered && !r->is_root && strcmp(b.owner, r->user) != 0)
-        rc = -EACCES;
+        answered = s3_access_or_reply(r, src->bucket, src->key,
+                                      vid ? "s3:GetObjectVersion" : "s3:GetObject", vid, NULL) != 0;
     if (rc == 0 && !answered)
-        answered = s3_version_or_reply(r, src->bucket, src->key, q ? src->version_id : NULL, 1,
-                                       &so) != 0;
+        answered = s3_version_or_reply(r, src->bucket, src->key, vid, 1, &so) != 0;
     if (rc == 0 && !answered) {
         snprintf(src->version_id, sizeof src->version_id, "%s", so.version_id);
         rc = ol_reader_open_object(r->gw->ol, &so, &src->rd);
@@ -957,9 +955,7 @@ int s3_copy_source_or_reply(struct s3_req *r, struct s3_copy_src *src)
     if (rc || answered) {
         free(src->key);
         src->key = NULL;
-        if (rc == -EACCES)
-            s3_reply_error(r, S3E_ACCESS_DENIED, NULL);
-        else if (rc)
+        if (rc)
             s3_reply_rc(r, rc);
         return -1;
     }
@@ -1025,7 +1021,8 @@ static void copy_object_end(struct s3_req *r)
         s3_reply_error(r, S3E_INTERNAL, NULL);
         goto out;
     }
-    if (s3_lock_attrs_or_reply(r, &attrs) != 0)
+    if (s3_lock_attrs_or_reply(r, &attrs) != 0 ||
+        s3_acl_apply_or_reply(r, &attrs) != 0) /* not the source's ACL */
         goto out;
     struct meta_precond pc;
     char if_match[META_ETAG_MAX];

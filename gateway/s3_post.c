@@ -382,9 +382,10 @@ static int file_begin(struct post_state *st, const struct form_part *part)
     } else if (a.credential || a.signature || a.v2_access_key || a.v2_signature) {
         return missing_field(r, "policy");
     }
-    /* an anonymous form (no policy) is refused here unless bucket policies allow it */
+    /* s3:PutObject on the form's key: an anonymous form (no policy) goes
+     * on only where the bucket's policy or ACL lets everyone write */
     struct meta_bucket b;
-    if (s3_bucket_access_or_reply(r, &b) != 0)
+    if (s3_access_or_reply(r, r->bucket, st->key, "s3:PutObject", NULL, &b) != 0)
         return POST_STOP;
     st->versioning = b.versioning;
     if (s3_attrs_from_fields_or_reply(r, (const uint8_t *)st->fields.data,

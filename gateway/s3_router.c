@@ -50,6 +50,9 @@ static const char *unsupported_subresource(struct s3_req *r)
     if (r->key)
         return NULL;
     name = find_param(r, bucket_configs);
+    if (name && strcmp(name, "policy") == 0 &&
+        (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "DELETE") == 0))
+        return NULL; /* s3_bucket_policy.c */
     if (name && strcmp(r->method, "GET") != 0)
         return name;
     return NULL;
@@ -183,6 +186,12 @@ static const struct s3_handler *route_bucket(struct s3_req *r)
             return &h_get_bucket_versioning;
         if (s3_has_param(r, "versions"))
             return &h_list_versions;
+        if (s3_has_param(r, "policyStatus"))
+            return &h_get_bucket_policy_status;
+        if (s3_has_param(r, "policy"))
+            return &h_get_bucket_policy;
+        if (s3_has_param(r, "ownershipControls"))
+            return &h_get_ownership_controls;
         if (s3_has_param(r, "object-lock"))
             return &h_get_object_lock_config;
         if (find_param(r, bucket_configs))
@@ -193,6 +202,10 @@ static const struct s3_handler *route_bucket(struct s3_req *r)
         return &h_head_bucket;
     if (strcmp(m, "PUT") == 0 && s3_has_param(r, "acl"))
         return &h_put_acl;
+    if (strcmp(m, "PUT") == 0 && s3_has_param(r, "policy"))
+        return &h_put_bucket_policy;
+    if (strcmp(m, "DELETE") == 0 && s3_has_param(r, "policy"))
+        return &h_delete_bucket_policy;
     if (strcmp(m, "PUT") == 0 && s3_has_param(r, "object-lock"))
         return &h_put_object_lock_config;
     if (strcmp(m, "PUT") == 0 && s3_has_param(r, "versioning"))
@@ -330,25 +343,4 @@ int s3_key_valid(const char *key)
 {
     size_t n = strlen(key);
     return n > 0 && n <= META_KEY_MAX && valid_utf8((const unsigned char *)key, n);
-}
-
-int s3_bucket_access_or_reply(struct s3_req *r, struct meta_bucket *out)
-{
-    struct meta_bucket b;
-    int rc = meta_bucket_get(r->gw->meta, r->bucket, &b);
-    if (rc == META_EINVAL) {
-        s3_reply_error(r, S3E_INVALID_BUCKET_NAME, NULL);
-        return -1;
-    }
-    if (rc) {
-        s3_reply_rc(r, rc);
-        return -1;
-    }
-    if (!r->is_root && strcmp(b.owner, r->user) != 0) {
-        s3_reply_error(r, S3E_ACCESS_DENIED, NULL);
-        return -1;
-    }
-    if (out)
-        *out = b;
-    return 0;
 }
