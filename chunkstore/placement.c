@@ -58,6 +58,7 @@ void cs_place(const struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN],
     }
     out->k = (uint8_t)k;
     out->m = (uint8_t)m;
+    out->flags = 0;
     for (int i = 0; i < CS_MAX_SHARDS; i++)
         out->drive[i] = i < want ? best[i] : 0;
 }
