@@ -117,6 +117,9 @@ static const struct s3_err_info table[S3E_COUNT] = {
     [S3E_ACL_NOT_SUPPORTED] = {"AccessControlListNotSupported", 400,
                                "The bucket does not allow ACLs: only the owner's full control "
                                "(canned ACL 'private') is accepted."},
+    [S3E_INVALID_ENCRYPTION_ALGORITHM] = {"InvalidEncryptionAlgorithmError", 400,
+                                          "The Encryption request you specified is not valid. "
+                                          "Supported value: AES256."},
 };
 
 const struct s3_err_info *s3_err_info(enum s3_err e)
@@ -139,6 +142,8 @@ enum s3_err s3_err_from(int rc)
     case OL_EPARTORDER: return S3E_INVALID_PART_ORDER;
     case OL_ETOOSMALL: return S3E_ENTITY_TOO_SMALL;
     case OL_ERANGE: return S3E_INVALID_RANGE;
+    case OL_ENOKEY: return S3E_INTERNAL;     /* a handler forgot the key: a bug */
+    case OL_EDECRYPT: return S3E_INTERNAL;   /* sealed bytes damaged: never served */
     /* metadata */
     case META_ENOTFOUND: return S3E_NO_SUCH_KEY;
     case META_ENOBUCKET: return S3E_NO_SUCH_BUCKET;
