@@ -202,6 +202,28 @@ static void test_keyfile(void **state)
     rmdir(dir);
 }
 
+/* The sealed format is data on disk: pinned against an independent
+ * implementation (Python hmac/hashlib and the cryptography package's
+ * AESGCM, following docs/encryption.md): master key all zeros, chunk
+ * "hello, sealed world". */
+static void test_format_pinned(void **state)
+{
+    (void)state;
+    static const char pt[] = "hello, sealed world";
+    uint8_t zero[32] = {0}, h[32], id[32], sealed[sizeof pt - 1 + SSE_TAG_LEN];
+    char hex[2 * sizeof sealed + 1];
+    struct sse_domain d;
+    assert_int_equal(sse_domain_s3(zero, &d), 0);
+    sha256(pt, sizeof pt - 1, h);
+    sse_chunk_id(&d, h, id);
+    hex_encode(id, 32, hex);
+    assert_string_equal(hex, "8fa91aa58b57101a6cba8cdd09ce437075c1db275256ed520180443f026b31fa");
+    assert_int_equal(sse_seal(&d, id, pt, sizeof pt - 1, sealed), 0);
+    hex_encode(sealed, sizeof sealed, hex);
+    assert_string_equal(hex, "7753a7c3a4f2f05890133d140712dbe40adc87d24b0c8e1a378527de48918ba06"
+                             "2554d");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_tamper_detected),
         cmocka_unit_test(test_key_check),
         cmocka_unit_test(test_keyfile),
+        cmocka_unit_test(test_format_pinned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
