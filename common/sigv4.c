@@ -473,6 +473,34 @@ int sigv4_parse_presigned(const struct uri_query *q, struct sigv4_auth *out)
     return 0;
 }
 
+/* ---- browser POST form --------------------------------------------------- */
+
+int sigv4_parse_post_form(const char *algorithm, const char *credential, const char *amz_date,
+                          const char *signature, struct sigv4_auth *out)
+{
+    struct sigv4_auth a;
+    int rc;
+    time_t t;
+    if (!out)
+        return SIGV4_EINVAL;
+    if (!algorithm || !credential || !amz_date || !signature)
+        return SIGV4_EMALFORMED;
+    if (strcmp(algorithm, SIGV4_ALGORITHM) != 0)
+        return SIGV4_EALGORITHM;
+    memset(&a, 0, sizeof a);
+    if ((rc = parse_credential(credential, strlen(credential), &a, SIGV4_EMALFORMED)) < 0)
+        return rc;
+    if ((rc = parse_signature(signature, strlen(signature), &a, SIGV4_EMALFORMED)) < 0)
+        return rc;
+    if (strlen(amz_date) != 16 || sigv4_parse_amz_date(amz_date, &t) < 0)
+        return SIGV4_EBADDATE;
+    if (memcmp(amz_date, a.date, 8) != 0)
+        return SIGV4_ESCOPEDATE;
+    memcpy(a.amz_date, amz_date, 17);
+    *out = a;
+    return 0;
+}
+
 /* ---- canonical request ----------------------------------------------- */
 
 void sigv4_signing_key(const char *secret, const char *date, const char *region,

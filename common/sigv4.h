@@ -191,6 +191,27 @@ int sigv4_auth_set_date(struct sigv4_auth *auth, const char *x_amz_date, const c
  */
 int sigv4_parse_presigned(const struct uri_query *q, struct sigv4_auth *out);
 
+/*
+ * Parse the fields of a browser POST form that sign its policy (S3's POST
+ * Object with Signature Version 4; each argument the field's value, NULL
+ * when absent): x-amz-algorithm (AWS4-HMAC-SHA256, else SIGV4_EALGORITHM),
+ * x-amz-credential ("AK/20130524/us-east-1/s3/aws4_request", parsed as in
+ * an Authorization header: SIGV4_EMALFORMED, SIGV4_ETOOLONG), x-amz-date
+ * ("20130524T000000Z": SIGV4_EBADDATE; its day must be the scope's,
+ * SIGV4_ESCOPEDATE), x-amz-signature (64 hex digits, upper case accepted:
+ * SIGV4_EMALFORMED).  A missing field is SIGV4_EMALFORMED.  On success
+ * *out holds the credential, amz_date and signature (no signed headers,
+ * presigned 0); on failure it is untouched.
+ *
+ * The signature of a POST policy is hex(HMAC-SHA256(signing key, the
+ * base64 policy exactly as sent)): sigv4_signing_key(), sigv4_signature()
+ * over the policy text, sigv4_signature_equal().  Whether the policy has
+ * expired is the caller's check (its "expiration"); the request time is
+ * not checked against the clock.
+ */
+int sigv4_parse_post_form(const char *algorithm, const char *credential, const char *amz_date,
+                          const char *signature, struct sigv4_auth *out);
+
 /* ---- time ------------------------------------------------------------ */
 
 /* Parse ISO 8601 basic "YYYYMMDDTHHMMSSZ" (exactly 16 characters, valid

@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/xml.h"
+#include "gateway/s3_cors.h"
 #include "gateway/s3_internal.h"
 
 /* ------------------------------------------------------------------ */
@@ -106,7 +107,8 @@ void s3_time_http(int64_t ms, char out[40])
 }
 
 /* The rest of an ISO 8601 time after the seconds: an optional fraction
- * (any number of digits, dropped) and "Z".  Returns the end or NULL. */
+ * (any number of digits, dropped) and "Z" or "+00:00" (UTC is all S3
+ * clients send).  Returns the end or NULL. */
 static const char *iso_time_tail(const char *p)
 {
     if (*p == '.') {
@@ -115,6 +117,8 @@ static const char *iso_time_tail(const char *p)
         for (p++; *p >= '0' && *p <= '9'; p++)
             ;
     }
+    if (strncmp(p, "+00:00", 6) == 0)
+        return p + 6;
     return *p == 'Z' ? p + 1 : NULL;
 }
 
@@ -142,12 +146,25 @@ int64_t s3_parse_http_time(const char *s)
 /* ------------------------------------------------------------------ */
 /* Replies                                                             */
 
+struct xml_doc *s3_xml_body_or_reply(struct s3_req *r, const char *root)
+{
+    struct xml_doc *doc = NULL;
+    if (xml_parse(r->body.data ? r->body.data : "", r->body.len, &doc) != 0 ||
+        strcmp(xml_root(doc)->name, root) != 0) {
+        xml_doc_free(doc);
+        s3_reply_error(r, S3E_MALFORMED_XML, NULL);
+        return NULL;
+    }
+    return doc;
+}
+
 void s3_reply_response(struct s3_req *r, unsigned status, struct MHD_Response *resp)
 {
     if (r->responded) {
         MHD_destroy_response(resp);
         return;
     }
+    s3_cors_reply_headers(r);
     r->responded = 1;
     r->status = status;
     MHD_add_response_header(resp, "x-amz-request-id", r->id);
@@ -244,6 +261,15 @@ void s3_reply_error(struct s3_req *r, enum s3_err e, const char *msg)
     const struct s3_err_info *info = s3_err_info(e);
     if (r->responded)
         return;
+    if (r->in_body) {
+        /* libmicrohttpd takes no reply while the body streams */
+        if (r->err_s3 == S3E_NONE && !r->err) {
+            r->err_s3 = e;
+            r->deferred_msg = msg ? strdup(msg) : NULL;
+            r->err_msg = r->deferred_msg;
+        }
+        return;
+    }
     atomic_fetch_add(&r->gw->errors, 1);
     if (info->status == 304 || strcmp(r->method, "HEAD") == 0) {
         /* No body: but S3 clients read the code from these headers. */
@@ -330,6 +356,7 @@ static void req_free(struct s3_req *r)
     buf_release(&r->body);
     buf_release(&r->hdrs);
     buf_release(&r->err_details);
+    free(r->deferred_msg);
     free(r);
 }
 
@@ -393,6 +420,12 @@ static void request_begin(struct s3_req *r)
         r->h->end(r);
         return;
     }
+    if (r->h == &h_cors_preflight) {
+        /* the one S3 request without credentials: browsers send none with
+         * a preflight, which is answered from the bucket's CORS rules */
+        r->h->end(r);
+        return;
+    }
     if (s3_authenticate_or_reply(r) != 0)
         return;
     int rc = r->h->begin ? r->h->begin(r) : 0;
@@ -442,8 +475,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_data_size = 0;
         if (r->responded || r->err || r->err_s3 != S3E_NONE)
             return MHD_YES; /* drain and discard: the error is answered at the end */
+        r->in_body = 1;
         int rc = s3_body_feed(r, (const uint8_t *)upload_data, n,
                               r->h->body ? handler_body : collect_body, r);
+        r->in_body = 0;
         if (rc && !r->err && r->err_s3 == S3E_NONE)
             r->err = rc;
         return MHD_YES;

@@ -140,6 +140,7 @@ const char *ol_strerror(int err)
     case OL_EPARTORDER: return "parts out of order";
     case OL_ETOOSMALL: return "part too small";
     case OL_ERANGE: return "range not satisfiable";
+    case OL_ELOCKED: return "version under object lock";
     case OL_ENOKEY: return "encrypted object read without its key";
     case OL_EDECRYPT: return "encrypted data does not authenticate (corrupt)";
     }

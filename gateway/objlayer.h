@@ -38,8 +38,9 @@ enum ol_error {
     OL_EPARTORDER = -33006,     /* complete: parts not ascending */
     OL_ETOOSMALL = -33007,      /* complete: a non-last part under 5 MiB */
     OL_ERANGE = -33008,         /* range not satisfiable */
-    OL_ENOKEY = -33009,         /* read of an encrypted object without its key */
-    OL_EDECRYPT = -33010,       /* sealed data did not authenticate: corrupt */
+    OL_ELOCKED = -33009,        /* the version is under object lock (the gateway's check) */
+    OL_ENOKEY = -33010,         /* read of an encrypted object without its key */
+    OL_EDECRYPT = -33011,       /* sealed data did not authenticate: corrupt */
 };
 
 const char *ol_strerror(int err);

@@ -112,6 +112,29 @@ int s3_attrs_from_request_or_reply(struct s3_req *r, struct buf *out)
     return 0;
 }
 
+int s3_attrs_from_fields_or_reply(struct s3_req *r, const uint8_t *fields, uint32_t len,
+                                  struct buf *out)
+{
+    const char *n, *v;
+    size_t meta_bytes = 0;
+    int err = 0;
+    for (uint32_t pos = 0; !err && s3_attrs_next(fields, len, &pos, &n, &v);) {
+        int stored = strncmp(n, "x-amz-meta-", 11) == 0;
+        if (stored)
+            meta_bytes += strlen(n) - 11 + strlen(v);
+        for (int i = 0; !stored && stored_headers[i]; i++)
+            stored = strcmp(n, stored_headers[i]) == 0;
+        if (stored && (meta_bytes > S3_MAX_USER_META || s3_attrs_add(out, n, v) != 0))
+            err = 1;
+    }
+    if (err) {
+        s3_reply_error(r, S3E_METADATA_TOO_LARGE,
+                       "Your metadata headers exceed the maximum allowed metadata size (2 KB).");
+        return -1;
+    }
+    return 0;
+}
+
 int s3_attrs_next(const uint8_t *attrs, uint32_t len, uint32_t *pos, const char **name,
                   const char **value)
 {
@@ -255,6 +278,7 @@ void s3_attrs_to_headers(struct s3_req *r, const uint8_t *attrs, uint32_t len, i
         if (!internal && (strncmp(n, "x-amz-checksum-", 15) != 0 || with_checksum))
             s3_add_header(r, canonical_name(n, tmp, sizeof tmp), v);
     }
+    s3_lock_headers(r, attrs, len);
 }
 
 void s3_quote_etag(const char *etag, char out[META_ETAG_MAX + 3])

@@ -99,6 +99,101 @@ static int lookup_secret(struct s3_req *r, const char *access_key, char *secret,
     return 0;
 }
 
+/* lookup_secret, answering InvalidAccessKeyId (or the lookup's error).
+ * 0, or replies and returns -1. */
+static int secret_or_reply(struct s3_req *r, const char *access_key, char *secret, size_t cap)
+{
+    int rc = lookup_secret(r, access_key, secret, cap);
+    if (rc == META_ENOTFOUND)
+        s3_reply_error(r, S3E_INVALID_ACCESS_KEY, NULL);
+    else if (rc)
+        s3_reply_rc(r, rc);
+    return rc ? -1 : 0;
+}
+
+/* The S3 error for a malformed POST form signature field. */
+static void reply_post_field_error(struct s3_req *r, int rc)
+{
+    const char *name = "x-amz-credential", *msg;
+    switch (rc) {
+    case SIGV4_EALGORITHM:
+        name = "x-amz-algorithm";
+        msg = "Only AWS4-HMAC-SHA256 (Signature Version 4) is supported.";
+        break;
+    case SIGV4_EBADDATE:
+        name = "x-amz-date";
+        msg = "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"";
+        break;
+    case SIGV4_ESCOPEDATE:
+        msg = "The credential scope date does not match the x-amz-date field.";
+        break;
+    default:
+        msg = "Error parsing the X-Amz-Credential or X-Amz-Signature field.";
+        break;
+    }
+    s3_add_error_detail(r, "ArgumentName", name);
+    s3_reply_error(r, S3E_INVALID_ARGUMENT, msg);
+}
+
+int s3_post_authenticate_or_reply(struct s3_req *r, const struct s3_post_auth *a)
+{
+    char secret[256], sig[65];
+    int rc = -1, v4 = !a->v2_access_key;
+    const char *access_key = a->v2_access_key;
+    struct sigv4_auth auth;
+
+    if (v4) {
+        int prc = sigv4_parse_post_form(a->algorithm, a->credential, a->date, a->signature, &auth);
+        if (prc) {
+            reply_post_field_error(r, prc);
+            return -1;
+        }
+        if (strcmp(auth.service, "s3") != 0 || strcmp(auth.region, r->gw->region) != 0) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "Error parsing the X-Amz-Credential parameter; the %s '%s' "
+                     "is wrong; expecting '%s'", strcmp(auth.service, "s3") ? "service" : "region",
+                     strcmp(auth.service, "s3") ? auth.service : auth.region,
+                     strcmp(auth.service, "s3") ? "s3" : r->gw->region);
+            s3_add_header(r, "x-amz-bucket-region", r->gw->region);
+            s3_reply_error(r, S3E_AUTH_QUERY_ERROR, msg);
+            return -1;
+        }
+        access_key = auth.access_key;
+    } else if (!a->v2_signature) {
+        s3_add_error_detail(r, "ArgumentName", "signature");
+        s3_reply_error(r, S3E_INVALID_ARGUMENT, "Bucket POST must contain a field named "
+                                                "'signature'.  If it is specified, please check "
+                                                "the order of the fields.");
+        return -1;
+    }
+    if (secret_or_reply(r, access_key, secret, sizeof secret) != 0)
+        goto out;
+    int match;
+    if (v4) {
+        uint8_t key[32];
+        sigv4_signing_key(secret, auth.date, auth.region, auth.service, key);
+        sigv4_signature(key, a->policy, strlen(a->policy), sig);
+        memset(key, 0, sizeof key);
+        match = sigv4_signature_equal(sig, auth.signature);
+    } else {
+        sigv2_signature(secret, a->policy, strlen(a->policy), sig);
+        match = strlen(sig) == strlen(a->v2_signature) &&
+                CRYPTO_memcmp(sig, a->v2_signature, strlen(sig)) == 0;
+    }
+    if (!match) {
+        r->is_root = 0;
+        r->user[0] = 0;
+        s3_reply_error(r, S3E_SIGNATURE_MISMATCH, NULL);
+        goto out;
+    }
+    r->anonymous = 0;
+    snprintf(r->access_key, sizeof r->access_key, "%s", access_key);
+    rc = 0;
+out:
+    memset(secret, 0, sizeof secret);
+    return rc;
+}
+
 static int is_hex64(const char *s)
 {
     if (strlen(s) != 64)
@@ -190,15 +285,8 @@ static int sigv2_presigned_or_reply(struct s3_req *r)
         s3_reply_error(r, S3E_EXPIRED_PRESIGN, NULL);
         goto out;
     }
-    int lrc = lookup_secret(r, ak, secret, sizeof secret);
-    if (lrc == META_ENOTFOUND) {
-        s3_reply_error(r, S3E_INVALID_ACCESS_KEY, NULL);
+    if (secret_or_reply(r, ak, secret, sizeof secret) != 0)
         goto out;
-    }
-    if (lrc) {
-        s3_reply_rc(r, lrc);
-        goto out;
-    }
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_amz, &h);
     if (h.overflow) {
         s3_reply_error(r, S3E_HEADERS_TOO_LARGE, NULL);
@@ -318,6 +406,12 @@ int s3_authenticate_or_reply(struct s3_req *r)
                        "with AWS4-HMAC-SHA256.");
         return -1;
     }
+    if (!authz && !presigned && r->h == &h_post_object) {
+        /* signed by the fields of its form: s3_post_authenticate_or_reply */
+        r->anonymous = 1;
+        r->payload = PAYLOAD_UNSIGNED;
+        return content_length_or_reply(r, "Content-Length");
+    }
     if (!authz && !presigned) {
         r->anonymous = 1;
         s3_reply_error(r, S3E_ACCESS_DENIED, NULL);
@@ -353,15 +447,8 @@ int s3_authenticate_or_reply(struct s3_req *r)
                           r->auth.expires, r->auth.presigned);
     if (rc)
         return reply_sigv4_or_internal(r, rc);
-    rc = lookup_secret(r, r->auth.access_key, secret, sizeof secret);
-    if (rc == META_ENOTFOUND) {
-        s3_reply_error(r, S3E_INVALID_ACCESS_KEY, NULL);
+    if (secret_or_reply(r, r->auth.access_key, secret, sizeof secret) != 0)
         return -1;
-    }
-    if (rc) {
-        s3_reply_rc(r, rc);
-        return -1;
-    }
     snprintf(r->access_key, sizeof r->access_key, "%s", r->auth.access_key);
 
     const char *payload = presigned ? s3_param(r, "X-Amz-Content-Sha256")

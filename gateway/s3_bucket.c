@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/xml.h"
 #include "gateway/s3_internal.h"
@@ -117,7 +118,13 @@ static void create_bucket_end(struct s3_req *r)
     snprintf(b.name, sizeof b.name, "%s", r->bucket);
     snprintf(b.owner, sizeof b.owner, "%s", r->user);
     b.created_ms = ol_now_ms();
+    const char *lock = s3_header(r, "x-amz-bucket-object-lock-enabled");
+    int with_lock = lock && strcasecmp(lock, "true") == 0;
+    if (with_lock)
+        b.versioning = META_VERSIONING_ENABLED; /* object lock needs it, as in S3 */
     int rc = meta_bucket_create(r->gw->meta, &b);
+    if (rc == 0 && with_lock)
+        rc = meta_bucket_config_set(r->gw->meta, b.name, "object-lock", "Enabled", 7);
     if (rc) {
         s3_reply_rc(r, rc);
         return;
@@ -280,10 +287,8 @@ static const struct {
     {"logging", "BucketLoggingStatus", S3E_NONE},
     {"notification", "NotificationConfiguration", S3E_NONE},
     {"requestPayment", NULL, S3E_NONE},
-    {"cors", NULL, S3E_NO_SUCH_CORS},
     {"encryption", NULL, S3E_NO_SUCH_ENCRYPTION},
     {"lifecycle", NULL, S3E_NO_SUCH_LIFECYCLE},
-    {"object-lock", NULL, S3E_NO_SUCH_OBJECT_LOCK},
     {"ownershipControls", NULL, S3E_NO_SUCH_OWNERSHIP_CONTROLS},
     {"policy", NULL, S3E_NO_SUCH_BUCKET_POLICY},
     {"policyStatus", NULL, S3E_NO_SUCH_BUCKET_POLICY},

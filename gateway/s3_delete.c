@@ -46,12 +46,8 @@ static void delete_objects_end(struct s3_req *r)
         s3_reply_error(r, S3E_BAD_DIGEST, NULL);
         return;
     }
-    if (xml_parse(r->body.data ? r->body.data : "", r->body.len, &doc) != 0 ||
-        strcmp(xml_root(doc)->name, "Delete") != 0) {
-        xml_doc_free(doc);
-        s3_reply_error(r, S3E_MALFORMED_XML, NULL);
+    if (!(doc = s3_xml_body_or_reply(r, "Delete")))
         return;
-    }
     struct xml_node *root = xml_root(doc);
     int quiet = strcmp(xml_child_text(root, "Quiet", "false"), "true") == 0;
     size_t count = 0;

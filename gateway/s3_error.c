@@ -108,6 +108,11 @@ static const struct s3_err_info table[S3E_COUNT] = {
     [S3E_NO_SUCH_TAG_SET] = {"NoSuchTagSet", 404, "The TagSet does not exist"},
     [S3E_NO_SUCH_OBJECT_LOCK] = {"ObjectLockConfigurationNotFoundError", 404,
                                  "Object Lock configuration does not exist for this bucket"},
+    [S3E_NO_OBJECT_RETENTION] = {"NoSuchObjectLockConfiguration", 404,
+                                 "The specified object does not have a ObjectLock configuration"},
+    [S3E_OBJECT_LOCKED] = {"AccessDenied", 403, "Access Denied because object protected by object lock."},
+    [S3E_INVALID_BUCKET_STATE] = {"InvalidBucketState", 409,
+                                  "The request is not valid with the current state of the bucket."},
     [S3E_NO_SUCH_REPLICATION] = {"ReplicationConfigurationNotFoundError", 404,
                                  "The replication configuration was not found"},
     [S3E_NO_SUCH_PUBLIC_ACCESS_BLOCK] = {"NoSuchPublicAccessBlockConfiguration", 404,
@@ -117,6 +122,21 @@ static const struct s3_err_info table[S3E_COUNT] = {
     [S3E_ACL_NOT_SUPPORTED] = {"AccessControlListNotSupported", 400,
                                "The bucket does not allow ACLs: only the owner's full control "
                                "(canned ACL 'private') is accepted."},
+    [S3E_MALFORMED_POST] = {"MalformedPOSTRequest", 400,
+                            "The body of your POST request is not well-formed multipart/form-data."},
+    [S3E_MAX_POST_PRE_DATA] = {"MaxPostPreDataLengthExceededError", 400,
+                               "Your POST request fields preceding the upload file were too large."},
+    [S3E_INVALID_POLICY_DOCUMENT] = {"InvalidPolicyDocument", 400,
+                                     "The content of the form does not meet the conditions "
+                                     "specified in the policy document."},
+    [S3E_BAD_REQUEST] = {"BadRequest", 400, "Bad Request"},
+    /* S3's spelling ("evalution"), as browsers' consoles show it */
+    [S3E_CORS_FORBIDDEN] = {"AccessForbidden", 403,
+                            "CORSResponse: This CORS request is not allowed. This is usually "
+                            "because the evalution of Origin, request method / "
+                            "Access-Control-Request-Method or Access-Control-Request-Headers are "
+                            "not whitelisted by the resource's CORS spec."},
+    [S3E_MISSING_REQUEST_BODY] = {"MissingRequestBodyError", 400, "Request Body is empty"},
     [S3E_INVALID_ENCRYPTION_ALGORITHM] = {"InvalidEncryptionAlgorithmError", 400,
                                           "The Encryption request you specified is not valid. "
                                           "Supported value: AES256."},
@@ -142,6 +162,7 @@ enum s3_err s3_err_from(int rc)
     case OL_EPARTORDER: return S3E_INVALID_PART_ORDER;
     case OL_ETOOSMALL: return S3E_ENTITY_TOO_SMALL;
     case OL_ERANGE: return S3E_INVALID_RANGE;
+    case OL_ELOCKED: return S3E_OBJECT_LOCKED;
     case OL_ENOKEY: return S3E_INTERNAL;     /* a handler forgot the key: a bug */
     case OL_EDECRYPT: return S3E_INTERNAL;   /* sealed bytes damaged: never served */
     /* metadata */

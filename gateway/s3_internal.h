@@ -8,8 +8,10 @@
  *      made for it (http.c: on_uri).
  *   2. first call of the access handler: the target is split into bucket,
  *      key and query (s3_router.c), the request is authenticated
- *      (s3_auth.c), and a handler is chosen; handler->begin runs and may
- *      reply at once (errors, bodiless requests answered on the spot).
+ *      (s3_auth.c; a CORS preflight, OPTIONS, is the one S3 request that
+ *      is not: s3_cors.h), and a handler is chosen; handler->begin runs
+ *      and may reply at once (errors, bodiless requests answered on the
+ *      spot).
  *   3. body pieces are decoded (aws-chunked framing, SHA-256 of a signed
  *      payload) and go to handler->body, or are collected into r->body
  *      (capped) for handlers that take an XML document.
@@ -18,6 +20,8 @@
  *      kept in r->err and answered here, after the whole body was read,
  *      so the client gets the error instead of a reset connection.
  *   5. handler->cleanup frees the handler's state (always called).
+ * Every reply goes out through s3_reply_response, which adds the bucket's
+ * Access-Control-* headers when the request has a matching Origin.
  */
 #ifndef CAIRN_GATEWAY_S3_INTERNAL_H
 #define CAIRN_GATEWAY_S3_INTERNAL_H
@@ -118,6 +122,9 @@ struct s3_req {
     int err;                     /* error met while the body streamed */
     enum s3_err err_s3;          /* or an S3 error named directly */
     const char *err_msg;         /* message overriding the table's (static) */
+    int in_body;                 /* a body piece is being handled: an error reply asked
+                                    for now is kept in err_s3 and sent at the end */
+    char *deferred_msg;          /* err_msg of such a reply (owned) */
     int started, responded;
     unsigned status;             /* status sent, for the log */
     struct buf hdrs;             /* extra response headers: "name\0value\0"... */
@@ -142,7 +149,10 @@ void s3_set_header(struct s3_req *r, const char *name, const char *value);
  * follows (copied; capped: one that does not fit is dropped). */
 void s3_add_error_detail(struct s3_req *r, const char *elem, const char *value);
 /* Reply with the S3 XML error for e; msg (may be NULL) overrides the
- * table's message.  HEAD requests get the status and no body. */
+ * table's message.  HEAD requests get the status and no body.  Called
+ * while a body piece is handled (handler->body, so from any _or_reply
+ * helper there), the error is kept (the first one wins, msg copied) and
+ * answered once the body has been read. */
 void s3_reply_error(struct s3_req *r, enum s3_err e, const char *msg);
 /* Reply with the error for a lower-layer code (s3_err_from). */
 void s3_reply_rc(struct s3_req *r, int rc);
@@ -170,6 +180,10 @@ void s3_reply_response(struct s3_req *r, unsigned status, struct MHD_Response *r
 
 /* Format ms since the epoch for XML (2006-02-03T16:45:09.000Z) and HTTP
  * (Fri, 03 Feb 2006 16:45:09 GMT). */
+/* r's collected body parsed as XML whose root element is root: the
+ * document (owned: xml_doc_free), or NULL after replying MalformedXML. */
+struct xml_doc *s3_xml_body_or_reply(struct s3_req *r, const char *root);
+
 void s3_time_iso(int64_t ms, char out[32]);
 void s3_time_http(int64_t ms, char out[40]);
 /* Parse an HTTP date (RFC 1123, RFC 850, asctime) or an ISO 8601 UTC time
@@ -182,6 +196,22 @@ int64_t s3_parse_http_time(const char *s);
 /* Authenticate r from its headers or presigned query; set payload mode.
  * Returns 0 or replies and returns -1. */
 int s3_authenticate_or_reply(struct s3_req *r);
+/* The fields of a browser POST form that sign its policy (s3_post.c), each
+ * borrowed, NULL when absent: SigV4 (x-amz-algorithm, x-amz-credential,
+ * x-amz-date, x-amz-signature) or SigV2 (AWSAccessKeyId, signature: what
+ * boto3's generate_presigned_post makes unless told s3v4). */
+struct s3_post_auth {
+    const char *policy; /* the base64 text as sent */
+    const char *algorithm, *credential, *date, *signature;
+    const char *v2_access_key, *v2_signature;
+};
+/* A browser POST (h_post_object) comes without an Authorization header:
+ * s3_authenticate_or_reply lets it in as anonymous, and once its form
+ * fields are read this checks the policy's signature with the secret of
+ * the credential's access key and makes that key's user r's user.
+ * Returns 0, or replies (InvalidArgument for malformed fields,
+ * InvalidAccessKeyId, SignatureDoesNotMatch) and returns -1. */
+int s3_post_authenticate_or_reply(struct s3_req *r, const struct s3_post_auth *a);
 /* Decode body bytes per the payload mode and pass them to sink. */
 int s3_body_feed(struct s3_req *r, const uint8_t *p, size_t n,
                  int (*sink)(void *arg, const uint8_t *p, size_t n), void *arg);
@@ -195,6 +225,9 @@ void s3_auth_release(struct s3_req *r);
 
 /* Split the target, pick the handler.  Returns 0 or replies, -1. */
 int s3_route_or_reply(struct s3_req *r);
+/* Whether key (a C string) is a key S3 accepts: 1..META_KEY_MAX bytes of
+ * valid UTF-8, as the router requires of keys in a path. */
+int s3_key_valid(const char *key);
 /* Whether the authenticated user may touch bucket (exists and owned, or
  * root).  Replies NoSuchBucket / AccessDenied and returns -1 otherwise;
  * b (may be NULL) receives the record. */
@@ -211,6 +244,9 @@ extern const struct s3_handler h_create_mpu, h_upload_part, h_upload_part_copy, 
     h_abort_mpu, h_list_parts, h_list_mpu;
 extern const struct s3_handler h_sync_info, h_sync_missing, h_sync_chunk, h_sync_changes,
     h_sync_commit, h_sync_chunks;
+extern const struct s3_handler h_put_object_lock_config, h_get_object_lock_config,
+    h_put_object_retention, h_get_object_retention, h_put_object_legal_hold, h_get_object_legal_hold;
+extern const struct s3_handler h_post_object;
 extern const struct s3_handler h_bucket_encryption;
 extern const struct s3_handler h_admin;
 extern const struct s3_handler h_metrics;
@@ -282,6 +318,33 @@ void s3_copy_src_release(struct s3_copy_src *src);
  * (may be NULL) receives the record (release with meta_object_release). */
 int s3_object_or_reply(struct s3_req *r, struct meta_object *out);
 
+/* ---- object lock (s3_lock.c) ------------------------------------------
+ * Which versions may not be deleted yet, and the bucket's default
+ * retention; formats in s3_lock.c's header comment. */
+struct s3_lock_config {
+    char mode[16];   /* default retention mode, "" for none */
+    int days, years; /* its period (one of them) */
+};
+/* The bucket's object-lock configuration: 0, META_ENOTFOUND if the bucket
+ * has no object lock, META_ENOBUCKET, META_ECORRUPT. */
+int s3_lock_config_get(struct gateway *gw, const char *bucket, struct s3_lock_config *out);
+int s3_lock_enabled(struct gateway *gw, const char *bucket);
+/* Whether a version with these attrs is protected at now_ms: a legal hold,
+ * or a retention in force (governance yields to bypass_governance). */
+int s3_lock_version_locked(const uint8_t *attrs, uint32_t len, int64_t now_ms, int bypass_governance);
+/* x-amz-bypass-governance-retention: true on r. */
+int s3_lock_bypass_requested(struct s3_req *r);
+/* 0 if r may delete version_id of key (NULL: a delete marker is added,
+ * always allowed), OL_ELOCKED if the version is protected, or a metadata
+ * error. */
+int s3_lock_check_delete(struct s3_req *r, const char *key, const char *version_id);
+/* Replace the lock entries of a new version's attrs (in/out) with the
+ * ones r asks for (x-amz-object-lock-* headers) or the bucket's default
+ * retention; replies with S3's error for bad or unexpected headers. */
+int s3_lock_attrs_or_reply(struct s3_req *r, struct buf *attrs);
+/* The x-amz-object-lock-* response headers of a version. */
+void s3_lock_headers(struct s3_req *r, const uint8_t *attrs, uint32_t len);
+
 /* A fresh version id (32 hex). */
 void s3_new_version_id(char out[META_VERSION_MAX]);
 /* The conditions of a conditional delete into pc: if_match (If-Match, or
@@ -323,6 +386,12 @@ int s3_delete_one(struct s3_req *r, const char *key, const char *version_id,
 /* Build the attrs blob (stored headers + user metadata) from the request
  * headers into out.  Replies and returns -1 on bad metadata. */
 int s3_attrs_from_request_or_reply(struct s3_req *r, struct buf *out);
+/* The same from the fields of a browser POST form: fields is an attrs
+ * blob of the form's fields (names lower-case); the stored headers and
+ * x-amz-meta-* among them are appended to out.  Replies and returns -1 on
+ * bad metadata. */
+int s3_attrs_from_fields_or_reply(struct s3_req *r, const uint8_t *fields, uint32_t len,
+                                  struct buf *out);
 /* Emit stored headers of an attrs blob as response headers. */
 void s3_attrs_to_headers(struct s3_req *r, const uint8_t *attrs, uint32_t len, int with_checksum);
 /* Append the entry name (lower-cased) = value to an attrs blob.  0, or a
@@ -371,6 +440,10 @@ int s3_sse_same_domain(const struct s3_sse *a, const struct s3_sse *b);
  * headers, else the bucket's default.  Replies and returns -1 on a bad or
  * unsupported request (aws:kms, SSE-S3 without a key file). */
 int s3_sse_request_or_reply(struct s3_req *r, struct s3_sse *out);
+/* The same for a browser POST upload: value is its
+ * x-amz-server-side-encryption form field (NULL: the bucket default);
+ * customer: it has SSE-C fields, which are refused (501). */
+int s3_sse_form_or_reply(struct s3_req *r, const char *value, int customer, struct s3_sse *out);
 /* Add what an object (or upload) keeps about s to attrs: 0 or an error. */
 int s3_sse_attrs_add(const struct s3_sse *s, struct buf *attrs);
 /* How stored attrs say their object is encrypted (no key checked). */

@@ -147,7 +147,8 @@ static void create_mpu_end(struct s3_req *r)
         return;
     buf_init(&attrs, 8192);
     if (s3_attrs_from_request_or_reply(r, &attrs) != 0 ||
-        create_checksum_or_reply(r, &attrs, &alg, &type) != 0) {
+        create_checksum_or_reply(r, &attrs, &alg, &type) != 0 ||
+        s3_lock_attrs_or_reply(r, &attrs) != 0) {
         buf_release(&attrs);
         s3_sse_release(&sse);
         return;

@@ -297,7 +297,8 @@ static int put_object_begin(struct s3_req *r)
     if (s3_write_precond_or_reply(r, &p->pc, p->if_match) != 0 ||
         s3_sse_request_or_reply(r, &p->sse) != 0)
         return 0;
-    s3_put_begin_or_reply(r, p, 1, OL_MAX_PUT_SIZE);
+    if (s3_put_begin_or_reply(r, p, 1, OL_MAX_PUT_SIZE) == 0)
+        s3_lock_attrs_or_reply(r, &p->attrs);
     return 0;
 }
 
@@ -757,6 +758,9 @@ enum s3_err s3_delete_precond(const char *if_match, const char *size, const char
 int s3_delete_one(struct s3_req *r, const char *key, const char *version_id,
                   const struct meta_precond *pc)
 {
+    int lrc = s3_lock_check_delete(r, key, version_id);
+    if (lrc)
+        return lrc;
     char marker[META_VERSION_MAX];
     s3_new_version_id(marker);
     int rc = meta_object_delete(r->gw->meta, r->bucket, key, version_id, marker, ol_now_ms(), pc,
@@ -915,6 +919,8 @@ static void copy_object_end(struct s3_req *r)
         s3_reply_error(r, S3E_INTERNAL, NULL);
         goto out;
     }
+    if (s3_lock_attrs_or_reply(r, &attrs) != 0)
+        goto out;
     struct meta_precond pc;
     char if_match[META_ETAG_MAX];
     if (s3_write_precond_or_reply(r, &pc, if_match) != 0)

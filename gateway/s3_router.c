@@ -12,20 +12,21 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "gateway/s3_cors.h"
 #include "gateway/s3_internal.h"
 
 /* Sub-resources cairn does not implement yet: answered NotImplemented with
  * the name, instead of being mistaken for a plain GET/PUT. */
 static const char *const unsupported[] = {
-    "analytics", "attributes", "intelligent-tiering", "inventory", "legal-hold", "metrics",
-    "restore", "retention", "select", "torrent", NULL,
+    "analytics", "attributes", "intelligent-tiering", "inventory", "metrics", "restore",
+    "select", "torrent", NULL,
 };
 
 /* Bucket configurations cairn does not store yet: reading one answers
  * what S3 answers for a bucket without it (s3_bucket.c); writing one is
  * NotImplemented. */
 static const char *const bucket_configs[] = {
-    "accelerate", "cors", "encryption", "lifecycle", "logging", "notification", "object-lock",
+    "accelerate", "encryption", "lifecycle", "logging", "notification",
     "ownershipControls", "policy", "policyStatus", "publicAccessBlock", "replication",
     "requestPayment", "tagging", "website", NULL,
 };
@@ -171,6 +172,8 @@ static const struct s3_handler *route_service(struct s3_req *r)
 static const struct s3_handler *route_bucket(struct s3_req *r)
 {
     const char *m = r->method;
+    if (s3_has_param(r, "cors"))
+        return s3_cors_route(r);
     if (s3_has_param(r, "encryption"))
         return &h_bucket_encryption;
     if (strcmp(m, "GET") == 0) {
@@ -184,6 +187,8 @@ static const struct s3_handler *route_bucket(struct s3_req *r)
             return &h_get_bucket_versioning;
         if (s3_has_param(r, "versions"))
             return &h_list_versions;
+        if (s3_has_param(r, "object-lock"))
+            return &h_get_object_lock_config;
         if (find_param(r, bucket_configs))
             return &h_bucket_config;
         return &h_list_objects;
@@ -192,12 +197,16 @@ static const struct s3_handler *route_bucket(struct s3_req *r)
         return &h_head_bucket;
     if (strcmp(m, "PUT") == 0 && s3_has_param(r, "acl"))
         return &h_put_acl;
+    if (strcmp(m, "PUT") == 0 && s3_has_param(r, "object-lock"))
+        return &h_put_object_lock_config;
     if (strcmp(m, "PUT") == 0 && r->query.count == 0)
         return &h_create_bucket;
     if (strcmp(m, "DELETE") == 0 && r->query.count == 0)
         return &h_delete_bucket;
     if (strcmp(m, "POST") == 0 && s3_has_param(r, "delete"))
         return &h_delete_objects;
+    if (strcmp(m, "POST") == 0 && r->query.count == 0)
+        return &h_post_object; /* an HTML form upload (s3_post.c) */
     return NULL;
 }
 
@@ -212,6 +221,10 @@ static const struct s3_handler *route_object(struct s3_req *r)
             return &h_get_acl;
         if (s3_has_param(r, "tagging"))
             return &h_get_object_tagging;
+        if (s3_has_param(r, "retention"))
+            return &h_get_object_retention;
+        if (s3_has_param(r, "legal-hold"))
+            return &h_get_object_legal_hold;
         return &h_get_object;
     }
     if (strcmp(m, "HEAD") == 0)
@@ -219,6 +232,10 @@ static const struct s3_handler *route_object(struct s3_req *r)
     if (strcmp(m, "PUT") == 0) {
         if (s3_has_param(r, "acl"))
             return &h_put_acl;
+        if (s3_has_param(r, "retention"))
+            return &h_put_object_retention;
+        if (s3_has_param(r, "legal-hold"))
+            return &h_put_object_legal_hold;
         if (has_upload || s3_has_param(r, "partNumber"))
             return s3_header(r, "x-amz-copy-source") ? &h_upload_part_copy : &h_upload_part;
         return s3_header(r, "x-amz-copy-source") ? &h_copy_object : &h_put_object;
@@ -278,6 +295,10 @@ int s3_route_or_reply(struct s3_req *r)
         s3_reply_error(r, S3E_KEY_TOO_LONG, NULL);
         return -1;
     }
+    if (r->bucket && strcmp(r->method, "OPTIONS") == 0) {
+        r->h = &h_cors_preflight; /* whatever the query names, as S3 */
+        return 0;
+    }
 
     const char *sub = unsupported_subresource(r);
     if (sub) {
@@ -305,6 +326,12 @@ int s3_route_or_reply(struct s3_req *r)
 bad_key:
     s3_reply_error(r, S3E_INVALID_URI, "The object key is not valid UTF-8 or has a bad %-escape.");
     return -1;
+}
+
+int s3_key_valid(const char *key)
+{
+    size_t n = strlen(key);
+    return n > 0 && n <= META_KEY_MAX && valid_utf8((const unsigned char *)key, n);
 }
 
 int s3_bucket_access_or_reply(struct s3_req *r, struct meta_bucket *out)

@@ -151,6 +151,32 @@ static int bucket_default(struct s3_req *r, const char *bucket)
     return on;
 }
 
+/* SSE-S3 as asked by the value h of x-amz-server-side-encryption, or (h
+ * NULL) by the bucket's default, into s.  Replies and returns -1. */
+static int sse_s3_asked_or_reply(struct s3_req *r, const char *h, struct s3_sse *s)
+{
+    if (h) {
+        if (strcmp(h, "aws:kms") == 0 || strcmp(h, "aws:kms:dsse") == 0) {
+            s3_reply_error(r, S3E_NOT_IMPLEMENTED,
+                           "Server-side encryption with AWS KMS keys is not supported: use "
+                           "AES256 (SSE-S3) or customer-provided keys (SSE-C).");
+            return -1;
+        }
+        if (strcmp(h, SSE_S3_VALUE) != 0) {
+            s3_reply_error(r, S3E_INVALID_ARGUMENT,
+                           "The encryption method specified is not supported");
+            return -1;
+        }
+        return sse_s3_or_reply(r, s);
+    }
+    int def = bucket_default(r, r->bucket);
+    if (def < 0) {
+        s3_reply_rc(r, def);
+        return -1;
+    }
+    return def ? sse_s3_or_reply(r, s) : 0;
+}
+
 int s3_sse_request_or_reply(struct s3_req *r, struct s3_sse *out)
 {
     struct s3_sse s;
@@ -166,29 +192,24 @@ int s3_sse_request_or_reply(struct s3_req *r, struct s3_sse *out)
                        "the encryption method specified");
         return -1;
     }
-    if (h) {
-        if (strcmp(h, "aws:kms") == 0 || strcmp(h, "aws:kms:dsse") == 0) {
-            s3_reply_error(r, S3E_NOT_IMPLEMENTED,
-                           "Server-side encryption with AWS KMS keys is not supported: use "
-                           "AES256 (SSE-S3) or customer-provided keys (SSE-C).");
-            return -1;
-        }
-        if (strcmp(h, SSE_S3_VALUE) != 0) {
-            s3_reply_error(r, S3E_INVALID_ARGUMENT,
-                           "The encryption method specified is not supported");
-            return -1;
-        }
-        if (sse_s3_or_reply(r, &s) != 0)
-            return -1;
-    } else if (!has_c) {
-        int def = bucket_default(r, r->bucket);
-        if (def < 0) {
-            s3_reply_rc(r, def);
-            return -1;
-        }
-        if (def && sse_s3_or_reply(r, &s) != 0)
-            return -1;
+    if (!has_c && sse_s3_asked_or_reply(r, h, &s) != 0)
+        return -1;
+    *out = s;
+    return 0;
+}
+
+int s3_sse_form_or_reply(struct s3_req *r, const char *value, int customer, struct s3_sse *out)
+{
+    struct s3_sse s;
+    memset(&s, 0, sizeof s);
+    if (customer) {
+        s3_reply_error(r, S3E_NOT_IMPLEMENTED,
+                       "Customer-provided keys (SSE-C) are not supported in browser POST "
+                       "uploads.");
+        return -1;
     }
+    if (sse_s3_asked_or_reply(r, value, &s) != 0)
+        return -1;
     *out = s;
     return 0;
 }

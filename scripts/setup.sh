@@ -6,7 +6,8 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config
     libmicrohttpd-dev libisal-dev liblmdb-dev libssl-dev libcurl4-openssl-dev
     libraft-dev libexpat1-dev libcjson-dev libinih-dev libcmocka-dev)
-test_pkgs=(clang libclang-rt-14-dev curl jq python3 python3-boto3 awscli s3cmd rclone lmdb-utils nginx-light e2fsprogs util-linux)
+test_pkgs=(clang libclang-rt-14-dev curl jq python3 python3-boto3 awscli s3cmd rclone lmdb-utils nginx-light e2fsprogs util-linux
+    chromium)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--with-tests" ]; then want+=("${test_pkgs[@]}"); fi

@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 
 from cairn_test import Server, expect_error, raw, run_tests
+from test_s3_post import multipart, post
 
 MiB = 1 << 20
 KEY_DIR = tempfile.mkdtemp(prefix="cairn-sse-key.")
@@ -427,6 +428,30 @@ def test_sync_refused_on_encrypted_bucket(srv):
     c.put_object(Bucket=b2, Key="p", Body=b"z" * 300000)
     r = raw(srv, "GET", "/%s/p?cairn-chunks" % b2)
     assert r.status == 200, r
+
+
+def test_post_object_encrypted(srv):
+    """Browser form uploads: the bucket default and the form field apply."""
+    c = srv.client()
+    b = new_bucket(c, "form")
+    body = data(200000, 300)
+    p = c.generate_presigned_post(b, "f/${filename}", ExpiresIn=300,
+                                  Fields={"x-amz-server-side-encryption": "AES256"},
+                                  Conditions=[{"x-amz-server-side-encryption": "AES256"}])
+    form, ct = multipart(sorted(p["fields"].items()), ("file", "a.bin", None, body))
+    r = post(srv, form, ct, path="/" + b)
+    assert r.status == 204, r
+    assert r.headers.get("x-amz-server-side-encryption") == "AES256", r
+    assert c.head_object(Bucket=b, Key="f/a.bin").get("ServerSideEncryption") == "AES256"
+    assert c.get_object(Bucket=b, Key="f/a.bin")["Body"].read() == body
+    cfg = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+    c.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration=cfg)
+    p = c.generate_presigned_post(b, "g/${filename}", ExpiresIn=300)
+    form, ct = multipart(sorted(p["fields"].items()), ("file", "b.bin", None, body))
+    r = post(srv, form, ct, path="/" + b)
+    assert r.status == 204, r
+    assert c.head_object(Bucket=b, Key="g/b.bin").get("ServerSideEncryption") == "AES256"
+    assert c.get_object(Bucket=b, Key="g/b.bin")["Body"].read() == body
 
 
 def test_without_key_file(_srv):

@@ -1079,6 +1079,61 @@ static void test_parse_expires(void **state)
     assert_int_equal(sigv4_parse_expires(NULL, &s), SIGV4_EINVAL);
 }
 
+/* Browser POST form fields (POST policy signature, SigV4). */
+static void test_parse_post_form(void **state)
+{
+    (void)state;
+    const char *cred = S3_AK "/20151229/us-east-1/s3/aws4_request";
+    const char *policy = "eyJleHBpcmF0aW9uIjogIjIwMTUtMTItMzBUMTI6MDA6MDAuMDAwWiIsICJjb25kaXRpb25z"
+                         "IjogW3siYnVja2V0IjogInNpZ3Y0ZXhhbXBsZWJ1Y2tldCJ9XX0=";
+    /* computed independently (Python's hmac) over the policy text */
+    const char *sig = "92B59EBF100D9B636AC4D0D43911B2B6C395F29D44EB629AB548BA37791E6B20";
+    struct sigv4_auth a, untouched;
+    memset(&untouched, 0x5a, sizeof untouched);
+    a = untouched;
+    assert_int_equal(sigv4_parse_post_form(SIGV4_ALGORITHM, cred, "20151229T000000Z", sig, &a), 0);
+    assert_string_equal(a.access_key, S3_AK);
+    assert_string_equal(a.date, "20151229");
+    assert_string_equal(a.region, "us-east-1");
+    assert_string_equal(a.service, "s3");
+    assert_string_equal(a.amz_date, "20151229T000000Z");
+    assert_int_equal(a.presigned, 0);
+    assert_int_equal(a.header_count, 0);
+    uint8_t key[32];
+    char mine[65];
+    sigv4_signing_key(S3_SECRET, a.date, a.region, a.service, key);
+    sigv4_signature(key, policy, strlen(policy), mine);
+    assert_true(sigv4_signature_equal(mine, a.signature)); /* lower-cased on parse */
+    mine[3] ^= 1;
+    assert_false(sigv4_signature_equal(mine, a.signature));
+
+    static const struct {
+        const char *alg, *cred, *date, *sig;
+        int rc;
+    } bad[] = {
+        {NULL, S3_AK "/20151229/us-east-1/s3/aws4_request", "20151229T000000Z", "", SIGV4_EMALFORMED},
+        {"AWS4-HMAC-SHA1", S3_AK "/20151229/us-east-1/s3/aws4_request", "20151229T000000Z",
+         "92b59ebf100d9b636ac4d0d43911b2b6c395f29d44eb629ab548ba37791e6b20", SIGV4_EALGORITHM},
+        {SIGV4_ALGORITHM, S3_AK "/20151229/us-east-1/s3/aws4_reques", "20151229T000000Z",
+         "92b59ebf100d9b636ac4d0d43911b2b6c395f29d44eb629ab548ba37791e6b20", SIGV4_EMALFORMED},
+        {SIGV4_ALGORITHM, S3_AK "/20151229/us-east-1/s3/aws4_request", "20151229T000000Z",
+         "92b59ebf100d9b636ac4d0d43911b2b6c395f29d44eb629ab548ba37791e6b2", SIGV4_EMALFORMED},
+        {SIGV4_ALGORITHM, S3_AK "/20151229/us-east-1/s3/aws4_request", "20151229T250000Z",
+         "92b59ebf100d9b636ac4d0d43911b2b6c395f29d44eb629ab548ba37791e6b20", SIGV4_EBADDATE},
+        {SIGV4_ALGORITHM, S3_AK "/20151229/us-east-1/s3/aws4_request", "20151230T000000Z",
+         "92b59ebf100d9b636ac4d0d43911b2b6c395f29d44eb629ab548ba37791e6b20", SIGV4_ESCOPEDATE},
+        {SIGV4_ALGORITHM, NULL, "20151229T000000Z",
+         "92b59ebf100d9b636ac4d0d43911b2b6c395f29d44eb629ab548ba37791e6b20", SIGV4_EMALFORMED},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        a = untouched;
+        assert_int_equal(sigv4_parse_post_form(bad[i].alg, bad[i].cred, bad[i].date,
+                                               bad[i].sig[0] ? bad[i].sig : NULL, &a),
+                         bad[i].rc);
+        assert_memory_equal(&a, &untouched, sizeof a);
+    }
+}
+
 static void test_strerror(void **state)
 {
     (void)state;
@@ -1110,6 +1165,7 @@ int main(void)
         cmocka_unit_test(test_presign_round_trip),
         cmocka_unit_test(test_presign_object),
         cmocka_unit_test(test_parse_expires),
+        cmocka_unit_test(test_parse_post_form),
         cmocka_unit_test(test_strerror),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
