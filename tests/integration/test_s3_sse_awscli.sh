@@ -10,35 +10,10 @@
 # s3 cp.
 source "$CAIRN_SRC/tests/lib/cairn_test.sh"
 
-: "${AWS_CLI:=aws}"
-command -v "$AWS_CLI" >/dev/null || fail "aws-cli not found: $AWS_CLI"
-case $AWS_CLI in
-*/.pyenv/shims/*)
-    if real=$(pyenv which "$(basename "$AWS_CLI")" 2>/dev/null) && [ -x "$real" ]; then AWS_CLI=$real; fi ;;
-esac
-echo "aws-cli: $AWS_CLI ($("$AWS_CLI" --version 2>&1))"
-command -v jq >/dev/null || fail "jq is required"
-unset AWS_CA_BUNDLE
-cat > "$AWS_CONFIG_FILE" <<'EOF'
-[default]
-region = us-east-1
-retry_mode = standard
-max_attempts = 2
-EOF
+awscli_setup
 
 mkdir -p "$TEST_TMP/keys"
 start_server --sse-key-file "$TEST_TMP/keys/master.key"
-AWS() { "$AWS_CLI" --endpoint-url "$CAIRN_ENDPOINT" "$@"; }
-OUT=""
-ok() {
-    local desc=$1; shift
-    if OUT=$("$@" 2>"$TEST_TMP/stderr"); then
-        PASSED=$((PASSED + 1))
-    else
-        fail "$desc: exit status $?; stderr: $(cat "$TEST_TMP/stderr"); stdout: $OUT"
-    fi
-}
-js() { jq -r "$1" <<<"${OUT:-null}"; }
 
 head -c 1024 /dev/urandom > "$TEST_TMP/small"
 head -c $((20 << 20)) /dev/urandom > "$TEST_TMP/big"
