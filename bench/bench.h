@@ -80,6 +80,7 @@ struct bench_opts {
     unsigned max_keys;        /* list page size */
     int create_bucket;
     int same_content;         /* every PUT sends the same bytes (dedup path) */
+    int sse;                  /* PUTs ask for SSE-S3 (x-amz-server-side-encryption: AES256) */
     long timeout;             /* per request, seconds */
     int progress;             /* 1: always, 0: when stderr is a terminal */
     int json;

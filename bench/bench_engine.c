@@ -359,14 +359,16 @@ static int slot_prepare(struct bench_slot *s)
         {"host", ctx->host},
         {"x-amz-content-sha256", SIGV4_UNSIGNED_PAYLOAD},
         {"x-amz-date", amz_date},
+        {"x-amz-server-side-encryption", "AES256"}, /* sorted: last */
     };
+    int nsh = o->sse && s->op == BENCH_PUT ? 4 : 3;
     struct sigv4_credentials cred = {o->access_key, o->secret_key, o->region, "s3"};
     struct buf auth;
     char line[64];
     buf_init(&auth, 4096);
     rc = buf_puts(&auth, "Authorization: ");
     if (rc == 0)
-        rc = sigv4_sign_headers(&cred, methods[s->op], path->data, query, sh, 3, NULL, now, &auth,
+        rc = sigv4_sign_headers(&cred, methods[s->op], path->data, query, sh, nsh, NULL, now, &auth,
                                 NULL);
     if (rc != 0) {
         fprintf(stderr, "cairn-bench: cannot sign %s %s: %s\n", methods[s->op], path->data,
@@ -383,6 +385,8 @@ static int slot_prepare(struct bench_slot *s)
     if (t && (t = curl_slist_append(h, "x-amz-content-sha256: " SIGV4_UNSIGNED_PAYLOAD)))
         h = t;
     if (t && (t = curl_slist_append(h, "Expect:")))
+        h = t;
+    if (t && nsh == 4 && (t = curl_slist_append(h, "x-amz-server-side-encryption: AES256")))
         h = t;
     if (t && (t = curl_slist_append(h, auth.data)))
         h = t;

@@ -68,6 +68,8 @@ static void usage(FILE *f)
         "                        (alone: just that; with --op: then run the op over them)\n"
         "  --same-content        send the same bytes in every PUT (by default each 4 KiB\n"
         "                        block is stamped so no two PUTs deduplicate)\n"
+        "  --sse                 PUTs ask for server-side encryption with the server's keys\n"
+        "                        (x-amz-server-side-encryption: AES256, signed)\n"
         "  --timeout SEC         per request (default 120)\n"
         "\n"
         "output:\n"
@@ -86,7 +88,7 @@ static void usage(FILE *f)
 enum {
     OPT_ENDPOINT = 256, OPT_ACCESS, OPT_SECRET, OPT_REGION, OPT_BUCKET, OPT_OP, OPT_SIZE,
     OPT_THREADS, OPT_KEYS, OPT_PREFIX, OPT_DELIM, OPT_MAXKEYS, OPT_CREATE, OPT_SETUP,
-    OPT_NOSIGN, OPT_TEMPLATE, OPT_SAME, OPT_TIMEOUT, OPT_PROGRESS, OPT_JSON, OPT_LABEL,
+    OPT_NOSIGN, OPT_TEMPLATE, OPT_SAME, OPT_SSE, OPT_TIMEOUT, OPT_PROGRESS, OPT_JSON, OPT_LABEL,
     OPT_MIX, OPT_SELFTEST,
 };
 
@@ -111,6 +113,7 @@ static const struct option long_opts[] = {
     {"no-sign", no_argument, NULL, OPT_NOSIGN},
     {"url-template", required_argument, NULL, OPT_TEMPLATE},
     {"same-content", no_argument, NULL, OPT_SAME},
+    {"sse", no_argument, NULL, OPT_SSE},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"json", no_argument, NULL, OPT_JSON},
@@ -431,6 +434,7 @@ int main(int argc, char **argv)
         case OPT_NOSIGN: o.sign = 0; break;
         case OPT_TEMPLATE: o.url_template = optarg; break;
         case OPT_SAME: o.same_content = 1; break;
+        case OPT_SSE: o.sse = 1; break;
         case OPT_TIMEOUT:
             if (parse_u64(optarg, 1, 86400, &u) != 0)
                 return bad("--timeout", optarg);
@@ -468,6 +472,8 @@ int main(int argc, char **argv)
         if (o.url_template)
             return bad("--url-template", "only with --no-sign");
     } else {
+        if (o.sse)
+            return bad("--sse", "needs an S3 endpoint (not with --no-sign)");
         const char *p = o.url_template ? strstr(o.url_template, "%s") : NULL;
         if (!p || strstr(p + 2, "%s") || strncmp(o.url_template, "http", 4) != 0)
             return bad("--url-template (an http URL with exactly one %s)", o.url_template);

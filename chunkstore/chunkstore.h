@@ -237,8 +237,16 @@ void mem_store_set_capacity(struct shard_store *s, uint64_t bytes);
  * drives never loses track of data. */
 struct cs_placement {
     uint8_t k, m;
+    uint8_t flags;      /* CS_PL_*; cs_place sets 0 */
     uint16_t drive[CS_MAX_SHARDS];
 };
+
+/* The chunk's id is not the SHA-256 of its bytes (an encrypted chunk,
+ * named by a keyed hash: docs/encryption.md), so a chunk rebuilt from
+ * parity cannot be checked against it here: its shards' CRC32Cs vouch for
+ * it, and the layer above authenticates the bytes (GCM tag) as it reads
+ * them. */
+#define CS_PL_SEALED 0x1
 
 /* What a read or repair found, per shard: 0 good (or not read), else the
  * error code (CS_ENOTFOUND, CS_ECORRUPT, -EIO ...).  A healthy cs_get reads

@@ -8,6 +8,8 @@
  * recorded with each chunk, so the hash only has to be stable for the
  * rebalancer's sake; still, treat it as part of the format.
  */
+#include <string.h>
+
 #include "chunkstore/chunkstore.h"
 
 /* Finaliser of SplitMix64: a bijection with full avalanche. */
@@ -56,6 +58,7 @@ void cs_place(const struct chunkstore *cs, const uint8_t id[CHUNK_ID_LEN],
         best_score[pos] = sc;
         best[pos] = (uint16_t)s;
     }
+    memset(out, 0, sizeof *out); /* padding too: placements compare by bytes */
     out->k = (uint8_t)k;
     out->m = (uint8_t)m;
     for (int i = 0; i < CS_MAX_SHARDS; i++)

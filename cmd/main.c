@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stddef.h>
 #include <signal.h>
@@ -18,9 +19,12 @@
 #include <unistd.h>
 
 #include <ini.h>
+#include <openssl/crypto.h>
+
 
 #include "chunkstore/chunkstore.h"
 #include "cmd/cli.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "gateway/gateway.h"
 #include "metadata/meta.h"
@@ -35,6 +39,7 @@ struct server_opts {
     char domain[256];
     char region[64];
     char log_level[16];
+    char sse_key_file[4096];
     long long inline_max;
     long long gc_grace_s;
     long long gc_interval_s;
@@ -46,7 +51,7 @@ static void server_usage(FILE *f)
             "usage: cairn server [--data DIR] [--listen HOST:PORT] [--drives D1,D2,...] [--ec K+M]\n"
             "                    [--config FILE] [--domain DOMAIN] [--region REGION]\n"
             "                    [--inline-max BYTES] [--gc-grace SECONDS] [--gc-interval SECONDS]\n"
-            "                    [--log-level debug|info|warn|error]\n"
+            "                    [--log-level debug|info|warn|error] [--sse-key-file PATH]\n"
             "\n"
             "Runs the all-in-one S3 server (gateway + metadata + chunkstore).\n"
             "\n"
@@ -61,6 +66,10 @@ static void server_usage(FILE *f)
             "  --inline-max BYTES  objects smaller than this live in metadata (131072)\n"
             "  --gc-grace SECONDS  unreferenced chunks older than this are collected (3600)\n"
             "  --gc-interval SECONDS  background collection period (600; 0 = off)\n"
+            "  --sse-key-file PATH master key for SSE-S3 (x-amz-server-side-encryption: AES256),\n"
+            "                      outside DIR; made (mode 0600) on first use.  Without it SSE-S3\n"
+            "                      requests are refused.  Losing it loses every SSE-S3 object:\n"
+            "                      back it up.  See docs/encryption.md.\n"
             "\n"
             "Root credentials come from CAIRN_ROOT_USER / CAIRN_ROOT_PASSWORD; if unset they\n"
             "are generated on first start, kept in DIR/root-credentials and printed once.\n");
@@ -78,6 +87,8 @@ static const struct {
     {"domain", offsetof(struct server_opts, domain), sizeof((struct server_opts *)0)->domain},
     {"region", offsetof(struct server_opts, region), sizeof((struct server_opts *)0)->region},
     {"log-level", offsetof(struct server_opts, log_level), sizeof((struct server_opts *)0)->log_level},
+    {"sse-key-file", offsetof(struct server_opts, sse_key_file),
+     sizeof((struct server_opts *)0)->sse_key_file},
     {"inline-max", offsetof(struct server_opts, inline_max), 0},
     {"gc-grace", offsetof(struct server_opts, gc_grace_s), 0},
     {"gc-interval", offsetof(struct server_opts, gc_interval_s), 0},
@@ -116,6 +127,67 @@ static int config_handler(void *arg, const char *section, const char *name, cons
         return 0;
     }
     return 1;
+}
+
+/*
+ * The SSE-S3 master key from path (docs/encryption.md).  DIR/sse-key-check
+ * keeps the key's fingerprint from the first start that used one, so that
+ * a start with another key file, or without the one it had (a typo in the
+ * path must not make a fresh key), is refused instead of leaving every
+ * SSE-S3 object unreadable.  The key file is made only while no
+ * fingerprint is recorded, and never inside the data folder.  0 (key set),
+ * or -1 after printing why.
+ */
+static int sse_master_key(const char *data, const char *path, uint8_t key[SSE_KEY_LEN])
+{
+    char check_path[4200], fp[65], real_data[PATH_MAX], real_dir[PATH_MAX], dir[4200];
+    struct buf have;
+    int created = 0, rc;
+    snprintf(check_path, sizeof check_path, "%s/sse-key-check", data);
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    if (realpath(data, real_data) && realpath(slash ? (dir[0] ? dir : "/") : ".", real_dir)) {
+        size_t n = strlen(real_data);
+        if (strncmp(real_dir, real_data, n) == 0 && (real_dir[n] == '/' || real_dir[n] == 0)) {
+            fprintf(stderr, "cairn server: --sse-key-file %s is inside the data folder: keep "
+                            "the key apart from the data it protects\n", path);
+            return -1;
+        }
+    }
+    buf_init(&have, 256);
+    int recorded = file_read(check_path, &have) == 0;
+    rc = sse_keyfile_load(path, !recorded, key, &created);
+    if (rc) {
+        fprintf(stderr, "cairn server: --sse-key-file %s: %s%s\n", path, strerror(-rc),
+                rc == -EPERM ? " (the key file must not be readable by group or others)"
+                : rc == -EINVAL ? " (expected 64 hex characters)"
+                : rc == -ENOENT ? " (this data folder has used a master key before: give its "
+                                  "key file; a new key could not read the SSE-S3 objects)"
+                                : "");
+        buf_release(&have);
+        return -1;
+    }
+    sse_master_fingerprint(key, fp);
+    if (recorded && (have.len < 64 || memcmp(have.data, fp, 64) != 0)) {
+        fprintf(stderr, "cairn server: --sse-key-file %s is not the master key this data folder "
+                        "was used with (%s): refusing to start\n", path, check_path);
+        buf_release(&have);
+        return -1;
+    }
+    buf_release(&have);
+    fp[64] = '\n';
+    if (!recorded && file_write_atomic(check_path, fp, 65, 0644) != 0) {
+        fprintf(stderr, "cairn server: cannot write %s\n", check_path);
+        return -1;
+    }
+    if (created) {
+        printf("Generated the SSE-S3 master key in %s: back it up; without it no SSE-S3 object "
+               "can be read.\n", path);
+        fflush(stdout);
+    }
+    return 0;
 }
 
 /* Root credentials: environment, else DIR/root-credentials (made once). */
@@ -346,6 +418,19 @@ static int cmd_server(int argc, char **argv)
         goto out_list;
     }
 
+    uint8_t master[SSE_KEY_LEN];
+    int have_master = 0;
+    if (o.sse_key_file[0]) {
+        if (sse_master_key(o.data, o.sse_key_file, master) != 0)
+            goto out_list;
+        have_master = 1;
+    } else {
+        snprintf(path, sizeof path, "%s/sse-key-check", o.data);
+        if (access(path, F_OK) == 0)
+            log_warn("this data folder has used an SSE-S3 master key but no --sse-key-file is "
+                     "given: SSE-S3 objects cannot be read");
+    }
+
     /* Block the stop signals before any thread starts, then wait for them. */
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -362,8 +447,10 @@ static int cmd_server(int argc, char **argv)
         .root_access_key = user,
         .root_secret_key = pass,
         .gc_interval_ms = o.gc_interval_s * 1000,
+        .sse_master_key = have_master ? master : NULL,
     };
     int grc = gateway_start(&gc, ol, &gw);
+    OPENSSL_cleanse(master, sizeof master);
     if (grc) {
         fprintf(stderr, "cairn server: cannot listen on %s: %s\n", o.listen, strerror(-grc));
         goto out_list;

@@ -28,6 +28,10 @@ struct gateway_config {
     unsigned max_connections;     /* 0: 1024 */
     int64_t gc_interval_ms;       /* background collection period (0: off) */
     int64_t clock_skew_ms;        /* allowed request time skew (15 min) */
+    /* SSE-S3 master key (SSE_KEY_LEN bytes, copied by gateway_start; the
+     * caller may wipe it afterwards), or NULL: SSE-S3 requests are then
+     * refused (docs/encryption.md).  SSE-C needs no server key. */
+    const uint8_t *sse_master_key;
 };
 
 struct gateway;

@@ -582,6 +582,11 @@ int gateway_start(const struct gateway_config *cfg, struct objlayer *ol, struct 
     gw->root_secret_key = dup_or_null(cfg->root_secret_key);
     gw->ol = ol;
     gw->meta = ol_meta(ol);
+    gw->cfg.sse_master_key = NULL;
+    if (cfg->sse_master_key && sse_domain_s3(cfg->sse_master_key, &gw->sse_s3) == 0)
+        gw->sse_s3_ready = 1;
+    else if (cfg->sse_master_key)
+        log_error("cannot derive the SSE-S3 key domain: SSE-S3 stays off");
     if (!gw->cfg.clock_skew_ms)
         gw->cfg.clock_skew_ms = 15 * 60 * 1000;
     pthread_mutex_init(&gw->gc_lock, NULL);
@@ -669,5 +674,6 @@ void gateway_stop(struct gateway *gw, int drain_seconds)
     free(gw->region);
     free(gw->root_access_key);
     free(gw->root_secret_key);
+    sse_domain_wipe(&gw->sse_s3);
     free(gw);
 }

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "common/bufpool.h"
@@ -140,6 +141,8 @@ const char *ol_strerror(int err)
     case OL_ETOOSMALL: return "part too small";
     case OL_ERANGE: return "range not satisfiable";
     case OL_ELOCKED: return "version under object lock";
+    case OL_ENOKEY: return "encrypted object read without its key";
+    case OL_EDECRYPT: return "encrypted data does not authenticate (corrupt)";
     }
     if (err <= -31000 && err > -32000)
         return meta_strerror(err);
@@ -238,7 +241,7 @@ size_t ol_inline_max(const struct objlayer *ol)
 uint16_t ol_placement_encode(const struct cs_placement *pl, uint8_t *out)
 {
     int n = pl->k + pl->m;
-    out[0] = pl->k;
+    out[0] = (uint8_t)(pl->k | (pl->flags & CS_PL_SEALED ? 0x80 : 0));
     out[1] = pl->m;
     for (int i = 0; i < n; i++) {
         out[2 + 2 * i] = (uint8_t)(pl->drive[i] >> 8);
@@ -251,11 +254,12 @@ int ol_placement_decode(const uint8_t *in, uint16_t len, struct cs_placement *pl
 {
     if (len < 2)
         return META_ECORRUPT;
-    int n = in[0] + in[1];
-    if (in[0] == 0 || n > CS_MAX_SHARDS || len != 2 + 2 * n)
+    int k = in[0] & 0x7f, n = k + in[1];
+    if (k == 0 || n > CS_MAX_SHARDS || len != 2 + 2 * n)
         return META_ECORRUPT;
-    pl->k = in[0];
+    pl->k = (uint8_t)k;
     pl->m = in[1];
+    pl->flags = in[0] & 0x80 ? CS_PL_SEALED : 0;
     for (int i = 0; i < n; i++)
         pl->drive[i] = (uint16_t)(in[2 + 2 * i] << 8 | in[3 + 2 * i]);
     return 0;
@@ -276,6 +280,9 @@ struct ol_writer {
      * can be stored inline without ever becoming a chunk. */
     uint8_t *inline_buf;
     int chunked;            /* the body outgrew the inline buffer */
+    int sealed;             /* encrypt under dom (opts.sse was set) */
+    struct sse_domain dom;
+    uint8_t *sealed_inline; /* sealed: seed || ciphertext || tag, after finish */
     struct meta_chunk_ref *chunks;
     uint32_t nchunks, cap;
     int err;                /* sticky */
@@ -294,7 +301,8 @@ struct store_job {
     struct ol_writer *w;
     uint8_t id[32];
     uint8_t *data;
-    size_t len;
+    size_t len;             /* plaintext length when sealed */
+    int sealed;             /* seal data in place (under w->dom) first */
 };
 
 int ol_writer_new(struct objlayer *ol, const struct ol_writer_opts *opts, struct ol_writer **out)
@@ -304,6 +312,11 @@ int ol_writer_new(struct objlayer *ol, const struct ol_writer_opts *opts, struct
         return -ENOMEM;
     w->ol = ol;
     w->opts = *opts;
+    w->opts.sse = NULL;
+    if (opts->sse) {
+        w->sealed = 1;
+        w->dom = *opts->sse;
+    }
     if (!w->opts.max_size)
         w->opts.max_size = OL_MAX_PUT_SIZE;
     cdc_stream_init(&w->cdc, &ol->cdc);
@@ -323,7 +336,7 @@ int ol_writer_new(struct objlayer *ol, const struct ol_writer_opts *opts, struct
  * whether it was written now.  The stripe lock makes the check and the
  * write one step for that id. */
 static int store_now(struct objlayer *ol, const uint8_t id[32], const uint8_t *data, size_t len,
-                     int *stored)
+                     int sealed, int *stored)
 {
     struct chunk_stripe *st = stripe_of(ol, id);
     struct meta_chunk rec;
@@ -335,6 +348,8 @@ static int store_now(struct objlayer *ol, const uint8_t id[32], const uint8_t *d
         struct cs_placement pl;
         rc = cs_put(ol->cs, id, data, len, &pl);
         if (rc == 0) {
+            if (sealed)
+                pl.flags |= CS_PL_SEALED;
             memset(&rec, 0, sizeof rec);
             memcpy(rec.id, id, 32);
             rec.len = (uint32_t)len;
@@ -361,8 +376,17 @@ static void *store_main(void *arg)
         if (!job)
             return NULL; /* stopping, queue empty */
 
-        int rc = store_now(ol, job->id, job->data, job->len, NULL);
         struct ol_writer *w = job->w;
+        size_t len = job->len;
+        int rc = 0;
+        /* Sealing runs here, in parallel over the store threads, rather
+         * than in the thread receiving the body. */
+        if (job->sealed) {
+            rc = sse_seal(&w->dom, job->id, job->data, len, job->data);
+            len += SSE_TAG_LEN;
+        }
+        if (rc == 0)
+            rc = store_now(ol, job->id, job->data, len, job->sealed, NULL);
         bufpool_put(ol->chunk_bufs, job->data);
         free(job);
         sem_post(&ol->store_slots);
@@ -406,6 +430,7 @@ static int store_later(struct ol_writer *w, const uint8_t id[32], const uint8_t 
     memcpy(job->data, data, len);
     memcpy(job->id, id, 32);
     job->len = len;
+    job->sealed = w->sealed;
     job->w = w;
     job->next = NULL;
     pthread_mutex_lock(&w->mu);
@@ -432,6 +457,13 @@ static int store_chunk(void *arg, const uint8_t *data, size_t len)
     uint8_t id[32];
 
     sha256(data, len, id);
+    if (w->sealed) {
+        uint8_t plain_id[32];
+        memcpy(plain_id, id, 32);
+        sse_chunk_id(&w->dom, plain_id, id);
+        if (len + SSE_TAG_LEN > CS_MAX_CHUNK)
+            return OL_ETOOLARGE; /* FastCDC cuts at 4 MiB: never */
+    }
     if (w->nchunks == w->cap) {
         uint32_t cap = w->cap ? 2 * w->cap : 16;
         void *p = realloc(w->chunks, cap * sizeof *w->chunks);
@@ -458,9 +490,24 @@ static int store_chunk(void *arg, const uint8_t *data, size_t len)
         return rc;
     }
     memcpy(w->chunks[w->nchunks].id, id, 32);
-    w->chunks[w->nchunks].len = (uint32_t)len;
+    w->chunks[w->nchunks].len = (uint32_t)(len + (w->sealed ? SSE_TAG_LEN : 0));
     w->nchunks++;
     return rc;
+}
+
+/* A sealed writer's inline body: seed || sealed bytes, under a random
+ * seed (small objects are not deduplicated, so nothing ties two equal
+ * ones together). */
+static int seal_inline(struct ol_writer *w)
+{
+    size_t n = (size_t)w->size;
+    if (!w->sealed || w->chunked || n == 0)
+        return 0;
+    if (!(w->sealed_inline = malloc(SSE_SEED_LEN + n + SSE_TAG_LEN)))
+        return -ENOMEM;
+    if (getrandom(w->sealed_inline, SSE_SEED_LEN, 0) != SSE_SEED_LEN)
+        return -EIO;
+    return sse_seal(&w->dom, w->sealed_inline, w->inline_buf, n, w->sealed_inline + SSE_SEED_LEN);
 }
 
 int ol_writer_write(struct ol_writer *w, const void *data, size_t len)
@@ -511,6 +558,9 @@ int ol_writer_finish(struct ol_writer *w)
         if (rc)
             return w->err = rc;
     }
+    int rc = seal_inline(w);
+    if (rc)
+        return w->err = rc;
     cksum_final(&w->md5, w->md5_out);
     if (w->opts.checksum != CKSUM_NONE)
         w->checksum_len = cksum_final(&w->checksum, w->checksum_out);
@@ -537,7 +587,15 @@ const uint8_t *ol_writer_checksum(const struct ol_writer *w, size_t *len)
 void ol_writer_object(struct ol_writer *w, struct meta_object *o)
 {
     o->size = w->size;
-    if (w->chunked) {
+    o->flags &= ~(uint32_t)META_OBJ_ENCRYPTED;
+    if (w->sealed)
+        o->flags |= META_OBJ_ENCRYPTED;
+    if (w->sealed && !w->chunked) {
+        o->inline_data = w->sealed_inline;
+        o->inline_len = w->size ? (uint32_t)(SSE_SEED_LEN + w->size + SSE_TAG_LEN) : 0;
+        o->chunks = NULL;
+        o->nchunks = 0;
+    } else if (w->chunked) {
         o->inline_data = NULL;
         o->inline_len = 0;
         o->chunks = w->chunks;
@@ -565,6 +623,8 @@ void ol_writer_free(struct ol_writer *w)
     cksum_release(&w->md5);
     cksum_release(&w->checksum);
     free(w->inline_buf);
+    free(w->sealed_inline);
+    sse_domain_wipe(&w->dom);
     free(w->chunks);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
@@ -581,7 +641,7 @@ int ol_chunk_put(struct objlayer *ol, const uint8_t id[32], const void *data, si
     if (memcmp(got, id, 32) != 0)
         return OL_EBADDIGEST;
     int s = 0;
-    int rc = store_now(ol, id, data, len, &s);
+    int rc = store_now(ol, id, data, len, 0, &s);
     if (rc == 0)
         *stored = s;
     return rc;
@@ -624,7 +684,18 @@ struct ol_reader {
     uint32_t cache_idx;         /* chunk held in cache, or UINT32_MAX */
     uint64_t cache_off;         /* object offset of cache[0] */
     size_t cache_len;
+    /* Encrypted version: chunks hold SSE_TAG_LEN bytes more than their
+     * plaintext; nothing reads until the key domain is given. */
+    int sealed, have_key;
+    struct sse_domain dom;
+    uint8_t *plain_inline;      /* sealed inline data, opened */
 };
+
+/* Plaintext length of chunk ref i. */
+static uint32_t plain_len(const struct ol_reader *r, uint32_t i)
+{
+    return r->obj.chunks[i].len - (r->sealed ? SSE_TAG_LEN : 0);
+}
 
 int ol_reader_open(struct objlayer *ol, const char *bucket, const char *key,
                    const char *version_id, struct ol_reader **out)
@@ -644,9 +715,17 @@ int ol_reader_open(struct objlayer *ol, const char *bucket, const char *key,
 
 int ol_reader_open_object(struct objlayer *ol, struct meta_object *o, struct ol_reader **out)
 {
+    int sealed = (o->flags & META_OBJ_ENCRYPTED) != 0;
+    for (uint32_t i = 0; sealed && i < o->nchunks; i++)
+        if (o->chunks[i].len <= SSE_TAG_LEN)
+            return META_ECORRUPT;
     struct ol_reader *r = calloc(1, sizeof *r);
     if (!r)
         return -ENOMEM;
+    r->ol = ol;
+    r->cache_idx = UINT32_MAX;
+    r->sealed = sealed;
+    r->obj = *o; /* taken only on success (below) */
     if (o->nchunks) {
         r->chunk_off = malloc(o->nchunks * sizeof *r->chunk_off);
         if (!r->chunk_off) {
@@ -656,14 +735,35 @@ int ol_reader_open_object(struct objlayer *ol, struct meta_object *o, struct ol_
         uint64_t off = 0;
         for (uint32_t i = 0; i < o->nchunks; i++) {
             r->chunk_off[i] = off;
-            off += o->chunks[i].len;
+            off += plain_len(r, i);
         }
     }
-    r->obj = *o;
     memset(o, 0, sizeof *o);
-    r->ol = ol;
-    r->cache_idx = UINT32_MAX;
     *out = r;
+    return 0;
+}
+
+int ol_reader_set_sse(struct ol_reader *r, const struct sse_domain *d)
+{
+    if (!r->sealed || r->have_key)
+        return 0;
+    const struct meta_object *o = &r->obj;
+    if (!o->nchunks && o->size) {
+        if (o->inline_len != SSE_SEED_LEN + o->size + SSE_TAG_LEN)
+            return META_ECORRUPT;
+        uint8_t *p = malloc((size_t)o->size);
+        if (!p)
+            return -ENOMEM;
+        int rc = sse_open(d, o->inline_data, o->inline_data + SSE_SEED_LEN,
+                          o->inline_len - SSE_SEED_LEN, p);
+        if (rc) {
+            free(p);
+            return rc == SSE_EAUTH ? OL_EDECRYPT : rc;
+        }
+        r->plain_inline = p;
+    }
+    r->dom = *d;
+    r->have_key = 1;
     return 0;
 }
 
@@ -708,6 +808,30 @@ static int load_chunk(struct ol_reader *r, uint32_t idx, uint64_t off, size_t wa
         return -ENOMEM;
     size_t from = 0, to = ref->len;
     size_t in_chunk = (size_t)(off - r->chunk_off[idx]);
+    if (r->sealed) {
+        /* The tag covers the whole chunk: read it all, open it in place. */
+        struct cs_report rep;
+        pl.flags |= CS_PL_SEALED;
+        rc = cs_get(r->ol->cs, ref->id, &pl, ref->len, 0, ref->len, r->cache, &rep);
+        if (rep.bad_shards)
+            log_warn("chunk read found %d bad shard(s); scrub will repair", rep.bad_shards);
+        if (rc == 0)
+            rc = sse_open(&r->dom, ref->id, r->cache, ref->len, r->cache);
+        if (rc == SSE_EAUTH) {
+            char hex[65];
+            hex_encode(ref->id, 32, hex);
+            log_error("encrypted chunk %s does not authenticate: corrupt", hex);
+            rc = OL_EDECRYPT;
+        }
+        if (rc) {
+            r->cache_idx = UINT32_MAX;
+            return rc;
+        }
+        r->cache_idx = idx;
+        r->cache_off = r->chunk_off[idx];
+        r->cache_len = ref->len - SSE_TAG_LEN;
+        return 0;
+    }
     if (want < ref->len / 2) {
         size_t sl = cs_shard_len(ref->len, pl.k);
         from = in_chunk / sl * sl;
@@ -733,8 +857,10 @@ long ol_reader_read(struct ol_reader *r, uint64_t off, void *buf, size_t n)
         return 0;
     if (n > r->obj.size - off)
         n = (size_t)(r->obj.size - off);
+    if (r->sealed && !r->have_key)
+        return OL_ENOKEY;
     if (!r->obj.nchunks) {
-        memcpy(buf, r->obj.inline_data + off, n);
+        memcpy(buf, (r->sealed ? r->plain_inline : r->obj.inline_data) + off, n);
         return (long)n;
     }
     size_t done = 0;
@@ -755,6 +881,8 @@ long ol_reader_read(struct ol_reader *r, uint64_t off, void *buf, size_t n)
 
 int ol_reader_prefetch(struct ol_reader *r, uint64_t off, size_t n)
 {
+    if (r->sealed && !r->have_key)
+        return OL_ENOKEY;
     if (off >= r->obj.size || !r->obj.nchunks)
         return 0;
     if (r->cache_idx != UINT32_MAX && off >= r->cache_off && off < r->cache_off + r->cache_len)
@@ -768,6 +896,8 @@ void ol_reader_free(struct ol_reader *r)
         return;
     meta_object_release(&r->obj);
     free(r->chunk_off);
+    free(r->plain_inline);
+    sse_domain_wipe(&r->dom);
     bufpool_put(r->ol->chunk_bufs, r->cache);
     free(r);
 }

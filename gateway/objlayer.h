@@ -26,6 +26,7 @@
 
 #include "chunkstore/chunkstore.h"
 #include "common/hash.h"
+#include "common/sse_crypto.h"
 #include "metadata/meta.h"
 
 enum ol_error {
@@ -38,6 +39,8 @@ enum ol_error {
     OL_ETOOSMALL = -33007,      /* complete: a non-last part under 5 MiB */
     OL_ERANGE = -33008,         /* range not satisfiable */
     OL_ELOCKED = -33009,        /* the version is under object lock (the gateway's check) */
+    OL_ENOKEY = -33010,         /* read of an encrypted object without its key */
+    OL_EDECRYPT = -33011,       /* sealed data did not authenticate: corrupt */
 };
 
 const char *ol_strerror(int err);
@@ -80,6 +83,14 @@ struct ol_writer_opts {
     int allow_inline;          /* 0 for multipart parts */
     enum cksum_alg checksum;   /* an x-amz-checksum-* to compute, or CKSUM_NONE */
     uint64_t max_size;         /* refuse bodies longer than this (OL_ETOOLARGE) */
+    /* Server-side encryption: the key domain to seal the body in, or NULL
+     * for plaintext.  Copied by ol_writer_new.  Chunks are then named by
+     * sse_chunk_id and stored sealed (plaintext length + SSE_TAG_LEN, the
+     * length their refs carry); an inline body is stored as
+     * seed || sealed bytes (SSE_SEED_LEN + size + SSE_TAG_LEN) under a
+     * random seed; ol_writer_object sets META_OBJ_ENCRYPTED.  MD5 and
+     * checksums are of the plaintext.  docs/encryption.md. */
+    const struct sse_domain *sse;
 };
 
 int ol_writer_new(struct objlayer *ol, const struct ol_writer_opts *opts, struct ol_writer **out);
@@ -92,7 +103,8 @@ const uint8_t *ol_writer_md5(const struct ol_writer *w);    /* 16 bytes, after f
 /* The x-amz-checksum value computed (raw bytes, *len set), if asked. */
 const uint8_t *ol_writer_checksum(const struct ol_writer *w, size_t *len);
 /* Point o's size and inline_data or chunks at the writer's result
- * (borrowed: valid until ol_writer_free). */
+ * (borrowed: valid until ol_writer_free), and set or clear
+ * META_OBJ_ENCRYPTED in o->flags. */
 void ol_writer_object(struct ol_writer *w, struct meta_object *o);
 void ol_writer_free(struct ol_writer *w); /* NULL ok */
 
@@ -134,10 +146,22 @@ int ol_reader_open(struct objlayer *ol, const char *bucket, const char *key,
 /* Open a reader on a version record the caller already read (for a
  * caller that must look at the record first: delete markers, conditions).
  * Takes what *o holds: on success *o is zeroed and the reader owns it; on
- * failure (-ENOMEM) *o is untouched.  A delete marker opens as an empty
+ * failure (-ENOMEM, META_ECORRUPT for an encrypted record of impossible
+ * chunk lengths) *o is untouched.  A delete marker opens as an empty
  * object.  *out is owned. */
 int ol_reader_open_object(struct objlayer *ol, struct meta_object *o, struct ol_reader **out);
-/* The version record (borrowed, valid until ol_reader_free). */
+/* An encrypted version (META_OBJ_ENCRYPTED) reads only after its key
+ * domain is given (d borrowed, copied): before that, reads and prefetches
+ * return OL_ENOKEY.  Inline data is decrypted here: OL_EDECRYPT when it
+ * does not authenticate (wrong domain, or damaged), META_ECORRUPT for a
+ * record of impossible lengths.  Chunks are decrypted whole as they are
+ * read (a range reads the chunks it touches entirely): a chunk that does
+ * not authenticate fails that read with OL_EDECRYPT and no byte of it is
+ * returned.  0 for a plaintext version too (d is then ignored). */
+int ol_reader_set_sse(struct ol_reader *r, const struct sse_domain *d);
+/* The version record (borrowed, valid until ol_reader_free).  For an
+ * encrypted version, chunk lengths are sealed lengths and inline_data is
+ * the sealed form; size is the plaintext size. */
 const struct meta_object *ol_reader_object(const struct ol_reader *r);
 /* Copy up to n bytes from object offset off into buf.  Returns bytes read
  * (0 at the end) or a negative error (CS_EUNAVAIL ...). */

@@ -141,6 +141,9 @@ static const struct s3_err_info table[S3E_COUNT] = {
                             "Access-Control-Request-Method or Access-Control-Request-Headers are "
                             "not whitelisted by the resource's CORS spec."},
     [S3E_MISSING_REQUEST_BODY] = {"MissingRequestBodyError", 400, "Request Body is empty"},
+    [S3E_INVALID_ENCRYPTION_ALGORITHM] = {"InvalidEncryptionAlgorithmError", 400,
+                                          "The Encryption request you specified is not valid. "
+                                          "Supported value: AES256."},
 };
 
 const struct s3_err_info *s3_err_info(enum s3_err e)
@@ -164,6 +167,8 @@ enum s3_err s3_err_from(int rc)
     case OL_ETOOSMALL: return S3E_ENTITY_TOO_SMALL;
     case OL_ERANGE: return S3E_INVALID_RANGE;
     case OL_ELOCKED: return S3E_OBJECT_LOCKED;
+    case OL_ENOKEY: return S3E_INTERNAL;     /* a handler forgot the key: a bug */
+    case OL_EDECRYPT: return S3E_INTERNAL;   /* sealed bytes damaged: never served */
     /* metadata */
     case META_ENOTFOUND: return S3E_NO_SUCH_KEY;
     case META_ENOBUCKET: return S3E_NO_SUCH_BUCKET;

@@ -59,6 +59,8 @@ struct gateway {
     int stopping;
     atomic_int draining;             /* SIGTERM: long polls answer at once */
     pthread_mutex_t maint_lock;      /* one scrub / gc pass at a time */
+    int sse_s3_ready;                /* a master key was given (--sse-key-file) */
+    struct sse_domain sse_s3;        /* the SSE-S3 key domain, derived from it */
     atomic_uint_fast64_t requests, errors, bytes_in, bytes_out, active;
 };
 
@@ -294,10 +296,22 @@ extern const struct s3_handler h_sync_info, h_sync_missing, h_sync_chunk, h_sync
 extern const struct s3_handler h_put_object_lock_config, h_get_object_lock_config,
     h_put_object_retention, h_get_object_retention, h_put_object_legal_hold, h_get_object_legal_hold;
 extern const struct s3_handler h_post_object;
+extern const struct s3_handler h_bucket_encryption;
 extern const struct s3_handler h_admin;
 extern const struct s3_handler h_metrics;
 
 /* ---- shared helpers for object handlers (s3_object.c) ----------------- */
+
+/* How one object's data is (to be) encrypted (s3_sse.c, below). */
+enum s3_sse_mode { S3_SSE_NONE = 0, S3_SSE_S3, S3_SSE_C };
+
+/* Holds key material: wipe with s3_sse_release. */
+struct s3_sse {
+    enum s3_sse_mode mode;
+    struct sse_domain dom;                /* SSE-S3 / SSE-C key domain */
+    uint8_t customer_key[SSE_KEY_LEN];    /* SSE-C, as the request gave it */
+    char key_md5[32];                     /* SSE-C: base64 MD5 of the key, echoed */
+};
 
 /* A body being stored: PutObject and UploadPart. */
 struct s3_put {
@@ -317,6 +331,7 @@ struct s3_put {
     char if_match[META_ETAG_MAX];
     uint8_t versioning;            /* PutObject: the bucket's versioning state
                                       when the request began */
+    struct s3_sse sse;             /* in: how to encrypt the body (s3_sse.c) */
 };
 
 /* Set up p for the request's body (Content-Length, Content-MD5, checksum
@@ -340,10 +355,13 @@ int s3_write_precond_or_reply(struct s3_req *r, struct meta_precond *pc, char *e
  * bucket (a new version id, now, the MD5 ETag, attrs borrowed), under the
  * preconditions pc (NULL: none), and queue its ETag and x-amz-version-id
  * headers (versioning: the bucket's state when the request began);
- * etag_out (may be NULL) receives the ETag without quotes.
+ * sse says how w encrypted the data: its ETag form, attrs entries
+ * (appended to attrs) and response headers.  etag_out (may be NULL)
+ * receives the ETag without quotes.
  * Returns 0, or the error code to reply with. */
-int s3_put_commit(struct s3_req *r, struct ol_writer *w, const char *key, const struct buf *attrs,
-                  const struct meta_precond *pc, uint8_t versioning, char etag_out[META_ETAG_MAX]);
+int s3_put_commit(struct s3_req *r, struct ol_writer *w, const char *key, struct buf *attrs,
+                  const struct meta_precond *pc, uint8_t versioning, const struct s3_sse *sse,
+                  char etag_out[META_ETAG_MAX]);
 /* The error a write of r's key with conditions pc answers for rc (the
  * store's result): an If-Match on a key without a current version is
  * NoSuchKey (META_ENOTFOUND) in S3, not 412; others pass through.  The
@@ -513,5 +531,50 @@ int s3_part_number_or_reply(struct s3_req *r, uint32_t *out);
 
 /* ETag with quotes from a stored etag. */
 void s3_quote_etag(const char *etag, char out[META_ETAG_MAX + 3]);
+
+/* ---- s3_sse.c: server-side encryption (docs/encryption.md) ---------- */
+
+void s3_sse_release(struct s3_sse *s);
+/* The domain to seal in (ol_writer_opts.sse), NULL for plaintext. */
+const struct sse_domain *s3_sse_domain(const struct s3_sse *s);
+/* Whether data sealed under a reads under b unchanged (both plaintext,
+ * both SSE-S3, or SSE-C with the same key). */
+int s3_sse_same_domain(const struct s3_sse *a, const struct s3_sse *b);
+/* The encryption a write asks for (PutObject, CopyObject's destination,
+ * CreateMultipartUpload): x-amz-server-side-encryption or the SSE-C
+ * headers, else the bucket's default.  Replies and returns -1 on a bad or
+ * unsupported request (aws:kms, SSE-S3 without a key file). */
+int s3_sse_request_or_reply(struct s3_req *r, struct s3_sse *out);
+/* The same for a browser POST upload: value is its
+ * x-amz-server-side-encryption form field (NULL: the bucket default);
+ * customer: it has SSE-C fields, which are refused (501). */
+int s3_sse_form_or_reply(struct s3_req *r, const char *value, int customer, struct s3_sse *out);
+/* Add what an object (or upload) keeps about s to attrs: 0 or an error. */
+int s3_sse_attrs_add(const struct s3_sse *s, struct buf *attrs);
+/* How stored attrs say their object is encrypted (no key checked). */
+enum s3_sse_mode s3_sse_attrs_mode(const uint8_t *attrs, uint32_t len);
+/* Append attrs without the encryption entries to out. */
+int s3_sse_attrs_strip(const uint8_t *attrs, uint32_t len, struct buf *out);
+/* The encryption of stored attrs (an object's or an upload's), with the
+ * request's SSE-C headers checked against it (copy_source: the
+ * x-amz-copy-source-... ones): missing key 400, wrong key 403, a key for
+ * an unencrypted object 400.  Replies and returns -1 on failure. */
+int s3_sse_stored_or_reply(struct s3_req *r, const uint8_t *attrs, uint32_t len, int copy_source,
+                           struct s3_sse *out);
+/* s3_sse_stored_or_reply for the object rd reads, then hand its key domain
+ * to the reader. */
+int s3_sse_reader_or_reply(struct s3_req *r, struct ol_reader *rd, int copy_source,
+                           struct s3_sse *out);
+/* Response headers saying how an object is encrypted. */
+void s3_sse_reply_headers(struct s3_req *r, const struct s3_sse *s);
+/* The ETag of a body with MD5 md5_sum: hex MD5, or for SSE-C a keyed hash
+ * of it (S3's SSE-C ETags are not the MD5 either). */
+void s3_sse_etag(const struct s3_sse *s, const uint8_t md5_sum[16], char out[META_ETAG_MAX]);
+/* Sync extension calls: refused on a bucket with default encryption
+ * (replies, -1). */
+int s3_sse_sync_or_reply(struct s3_req *r);
+/* Copy len bytes of rd from first into w (decrypting and encrypting as
+ * the two are set up).  0 or an object-layer error. */
+int s3_copy_stream(struct ol_reader *rd, uint64_t first, uint64_t len, struct ol_writer *w);
 
 #endif

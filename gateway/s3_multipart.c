@@ -142,13 +142,21 @@ static void create_mpu_end(struct s3_req *r)
     struct buf attrs;
     enum cksum_alg alg;
     const char *type;
-    if (s3_bucket_access_or_reply(r, NULL) != 0)
+    struct s3_sse sse;
+    if (s3_bucket_access_or_reply(r, NULL) != 0 || s3_sse_request_or_reply(r, &sse) != 0)
         return;
     buf_init(&attrs, 8192);
     if (s3_attrs_from_request_or_reply(r, &attrs) != 0 ||
         create_checksum_or_reply(r, &attrs, &alg, &type) != 0 ||
         s3_lock_attrs_or_reply(r, &attrs) != 0) {
         buf_release(&attrs);
+        s3_sse_release(&sse);
+        return;
+    }
+    if (s3_sse_attrs_add(&sse, &attrs) != 0) {
+        buf_release(&attrs);
+        s3_sse_release(&sse);
+        s3_reply_error(r, S3E_INTERNAL, NULL);
         return;
     }
     memset(&u, 0, sizeof u);
@@ -160,9 +168,12 @@ static void create_mpu_end(struct s3_req *r)
     int rc = meta_upload_create(r->gw->meta, r->bucket, &u);
     buf_release(&attrs);
     if (rc) {
+        s3_sse_release(&sse);
         s3_reply_rc(r, rc);
         return;
     }
+    s3_sse_reply_headers(r, &sse);
+    s3_sse_release(&sse);
     struct s3_doc d;
     s3_doc_begin(&d, "InitiateMultipartUploadResult", 16384);
     xmlw_elem(&d.w, "Bucket", r->bucket);
@@ -203,6 +214,9 @@ static int upload_part_begin(struct s3_req *r)
         return 0;
     ps->have_upload = 1;
     ps->put.upload_alg = upload_alg(&ps->upload);
+    /* a part is sealed as its upload says; SSE-C parts carry its key */
+    if (s3_sse_stored_or_reply(r, ps->upload.attrs, ps->upload.attrs_len, 0, &ps->put.sse) != 0)
+        return 0;
     s3_put_begin_or_reply(r, &ps->put, 0, OL_MAX_PUT_SIZE);
     return 0;
 }
@@ -227,7 +241,7 @@ static int store_part(struct s3_req *r, struct part_state *ps, struct meta_part 
     ol_writer_object(ps->put.w, &tmp);
     part->part_number = ps->part_number;
     part->size = tmp.size;
-    hex_encode(ol_writer_md5(ps->put.w), 16, part->etag);
+    s3_sse_etag(&ps->put.sse, ol_writer_md5(ps->put.w), part->etag);
     part->mtime_ms = ol_now_ms();
     part->chunks = tmp.chunks;
     part->nchunks = tmp.nchunks;
@@ -261,6 +275,7 @@ static void upload_part_end(struct s3_req *r)
         snprintf(name, sizeof name, "x-amz-checksum-%s", cksum_name(ps->put.alg));
         s3_add_header(r, name, ps->put.checksum_b64);
     }
+    s3_sse_reply_headers(r, &ps->put.sse);
     s3_reply_empty(r, 200);
 }
 
@@ -285,8 +300,9 @@ static void upload_part_copy_end(struct s3_req *r)
 {
     struct part_state *ps = NULL;
     struct s3_copy_src src;
-    uint8_t *tmp = NULL;
+    struct s3_sse src_sse;
     memset(&src, 0, sizeof src);
+    memset(&src_sse, 0, sizeof src_sse);
     if (s3_bucket_access_or_reply(r, NULL) != 0)
         return;
     ps = calloc(1, sizeof *ps);
@@ -298,8 +314,14 @@ static void upload_part_copy_end(struct s3_req *r)
     if (s3_part_number_or_reply(r, &ps->part_number) != 0 || upload_or_reply(r, &ps->upload) != 0)
         return;
     ps->have_upload = 1;
-    if (s3_copy_source_or_reply(r, &src) != 0)
+    if (s3_sse_stored_or_reply(r, ps->upload.attrs, ps->upload.attrs_len, 0, &ps->put.sse) != 0 ||
+        s3_copy_source_or_reply(r, &src) != 0)
         return;
+    if (s3_sse_reader_or_reply(r, src.rd, 1, &src_sse) != 0) {
+        s3_copy_src_release(&src);
+        return;
+    }
+    s3_sse_release(&src_sse); /* the reader keeps what it needs */
     const struct meta_object *so = ol_reader_object(src.rd);
     s3_copy_source_version_header(r, &src);
     uint64_t first = 0, last = so->size ? so->size - 1 : 0;
@@ -327,24 +349,13 @@ static void upload_part_copy_end(struct s3_req *r)
     }
     /* the copy gets the upload's checksum, as an uploaded part would */
     ps->put.alg = upload_alg(&ps->upload);
-    struct ol_writer_opts o = {0, ps->put.alg, OL_MAX_PUT_SIZE};
+    struct ol_writer_opts o = {0, ps->put.alg, OL_MAX_PUT_SIZE, s3_sse_domain(&ps->put.sse)};
     buf_init(&ps->put.attrs, 4096);
     int rc = ol_writer_new(r->gw->ol, &o, &ps->put.w);
-    if (rc == 0 && !(tmp = malloc(1u << 20)))
-        rc = -ENOMEM;
     /* Copy through the chunker: chunks that cut the same as the source's
      * are deduplicated, so an aligned copy stores nothing new. */
-    for (uint64_t done = 0; rc == 0 && done < len;) {
-        size_t want = len - done < (1u << 20) ? (size_t)(len - done) : (1u << 20);
-        long n = ol_reader_read(src.rd, first + done, tmp, want);
-        if (n <= 0) {
-            rc = n ? (int)n : CS_EUNAVAIL;
-            break;
-        }
-        rc = ol_writer_write(ps->put.w, tmp, (size_t)n);
-        done += (uint64_t)n;
-    }
-    free(tmp);
+    if (rc == 0)
+        rc = s3_copy_stream(src.rd, first, len, ps->put.w);
     s3_copy_src_release(&src);
     if (rc == 0)
         rc = ol_writer_finish(ps->put.w);
@@ -373,6 +384,7 @@ static void upload_part_copy_end(struct s3_req *r)
         xmlw_elem(&d.w, elem, ps->put.checksum_b64);
     }
     xmlw_close(&d.w);
+    s3_sse_reply_headers(r, &ps->put.sse);
     s3_doc_reply(r, &d);
 }
 
@@ -728,6 +740,11 @@ static void complete_mpu_end(struct s3_req *r)
     s3_new_version_id(o.version_id);
     o.mtime_ms = ol_now_ms();
     o.size = size;
+    struct s3_sse sse;
+    memset(&sse, 0, sizeof sse);
+    sse.mode = s3_sse_attrs_mode(u.attrs, u.attrs_len);
+    if (sse.mode != S3_SSE_NONE)
+        o.flags = META_OBJ_ENCRYPTED; /* its parts were sealed */
     hex_encode(md5_out, 16, o.etag);
     snprintf(o.etag + 32, META_ETAG_MAX - 32, "-%zu", l.n);
     o.attrs = (uint8_t *)attrs.data;
@@ -743,6 +760,7 @@ static void complete_mpu_end(struct s3_req *r)
         s3_reply_rc(r, rc);
         goto out;
     }
+    s3_sse_reply_headers(r, &sse);
     complete_reply(r, &o, &sum, b.versioning);
 out:
     if (err != S3E_NONE)

@@ -199,7 +199,7 @@ int s3_put_begin_or_reply(struct s3_req *r, struct s3_put *p, int allow_inline, 
         return -1;
     if (s3_attrs_from_request_or_reply(r, &p->attrs) != 0)
         return -1;
-    struct ol_writer_opts o = {allow_inline, p->alg, max_size};
+    struct ol_writer_opts o = {allow_inline, p->alg, max_size, s3_sse_domain(&p->sse)};
     int rc = ol_writer_new(r->gw->ol, &o, &p->w);
     if (rc) {
         s3_reply_rc(r, rc);
@@ -273,6 +273,7 @@ void s3_put_release(struct s3_put *p)
     buf_release(&p->attrs);
     free(p->mismatch_msg);
     p->mismatch_msg = NULL;
+    s3_sse_release(&p->sse);
 }
 
 void s3_put_free(struct s3_put *p)
@@ -377,22 +378,26 @@ static int put_object_begin(struct s3_req *r)
         return -ENOMEM;
     r->hstate = p;
     p->versioning = b.versioning;
-    if (s3_write_precond_or_reply(r, &p->pc, p->if_match) != 0)
+    if (s3_write_precond_or_reply(r, &p->pc, p->if_match) != 0 ||
+        s3_sse_request_or_reply(r, &p->sse) != 0)
         return 0;
     if (s3_put_begin_or_reply(r, p, 1, OL_MAX_PUT_SIZE) == 0)
         s3_lock_attrs_or_reply(r, &p->attrs);
     return 0;
 }
 
-int s3_put_commit(struct s3_req *r, struct ol_writer *w, const char *key, const struct buf *attrs,
-                  const struct meta_precond *pc, uint8_t versioning, char etag_out[META_ETAG_MAX])
+int s3_put_commit(struct s3_req *r, struct ol_writer *w, const char *key, struct buf *attrs,
+                  const struct meta_precond *pc, uint8_t versioning, const struct s3_sse *sse,
+                  char etag_out[META_ETAG_MAX])
 {
     struct meta_object o;
     memset(&o, 0, sizeof o);
     o.key = (char *)key;
     s3_new_version_id(o.version_id);
     o.mtime_ms = ol_now_ms();
-    hex_encode(ol_writer_md5(w), 16, o.etag);
+    s3_sse_etag(sse, ol_writer_md5(w), o.etag);
+    if (s3_sse_attrs_add(sse, attrs) != 0)
+        return -E2BIG;
     o.attrs = (uint8_t *)attrs->data;
     o.attrs_len = (uint32_t)attrs->len;
     ol_writer_object(w, &o);
@@ -405,6 +410,7 @@ int s3_put_commit(struct s3_req *r, struct ol_writer *w, const char *key, const 
     s3_quote_etag(o.etag, etag);
     s3_add_header(r, "ETag", etag);
     s3_version_header(r, versioning, s3_stored_version_id(versioning, o.version_id));
+    s3_sse_reply_headers(r, sse);
     if (etag_out)
         memcpy(etag_out, o.etag, META_ETAG_MAX);
     return 0;
@@ -415,7 +421,7 @@ static void put_object_end(struct s3_req *r)
     struct s3_put *p = r->hstate;
     if (s3_put_finish_or_reply(r, p) != 0)
         return;
-    int rc = s3_put_commit(r, p->w, r->key, &p->attrs, &p->pc, p->versioning, NULL);
+    int rc = s3_put_commit(r, p->w, r->key, &p->attrs, &p->pc, p->versioning, &p->sse, NULL);
     if (rc) {
         s3_reply_rc(r, rc);
         return;
@@ -741,6 +747,8 @@ static void get_or_head(struct s3_req *r, int head)
     struct ol_reader *rd = NULL;
     struct meta_bucket b;
     struct meta_object obj;
+    struct s3_sse sse;
+    memset(&sse, 0, sizeof sse);
     const char *version_id;
     uint32_t part;
     if (s3_bucket_access_or_reply(r, &b) != 0 || get_part_number_or_reply(r, &part) != 0 ||
@@ -753,6 +761,8 @@ static void get_or_head(struct s3_req *r, int head)
         s3_reply_rc(r, rc);
         return;
     }
+    if (s3_sse_reader_or_reply(r, rd, 0, &sse) != 0)
+        goto out;
     const struct meta_object *o = ol_reader_object(rd);
     char etag[META_ETAG_MAX + 3], lm[40];
     struct get_span sp;
@@ -773,6 +783,7 @@ static void get_or_head(struct s3_req *r, int head)
     }
     if (get_headers_or_reply(r, o, b.versioning, &sp, etag, lm) != 0)
         goto out;
+    s3_sse_reply_headers(r, &sse);
     struct get_state *g = calloc(1, sizeof *g);
     if (!g) {
         s3_reply_error(r, S3E_INTERNAL, NULL);
@@ -795,6 +806,7 @@ static void get_or_head(struct s3_req *r, int head)
     s3_reply_response(r, sp.partial ? 206 : 200, resp);
 out:
     ol_reader_free(rd);
+    s3_sse_release(&sse);
 }
 
 static void get_object_end(struct s3_req *r)
@@ -987,13 +999,22 @@ static void copy_object_end(struct s3_req *r)
     struct s3_copy_src src;
     struct meta_bucket b;
     struct buf attrs;
+    struct s3_sse src_sse, dst_sse;
+    struct ol_writer *w = NULL;
     memset(&src, 0, sizeof src);
+    memset(&src_sse, 0, sizeof src_sse);
+    memset(&dst_sse, 0, sizeof dst_sse);
     buf_init(&attrs, META_ATTRS_MAX);
     if (s3_bucket_access_or_reply(r, &b) != 0)
         goto out;
-    if (s3_copy_source_or_reply(r, &src) != 0)
+    if (s3_copy_source_or_reply(r, &src) != 0 ||
+        s3_sse_reader_or_reply(r, src.rd, 1, &src_sse) != 0 ||
+        s3_sse_request_or_reply(r, &dst_sse) != 0)
         goto out;
     const struct meta_object *so = ol_reader_object(src.rd);
+    /* The same key domain on both sides: the copy shares the source's
+     * (sealed) chunks.  Otherwise the bytes go through a writer. */
+    int same_domain = s3_sse_same_domain(&src_sse, &dst_sse);
     const char *directive = s3_header(r, "x-amz-metadata-directive");
     int replace = directive && strcasecmp(directive, "REPLACE") == 0;
     if (directive && !replace && strcasecmp(directive, "COPY") != 0) {
@@ -1001,23 +1022,32 @@ static void copy_object_end(struct s3_req *r)
         goto out;
     }
     if (!replace && strcmp(src.bucket, r->bucket) == 0 && strcmp(src.key, r->key) == 0 &&
-        !src.version_named) {
+        !src.version_named && same_domain && !s3_header(r, "x-amz-server-side-encryption")) {
         s3_reply_error(r, S3E_INVALID_REQUEST,
                        "This copy request is illegal because it is trying to copy an object to "
                        "itself without changing the object's metadata, storage class, website "
                        "redirect location or encryption attributes.");
         goto out;
     }
+    struct buf kept;
+    buf_init(&kept, META_ATTRS_MAX); /* the source's, without its encryption */
+    int arc = s3_sse_attrs_strip(so->attrs, so->attrs_len, &kept);
     if (replace) {
-        if (s3_attrs_from_request_or_reply(r, &attrs) != 0)
-            goto out;
-        /* the bytes are the same: their checksums and part sizes stay */
-        if (s3_attrs_copy(so->attrs, so->attrs_len, "x-amz-checksum-", 1, &attrs) != 0 ||
-            s3_attrs_copy(so->attrs, so->attrs_len, S3_ATTR_INTERNAL_PREFIX, 1, &attrs) != 0) {
-            s3_reply_error(r, S3E_INTERNAL, NULL);
+        if (s3_attrs_from_request_or_reply(r, &attrs) != 0) {
+            buf_release(&kept);
             goto out;
         }
-    } else if (buf_append(&attrs, so->attrs, so->attrs_len) != 0) {
+        /* the bytes are the same: their checksums and part sizes stay */
+        if (arc == 0 &&
+            (arc = s3_attrs_copy((uint8_t *)kept.data, (uint32_t)kept.len, "x-amz-checksum-", 1,
+                                 &attrs)) == 0)
+            arc = s3_attrs_copy((uint8_t *)kept.data, (uint32_t)kept.len,
+                                S3_ATTR_INTERNAL_PREFIX, 1, &attrs);
+    } else if (arc == 0) {
+        arc = buf_append(&attrs, kept.data, kept.len);
+    }
+    buf_release(&kept);
+    if (arc != 0 || s3_sse_attrs_add(&dst_sse, &attrs) != 0) {
         s3_reply_error(r, S3E_INTERNAL, NULL);
         goto out;
     }
@@ -1033,10 +1063,30 @@ static void copy_object_end(struct s3_req *r)
     o.key = r->key;
     s3_new_version_id(o.version_id);
     o.mtime_ms = ol_now_ms();
-    o.flags = 0;
+    o.flags = so->flags & META_OBJ_ENCRYPTED;
     o.attrs = (uint8_t *)attrs.data;
     o.attrs_len = (uint32_t)attrs.len;
-    int rc = s3_write_precond_rc(r, ol_put(r->gw->ol, r->bucket, &o, &pc, NULL), &pc);
+    int rc = 0;
+    if (!same_domain) {
+        if (so->size > OL_MAX_PUT_SIZE) {
+            s3_reply_error(r, S3E_INVALID_REQUEST,
+                           "The specified copy source is larger than the maximum allowable size "
+                           "for a copy source: 5368709120");
+            goto out;
+        }
+        struct ol_writer_opts wo = {1, CKSUM_NONE, OL_MAX_PUT_SIZE, s3_sse_domain(&dst_sse)};
+        rc = ol_writer_new(r->gw->ol, &wo, &w);
+        if (rc == 0)
+            rc = s3_copy_stream(src.rd, 0, so->size, w);
+        if (rc == 0)
+            rc = ol_writer_finish(w);
+        if (rc == 0) {
+            ol_writer_object(w, &o);
+            s3_sse_etag(&dst_sse, ol_writer_md5(w), o.etag);
+        }
+    }
+    if (rc == 0)
+        rc = s3_write_precond_rc(r, ol_put(r->gw->ol, r->bucket, &o, &pc, NULL), &pc);
     if (rc) {
         s3_reply_rc(r, rc);
         goto out;
@@ -1051,9 +1101,13 @@ static void copy_object_end(struct s3_req *r)
     xmlw_close(&d.w);
     s3_copy_source_version_header(r, &src);
     s3_version_header(r, b.versioning, s3_stored_version_id(b.versioning, o.version_id));
+    s3_sse_reply_headers(r, &dst_sse);
     s3_doc_reply(r, &d);
 out:
+    ol_writer_free(w);
     s3_copy_src_release(&src);
+    s3_sse_release(&src_sse);
+    s3_sse_release(&dst_sse);
     buf_release(&attrs);
 }
 

@@ -60,6 +60,7 @@ struct post_state {
     int too_large;
     struct buf attrs;
     uint8_t versioning;        /* the bucket's, when the file began */
+    struct s3_sse sse;         /* the field x-amz-server-side-encryption, or the bucket default */
 };
 
 /* A field's value by name (any case), NULL when absent. */
@@ -390,9 +391,13 @@ static int file_begin(struct post_state *st, const struct form_part *part)
     st->versioning = b.versioning;
     if (s3_attrs_from_fields_or_reply(r, (const uint8_t *)st->fields.data,
                                       (uint32_t)st->fields.len, &st->attrs) != 0 ||
-        s3_lock_attrs_or_reply(r, &st->attrs) != 0) /* the bucket's default retention */
+        s3_lock_attrs_or_reply(r, &st->attrs) != 0 || /* the bucket's default retention */
+        s3_sse_form_or_reply(r, field(st, "x-amz-server-side-encryption"),
+                             field(st, "x-amz-server-side-encryption-customer-algorithm") ||
+                                 field(st, "x-amz-server-side-encryption-customer-key"),
+                             &st->sse) != 0)
         return POST_STOP;
-    struct ol_writer_opts o = {1, CKSUM_NONE, OL_MAX_PUT_SIZE};
+    struct ol_writer_opts o = {1, CKSUM_NONE, OL_MAX_PUT_SIZE, s3_sse_domain(&st->sse)};
     rc = ol_writer_new(r->gw->ol, &o, &st->w);
     if (rc) {
         s3_reply_rc(r, rc);
@@ -655,7 +660,7 @@ static void post_end(struct s3_req *r)
         return;
     }
     char etag[META_ETAG_MAX];
-    rc = s3_put_commit(r, st->w, st->key, &st->attrs, NULL, st->versioning, etag);
+    rc = s3_put_commit(r, st->w, st->key, &st->attrs, NULL, st->versioning, &st->sse, etag);
     if (rc) {
         s3_reply_rc(r, rc);
         return;
@@ -674,6 +679,7 @@ static void post_cleanup(struct s3_req *r)
     buf_release(&st->fields);
     buf_release(&st->value);
     buf_release(&st->attrs);
+    s3_sse_release(&st->sse);
     free(st->key);
     free(st);
     r->hstate = NULL;

@@ -49,6 +49,8 @@ static const char *unsupported_subresource(struct s3_req *r)
         return strcmp(r->method, "GET") == 0 ? NULL : "tagging";
     if (r->key)
         return NULL;
+    if (s3_has_param(r, "encryption"))
+        return NULL; /* s3_sse.c */
     name = find_param(r, bucket_configs);
     if (name && strcmp(name, "policy") == 0 &&
         (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "DELETE") == 0))
@@ -175,6 +177,8 @@ static const struct s3_handler *route_bucket(struct s3_req *r)
     const char *m = r->method;
     if (s3_has_param(r, "cors"))
         return s3_cors_route(r);
+    if (s3_has_param(r, "encryption"))
+        return &h_bucket_encryption;
     if (strcmp(m, "GET") == 0) {
         if (s3_has_param(r, "location"))
             return &h_get_bucket_location;

@@ -94,7 +94,7 @@ static void sync_missing_end(struct s3_req *r)
     const char *why = NULL;
     cJSON *out = NULL;
 
-    if (s3_bucket_access_or_reply(r, NULL) != 0)
+    if (s3_bucket_access_or_reply(r, NULL) != 0 || s3_sse_sync_or_reply(r) != 0)
         return;
     int rc = sync_ids_parse(r->body.data, r->body.len, "chunks", SYNC_MAX_MISSING_IDS, &ids, &n,
                             &why);
@@ -140,7 +140,7 @@ struct chunk_upload {
 
 static int sync_chunk_begin(struct s3_req *r)
 {
-    if (s3_bucket_access_or_reply(r, NULL) != 0)
+    if (s3_bucket_access_or_reply(r, NULL) != 0 || s3_sse_sync_or_reply(r) != 0)
         return 0;
     struct chunk_upload *u = calloc(1, sizeof *u);
     if (!u)
@@ -223,7 +223,7 @@ static int sync_commit_begin(struct s3_req *r)
         return -ENOMEM;
     r->hstate = c;
     buf_init(&c->attrs, META_ATTRS_MAX);
-    if (s3_bucket_access_or_reply(r, &c->bucket) != 0 ||
+    if (s3_bucket_access_or_reply(r, &c->bucket) != 0 || s3_sse_sync_or_reply(r) != 0 ||
         s3_write_precond_or_reply(r, &c->pc, c->if_match) != 0 ||
         s3_attrs_from_request_or_reply(r, &c->attrs) != 0)
         return 0;
@@ -346,8 +346,16 @@ static void sync_chunks_end(struct s3_req *r)
 {
     struct meta_object o;
     char etag[META_ETAG_MAX + 3];
-    if (s3_bucket_access_or_reply(r, NULL) != 0 || s3_object_or_reply(r, &o) != 0)
+    if (s3_bucket_access_or_reply(r, NULL) != 0 || s3_sse_sync_or_reply(r) != 0 ||
+        s3_object_or_reply(r, &o) != 0)
         return;
+    if (o.flags & META_OBJ_ENCRYPTED) {
+        meta_object_release(&o);
+        s3_reply_error(r, S3E_INVALID_REQUEST,
+                       "The object is encrypted: its chunk list cannot be read through the "
+                       "cairn sync extension.");
+        return;
+    }
     s3_quote_etag(o.etag, etag);
     cJSON *out = cJSON_CreateObject();
     cJSON_AddNumberToObject(out, "size", (double)o.size);
@@ -446,7 +454,8 @@ static cJSON *change_json(struct s3_req *r, const struct meta_change *c)
 static void sync_changes_end(struct s3_req *r)
 {
     struct feed_query q;
-    if (s3_bucket_access_or_reply(r, NULL) != 0 || feed_query_or_reply(r, &q) != 0)
+    if (s3_bucket_access_or_reply(r, NULL) != 0 || s3_sse_sync_or_reply(r) != 0 ||
+        feed_query_or_reply(r, &q) != 0)
         return;
     /* Long poll by looking again every SYNC_POLL_MS: the feed lives in the
      * metadata store, which other gateways of a cluster write too. */

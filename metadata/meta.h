@@ -214,6 +214,11 @@ int meta_chunk_foreach(struct meta *m, int (*fn)(void *arg, const struct meta_ch
 /* Objects                                                             */
 
 #define META_OBJ_DELETE_MARKER 0x1
+/* The version's data (inline bytes and chunks) is sealed by the object
+ * layer (server-side encryption, docs/encryption.md); chunk lengths are
+ * the sealed lengths.  This layer stores the flag and does not interpret
+ * it. */
+#define META_OBJ_ENCRYPTED 0x2
 
 /* One version of one object.  As an output it is a deep copy: release with
  * meta_object_release().  As an input every pointer is borrowed. */
@@ -263,7 +268,8 @@ struct meta_precond {
  * versioning enabled, "null" otherwise.  replaced (may be NULL) receives a
  * copy of the version it overwrote (key NULL if none).
  *
- * Details: o->flags must be 0 (delete markers come from deletes) and, on a
+ * Details: o->flags must be 0 or META_OBJ_ENCRYPTED (delete markers come from
+ * deletes) and, on a
  * versioning-enabled bucket, o->version_id must be non-empty and not
  * "null" (META_EINVAL); the caller makes version ids unique per key (not
  * checked).  "Not versioning" covers OFF and SUSPENDED: SUSPENDED replaces

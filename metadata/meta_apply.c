@@ -432,8 +432,9 @@ static int object_store(struct apply *a, const struct meta_bucket *b, const stru
     int versioned = b->versioning == META_VERSIONING_ENABLED;
     int rc;
 
-    /* no flag may be set by a put (delete markers come from deletes) */
-    if (!meta_valid_key(o.key) || o.flags != 0)
+    /* no flag but ENCRYPTED may be set by a put (delete markers come
+     * from deletes) */
+    if (!meta_valid_key(o.key) || (o.flags & ~(uint32_t)META_OBJ_ENCRYPTED) != 0)
         return META_EINVAL;
     if (versioned && (o.version_id[0] == 0 || strcmp(o.version_id, "null") == 0))
         return META_EINVAL;

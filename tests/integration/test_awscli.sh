@@ -13,26 +13,7 @@
 # and the presigned URL each cli makes by default (SigV2 for aws-cli 1).
 source "$CAIRN_SRC/tests/lib/cairn_test.sh"
 
-: "${AWS_CLI:=aws}"
-command -v "$AWS_CLI" >/dev/null || fail "aws-cli not found: $AWS_CLI"
-# A pyenv shim re-resolves the version on every call (about a second each);
-# run the same aws-cli directly.
-case $AWS_CLI in
-*/.pyenv/shims/*)
-    if real=$(pyenv which "$(basename "$AWS_CLI")" 2>/dev/null) && [ -x "$real" ]; then AWS_CLI=$real; fi ;;
-esac
-echo "aws-cli: $AWS_CLI ($("$AWS_CLI" --version 2>&1))"
-command -v jq >/dev/null || fail "jq is required"
-unset AWS_CA_BUNDLE
-
-# The harness gives an empty config file; keep aws-cli on its defaults
-# (8 MiB multipart threshold and chunk size) but make retries quick.
-cat > "$AWS_CONFIG_FILE" <<'EOF'
-[default]
-region = us-east-1
-retry_mode = standard
-max_attempts = 2
-EOF
+awscli_setup
 
 # Presigned URLs are checked with SigV4 (the cli's default differs between
 # versions: aws-cli v1 presigns with SigV2 in us-east-1), and once more at the
@@ -41,33 +22,6 @@ sed 's/^max_attempts = 2$/&\ns3 =\n    signature_version = s3v4/' "$AWS_CONFIG_F
 
 start_server
 
-AWS() { "$AWS_CLI" --endpoint-url "$CAIRN_ENDPOINT" "$@"; }
-
-# ok DESCRIPTION CMD...: run CMD; its stdout goes to $OUT; the test fails
-# (with CMD's stderr) if CMD exits non-zero.
-OUT=""
-ok() {
-    local desc=$1; shift
-    if OUT=$("$@" 2>"$TEST_TMP/stderr"); then
-        PASSED=$((PASSED + 1))
-    else
-        fail "$desc: exit status $?; stderr: $(cat "$TEST_TMP/stderr"); stdout: $OUT"
-    fi
-}
-
-# not_ok DESCRIPTION CMD...: CMD must fail; its stderr goes to $ERR.
-ERR=""
-not_ok() {
-    local desc=$1; shift
-    if OUT=$("$@" 2>"$TEST_TMP/stderr"); then
-        fail "$desc: succeeded but should have failed; stdout: $OUT"
-    fi
-    ERR=$(cat "$TEST_TMP/stderr")
-    PASSED=$((PASSED + 1))
-}
-
-# js FILTER: jq -r FILTER over $OUT (an empty $OUT reads as null).
-js() { jq -r "$1" <<<"${OUT:-null}"; }
 
 # mpu_etag FILE PARTSIZE: the ETag S3 gives a multipart object uploaded in
 # PARTSIZE parts: "md5(concatenated binary part md5s)-N", quotes included.

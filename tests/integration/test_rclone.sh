@@ -29,28 +29,6 @@ export RCLONE_CONFIG_CAIRN_FORCE_PATH_STYLE=true
 RC() { rclone --retries 1 --low-level-retries 1 --timeout 60s --contimeout 10s "$@"; }
 MP=(--s3-upload-cutoff 5M --s3-chunk-size 5M)
 
-OUT=""
-ERR=""
-# ok DESCRIPTION CMD...: CMD must succeed; stdout in $OUT, stderr in $ERR.
-ok() {
-    local desc=$1; shift
-    if OUT=$("$@" 2>"$TEST_TMP/stderr"); then
-        ERR=$(cat "$TEST_TMP/stderr")
-        PASSED=$((PASSED + 1))
-    else
-        fail "$desc: exit status $?; stderr: $(tail -c 3000 "$TEST_TMP/stderr"); stdout: $OUT"
-    fi
-}
-# not_ok DESCRIPTION CMD...: CMD must fail; stderr in $ERR.
-not_ok() {
-    local desc=$1; shift
-    if OUT=$("$@" 2>"$TEST_TMP/stderr"); then
-        fail "$desc: succeeded but should have failed; stdout: $OUT"
-    fi
-    ERR=$(cat "$TEST_TMP/stderr")
-    PASSED=$((PASSED + 1))
-}
-
 # head_etag BUCKET/KEY: ETag header, read with curl's own SigV4 signer.
 head_etag() {
     curl -s --max-time 30 -I --aws-sigv4 "aws:amz:us-east-1:s3" -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \

@@ -34,26 +34,6 @@ EOF
 
 S3() { s3cmd -c "$CFG" "$@"; }
 
-OUT=""
-ERR=""
-# ok DESCRIPTION CMD...: CMD must succeed; stdout in $OUT.
-ok() {
-    local desc=$1; shift
-    if OUT=$("$@" 2>"$TEST_TMP/stderr"); then
-        PASSED=$((PASSED + 1))
-    else
-        fail "$desc: exit status $?; stderr: $(cat "$TEST_TMP/stderr"); stdout: $OUT"
-    fi
-}
-# not_ok DESCRIPTION CMD...: CMD must fail; stderr in $ERR.
-not_ok() {
-    local desc=$1; shift
-    if OUT=$("$@" 2>"$TEST_TMP/stderr"); then
-        fail "$desc: succeeded but should have failed; stdout: $OUT"
-    fi
-    ERR=$(cat "$TEST_TMP/stderr")
-    PASSED=$((PASSED + 1))
-}
 
 # head_etag KEY-PATH: the ETag header of /BUCKET/KEY, read with curl's own
 # SigV4 signer (independent of s3cmd).

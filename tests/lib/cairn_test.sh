@@ -10,6 +10,10 @@
 # kill_server        SIGKILL (fault tests)
 # restart_server     start again on the same data folder and port
 # fail MSG / check COND MSG   assertions; the test exits 1 on the first failure
+# ok DESC CMD... / not_ok DESC CMD...   CMD must succeed (stdout in $OUT,
+#                    stderr in $ERR) / fail (stderr in $ERR); js FILTER: jq -r FILTER over $OUT
+# awscli_setup       resolve $AWS_CLI, write a quick-retry config; AWS ARGS...
+#                    runs it against $CAIRN_ENDPOINT
 #
 # Every test gets its own TEST_TMP, removed on exit; servers are killed on
 # exit whatever happens.
@@ -118,3 +122,46 @@ kill_server() {
 finish() {
     echo "$TEST_NAME: $PASSED passed, 0 failed"
 }
+
+OUT=""
+ERR=""
+ok() {
+    local desc=$1; shift
+    if OUT=$("$@" 2>"$TEST_TMP/stderr"); then
+        ERR=$(cat "$TEST_TMP/stderr")
+        PASSED=$((PASSED + 1))
+    else
+        fail "$desc: exit status $?; stderr: $(tail -c 3000 "$TEST_TMP/stderr"); stdout: $OUT"
+    fi
+}
+
+not_ok() {
+    local desc=$1; shift
+    if OUT=$("$@" 2>"$TEST_TMP/stderr"); then
+        fail "$desc: succeeded but should have failed; stdout: $OUT"
+    fi
+    ERR=$(cat "$TEST_TMP/stderr")
+    PASSED=$((PASSED + 1))
+}
+
+js() { jq -r "$1" <<<"${OUT:-null}"; }
+
+awscli_setup() {
+    : "${AWS_CLI:=aws}"
+    command -v "$AWS_CLI" >/dev/null || fail "aws-cli not found: $AWS_CLI"
+    # A pyenv shim re-resolves the version on every call (about a second
+    # each); run the same aws-cli directly.
+    case $AWS_CLI in
+    */.pyenv/shims/*)
+        if real=$(pyenv which "$(basename "$AWS_CLI")" 2>/dev/null) && [ -x "$real" ]; then AWS_CLI=$real; fi ;;
+    esac
+    echo "aws-cli: $AWS_CLI ($("$AWS_CLI" --version 2>&1))"
+    command -v jq >/dev/null || fail "jq is required"
+    unset AWS_CA_BUNDLE
+    # The harness gives an empty config file; keep aws-cli on its defaults
+    # (8 MiB multipart threshold and chunk size) but make retries quick.
+    printf '[default]\nregion = us-east-1\nretry_mode = standard\nmax_attempts = 2\n' \
+        > "$AWS_CONFIG_FILE"
+}
+
+AWS() { "$AWS_CLI" --endpoint-url "$CAIRN_ENDPOINT" "$@"; }

@@ -69,11 +69,13 @@ static uint8_t *make_data(size_t n, uint64_t seed)
     return p;
 }
 
-/* PUT through a writer fed in odd-sized pieces. */
-static void put(struct fixture *f, const char *key, const uint8_t *data, size_t n)
+/* PUT through a writer fed in odd-sized pieces, sealed in domain dom
+ * (NULL: plaintext). */
+static void put_in(struct fixture *f, const char *key, const uint8_t *data, size_t n,
+                   const struct sse_domain *dom)
 {
     struct ol_writer *w;
-    struct ol_writer_opts o = {1, CKSUM_CRC32C, 0};
+    struct ol_writer_opts o = {1, CKSUM_CRC32C, 0, dom};
     assert_int_equal(ol_writer_new(f->ol, &o, &w), 0);
     for (size_t off = 0; off < n;) {
         size_t piece = 77777 < n - off ? 77777 : n - off;
@@ -93,11 +95,23 @@ static void put(struct fixture *f, const char *key, const uint8_t *data, size_t 
     ol_writer_free(w);
 }
 
-static void expect_content(struct fixture *f, const char *key, const uint8_t *data, size_t n)
+static void put(struct fixture *f, const char *key, const uint8_t *data, size_t n)
+{
+    put_in(f, key, data, n, NULL);
+}
+
+static void expect_content_in(struct fixture *f, const char *key, const uint8_t *data, size_t n,
+                              const struct sse_domain *dom)
 {
     struct ol_reader *r;
     assert_int_equal(ol_reader_open(f->ol, "bkt", key, NULL, &r), 0);
     assert_int_equal(ol_reader_object(r)->size, n);
+    if (dom) {
+        uint8_t one;
+        if (n)
+            assert_int_equal(ol_reader_read(r, 0, &one, 1), OL_ENOKEY);
+        assert_int_equal(ol_reader_set_sse(r, dom), 0);
+    }
     uint8_t *buf = malloc(n + 1);
     size_t done = 0;
     while (done < n) {
@@ -115,6 +129,11 @@ static void expect_content(struct fixture *f, const char *key, const uint8_t *da
     }
     free(buf);
     ol_reader_free(r);
+}
+
+static void expect_content(struct fixture *f, const char *key, const uint8_t *data, size_t n)
+{
+    expect_content_in(f, key, data, n, NULL);
 }
 
 static uint64_t chunk_count(struct fixture *f)
@@ -193,7 +212,7 @@ static void test_abandoned_writer_leaves_collectable_chunks(void **state)
     size_t n = 5 * 1024 * 1024;
     uint8_t *d = make_data(n, 7);
     struct ol_writer *w;
-    struct ol_writer_opts o = {1, CKSUM_NONE, 0};
+    struct ol_writer_opts o = {1, CKSUM_NONE, 0, NULL};
     assert_int_equal(ol_writer_new(f->ol, &o, &w), 0);
     assert_int_equal(ol_writer_write(w, d, n), 0);
     assert_int_equal(ol_writer_finish(w), 0);
@@ -246,6 +265,100 @@ static void test_degraded_read_and_scrub(void **state)
     free(d);
 }
 
+/* Encrypted objects: sealed inline data and chunks, lengths, dedup inside
+ * a domain only, the key required, a wrong domain and altered bytes
+ * refused (never garbage), degraded reads and scrub without a plaintext
+ * hash to check against. */
+static void test_sealed_objects(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t mk[32] = {1, 2, 3}, ck[32] = {9, 9, 9};
+    struct sse_domain s3, c;
+    assert_int_equal(sse_domain_s3(mk, &s3), 0);
+    assert_int_equal(sse_domain_customer(ck, &c), 0);
+    size_t sizes[] = {0, 1000, 128 * 1024 - 1, 9 * 1024 * 1024 + 17};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "sealed-%zu", i);
+        uint8_t *d = make_data(sizes[i], 100 + i);
+        put_in(f, key, d, sizes[i], &s3);
+        expect_content_in(f, key, d, sizes[i], &s3);
+        struct meta_object o;
+        assert_int_equal(meta_object_get(f->meta, "bkt", key, NULL, &o), 0);
+        assert_true(o.flags & META_OBJ_ENCRYPTED);
+        if (sizes[i] && !o.nchunks) {
+            assert_int_equal(o.inline_len, SSE_SEED_LEN + sizes[i] + SSE_TAG_LEN);
+            assert_null(memmem(o.inline_data, o.inline_len, d, 32));
+        }
+        uint64_t total = 0;
+        for (uint32_t k = 0; k < o.nchunks; k++)
+            total += o.chunks[k].len - SSE_TAG_LEN;
+        if (o.nchunks)
+            assert_int_equal(total, sizes[i]);
+        meta_object_release(&o);
+        free(d);
+    }
+    /* dedup inside the domain, not across */
+    size_t n = 6 * 1024 * 1024;
+    uint8_t *d = make_data(n, 42);
+    put_in(f, "s3-a", d, n, &s3);
+    uint64_t c1 = chunk_count(f);
+    put_in(f, "s3-b", d, n, &s3);
+    assert_int_equal(chunk_count(f), c1);
+    put_in(f, "c-a", d, n, &c);
+    uint64_t c2 = chunk_count(f);
+    assert_true(c2 > c1);
+    put(f, "plain", d, n);
+    assert_true(chunk_count(f) > c2);
+    expect_content_in(f, "c-a", d, n, &c);
+
+    /* the wrong domain: inline refused at set_sse, chunks at read */
+    struct ol_reader *r;
+    uint8_t buf[4096];
+    assert_int_equal(ol_reader_open(f->ol, "bkt", "sealed-1", NULL, &r), 0);
+    assert_int_equal(ol_reader_set_sse(r, &c), OL_EDECRYPT);
+    ol_reader_free(r);
+    assert_int_equal(ol_reader_open(f->ol, "bkt", "s3-a", NULL, &r), 0);
+    assert_int_equal(ol_reader_set_sse(r, &c), 0);
+    assert_int_equal(ol_reader_read(r, 0, buf, sizeof buf), OL_EDECRYPT);
+    ol_reader_free(r);
+
+    /* two stores lost: reconstructed from parity, authenticated by GCM */
+    for (int s = 0; s < 2; s++)
+        shard_store_set_fault(f->stores[s], CS_ENOTFOUND);
+    expect_content_in(f, "s3-b", d, n, &s3);
+    for (int s = 0; s < 2; s++)
+        shard_store_set_fault(f->stores[s], 0);
+    struct ol_scrub_report rep;
+    assert_int_equal(ol_scrub(f->ol, &rep), 0);
+    assert_int_equal(rep.chunks_lost, 0);
+
+    /* altered bytes under a valid CRC: the read fails, no byte is served */
+    struct meta_object o;
+    struct meta_chunk rec;
+    struct cs_placement pl;
+    assert_int_equal(meta_object_get(f->meta, "bkt", "s3-a", NULL, &o), 0);
+    assert_int_equal(meta_chunk_get(f->meta, o.chunks[0].id, &rec), 0);
+    assert_int_equal(ol_placement_decode(rec.placement, rec.placement_len, &pl), 0);
+    assert_true(pl.flags & CS_PL_SEALED);
+    struct shard_store *st = f->stores[pl.drive[0]];
+    uint8_t *shard = malloc(CS_MAX_CHUNK);
+    uint32_t sl = 0;
+    assert_int_equal(shard_get(st, o.chunks[0].id, 0, shard, CS_MAX_CHUNK, &sl), 0);
+    shard[100] ^= 0x01;
+    assert_int_equal(shard_put(st, o.chunks[0].id, 0, shard, sl), 0);
+    assert_int_equal(ol_reader_open(f->ol, "bkt", "s3-a", NULL, &r), 0);
+    assert_int_equal(ol_reader_set_sse(r, &s3), 0);
+    memset(buf, 0, sizeof buf);
+    assert_int_equal(ol_reader_read(r, 0, buf, sizeof buf), OL_EDECRYPT);
+    uint8_t zero[4096] = {0};
+    assert_memory_equal(buf, zero, sizeof buf);
+    ol_reader_free(r);
+    meta_object_release(&o);
+    free(shard);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +366,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dedup_and_gc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abandoned_writer_leaves_collectable_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_degraded_read_and_scrub, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sealed_objects, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
