@@ -586,6 +586,10 @@ enum s3_tag_kind { S3_TAGS_OBJECT, S3_TAGS_BUCKET };
  * or characters). */
 int s3_tagset_parse_xml(const char *body, size_t len, enum s3_tag_kind kind, struct s3_tagset *t,
                         struct s3_tag_error *e);
+/* The same for a document already parsed (borrowed; t does not point into
+ * it): MalformedXML for another root or a missing TagSet, Key or Value. */
+int s3_tagset_from_doc(const struct xml_doc *doc, enum s3_tag_kind kind, struct s3_tagset *t,
+                       struct s3_tag_error *e);
 /* Parse an x-amz-tagging header ("k1=v1&k2=v2", URL-query encoded, '+' a
  * space, a tag without '=' has an empty value) into t and validate it as
  * object tags.  Returns 0, or -1 with e filled: InvalidArgument (a bad

@@ -267,31 +267,34 @@ static int tagset_build(const struct s3_tag *in, size_t n, enum s3_tag_kind kind
     return 0;
 }
 
-int s3_tagset_parse_xml(const char *body, size_t len, enum s3_tag_kind kind, struct s3_tagset *t,
-                        struct s3_tag_error *e)
+int s3_tagset_from_doc(const struct xml_doc *doc, enum s3_tag_kind kind, struct s3_tagset *t,
+                       struct s3_tag_error *e)
 {
-    struct xml_doc *doc = NULL;
     struct s3_tag in[S3_TAGS_MAX_BUCKET + 1];
     size_t n = 0;
-    int rc = -1;
-    if (xml_parse(body, len, &doc) != 0 || strcmp(xml_root(doc)->name, "Tagging") != 0)
-        goto malformed;
-    const struct xml_node *set = xml_child(xml_root(doc), "TagSet");
+    const struct xml_node *set = NULL;
+    if (strcmp(xml_root(doc)->name, "Tagging") == 0)
+        set = xml_child(xml_root(doc), "TagSet");
     if (!set)
-        goto malformed;
+        return tag_fail(e, S3E_MALFORMED_XML, NULL, NULL, 0);
     for (const struct xml_node *g = xml_child(set, "Tag"); g; g = xml_next_named(g, "Tag")) {
         const struct xml_node *k = xml_child(g, "Key"), *v = xml_child(g, "Value");
         if (!k || !v)
-            goto malformed;
+            return tag_fail(e, S3E_MALFORMED_XML, NULL, NULL, 0);
         if (n < sizeof in / sizeof *in) /* past the cap only the count matters */
             in[n] = (struct s3_tag){k->text, v->text, k->text_len, v->text_len};
         n++;
     }
-    rc = tagset_build(in, n, kind, t, e);
-    goto out;
-malformed:
-    tag_fail(e, S3E_MALFORMED_XML, NULL, NULL, 0);
-out:
+    return tagset_build(in, n, kind, t, e);
+}
+
+int s3_tagset_parse_xml(const char *body, size_t len, enum s3_tag_kind kind, struct s3_tagset *t,
+                        struct s3_tag_error *e)
+{
+    struct xml_doc *doc = NULL;
+    if (xml_parse(body, len, &doc) != 0)
+        return tag_fail(e, S3E_MALFORMED_XML, NULL, NULL, 0);
+    int rc = s3_tagset_from_doc(doc, kind, t, e);
     xml_doc_free(doc);
     return rc;
 }
@@ -356,19 +359,23 @@ static void reply_tagset(struct s3_req *r, const struct s3_tagset *t)
     s3_doc_reply(r, &d);
 }
 
-/* A tagging body, parsed for kind; replies and returns -1 when refused. */
+/* A tagging body (Content-MD5 checked when sent), parsed for kind;
+ * replies and returns -1 when refused. */
 static int body_tagset_or_reply(struct s3_req *r, enum s3_tag_kind kind, struct s3_tagset *t)
 {
     struct s3_tag_error e;
+    struct xml_doc *doc;
     if (r->body.len == 0) {
         s3_reply_error(r, S3E_MISSING_REQUEST_BODY, NULL);
         return -1;
     }
-    if (s3_tagset_parse_xml(r->body.data, r->body.len, kind, t, &e) != 0) {
-        reply_tag_error(r, &e);
+    if (!(doc = s3_xml_body_or_reply(r, "Tagging")))
         return -1;
-    }
-    return 0;
+    int rc = s3_tagset_from_doc(doc, kind, t, &e);
+    xml_doc_free(doc);
+    if (rc != 0)
+        reply_tag_error(r, &e);
+    return rc;
 }
 
 static void add_version_header(struct s3_req *r, const char *version_id)

@@ -7,6 +7,8 @@ content alone, concurrent updates, and every limit and error with S3's
 code and message (tag count, key and value length in characters, allowed
 characters, duplicate keys, "aws:" keys, bad XML, bad x-amz-tagging).
 """
+import base64
+import hashlib
 import os
 import threading
 import time
@@ -281,6 +283,16 @@ def test_object_tag_errors(srv):
                  b"<Tagging><TagSet><Tag><Value>a</Value></Tag></TagSet></Tagging>"]:
         check_error(raw(srv, "PUT", target, body=body), 400, "MalformedXML")
     check_error(raw(srv, "PUT", target), 400, "MissingRequestBodyError", "Request Body is empty")
+    # a Content-MD5 that does not match the body
+    body = tagging_xml([("a", "1")])
+    wrong = base64.b64encode(hashlib.md5(body + b" ").digest()).decode()
+    check_error(raw(srv, "PUT", target, body=body, headers={"Content-MD5": wrong}), 400, "BadDigest")
+    check_error(raw(srv, "PUT", "/%s?tagging" % b, body=body, headers={"Content-MD5": wrong}), 400,
+                "BadDigest")
+    right = base64.b64encode(hashlib.md5(body).digest()).decode()
+    r = raw(srv, "PUT", target, body=body, headers={"Content-MD5": right})
+    assert r.status == 200, r
+    c.put_object_tagging(Bucket=b, Key="k", Tagging=tagset([("keep", "me")]))
     # nothing of that changed the tags
     assert get_tags(c, b, "k") == [("keep", "me")]
     # a key or bucket that does not exist
