@@ -618,6 +618,10 @@ size_t s3_object_tags_count(const uint8_t *attrs, uint32_t len);
  * are added to attrs.  Replies with the S3 error and returns -1 when the
  * header is refused. */
 int s3_tagging_header_or_reply(struct s3_req *r, struct buf *attrs);
+/* The tagging field of a PostObject form (xml: a <Tagging> document, NULL
+ * when the form has none): its tags are added to attrs.  Replies with the
+ * S3 error and returns -1 when the document is refused. */
+int s3_tagging_form_or_reply(struct s3_req *r, const char *xml, struct buf *attrs);
 /* The tags of a CopyObject's new object, after attrs was built from the
  * source or the request: x-amz-tagging-directive COPY (default) keeps the
  * source's tags (from src_attrs), REPLACE takes x-amz-tagging instead.

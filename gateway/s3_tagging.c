@@ -386,6 +386,18 @@ static void add_version_header(struct s3_req *r, const char *version_id)
 
 /* ---- headers of object writes ------------------------------------------ */
 
+/* Add the tags of t (taken: released) to attrs. */
+static int attrs_add_tags_or_reply(struct s3_req *r, struct s3_tagset *t, struct buf *attrs)
+{
+    int rc = t->n ? s3_attrs_add(attrs, S3_ATTR_TAGS, t->store.data) : 0;
+    s3_tagset_release(t);
+    if (rc) {
+        s3_reply_error(r, S3E_METADATA_TOO_LARGE, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 int s3_tagging_header_or_reply(struct s3_req *r, struct buf *attrs)
 {
     const char *h = s3_header(r, "x-amz-tagging");
@@ -397,13 +409,20 @@ int s3_tagging_header_or_reply(struct s3_req *r, struct buf *attrs)
         reply_tag_error(r, &e);
         return -1;
     }
-    int rc = t.n ? s3_attrs_add(attrs, S3_ATTR_TAGS, t.store.data) : 0;
-    s3_tagset_release(&t);
-    if (rc) {
-        s3_reply_error(r, S3E_METADATA_TOO_LARGE, NULL);
+    return attrs_add_tags_or_reply(r, &t, attrs);
+}
+
+int s3_tagging_form_or_reply(struct s3_req *r, const char *xml, struct buf *attrs)
+{
+    struct s3_tagset t;
+    struct s3_tag_error e;
+    if (!xml)
+        return 0;
+    if (s3_tagset_parse_xml(xml, strlen(xml), S3_TAGS_OBJECT, &t, &e) != 0) {
+        reply_tag_error(r, &e);
         return -1;
     }
-    return 0;
+    return attrs_add_tags_or_reply(r, &t, attrs);
 }
 
 int s3_copy_tags_or_reply(struct s3_req *r, const uint8_t *src_attrs, uint32_t src_len,

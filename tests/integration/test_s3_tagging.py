@@ -1,17 +1,20 @@
 """Object and bucket tags through boto3 and raw requests: Put/Get/Delete
 ObjectTagging and BucketTagging round trips (order, unicode, empty values),
 x-amz-tagging on PutObject, CopyObject (x-amz-tagging-directive COPY and
-REPLACE) and CreateMultipartUpload, x-amz-tagging-count on GET and HEAD, a
-new PUT replacing the tags, a tag update leaving ETag, Last-Modified and
-content alone, concurrent updates, and every limit and error with S3's
-code and message (tag count, key and value length in characters, allowed
-characters, duplicate keys, "aws:" keys, bad XML, bad x-amz-tagging).
+REPLACE) and CreateMultipartUpload, PostObject's tagging field,
+x-amz-tagging-count on GET and HEAD, a new PUT replacing the tags, a tag
+update leaving ETag, Last-Modified and content alone, concurrent updates,
+and every limit and error with S3's code and message (tag count, key and
+value length in characters, allowed characters, duplicate keys, "aws:"
+keys, bad XML, bad x-amz-tagging, Content-MD5).
 """
 import base64
 import hashlib
 import os
 import threading
 import time
+
+import urllib3
 
 from cairn_test import Server, expect_error, raw, run_tests
 
@@ -376,6 +379,29 @@ def test_bucket_tagging(srv):
     expect_error("NoSuchBucket", c.get_bucket_tagging, Bucket=b)
     c.create_bucket(Bucket=b)
     expect_error("NoSuchTagSet", c.get_bucket_tagging, Bucket=b)
+
+
+def test_post_object_tagging_field(srv):
+    """A browser form upload's `tagging` field (a <Tagging> document)."""
+    c = srv.client(signature_version="s3v4")
+    b = new_bucket(c, "post")
+
+    def form_post(key, tagging_doc):
+        p = c.generate_presigned_post(b, key, Fields={"tagging": tagging_doc},
+                                      Conditions=[{"tagging": tagging_doc}], ExpiresIn=300)
+        fields = list(p["fields"].items()) + [("file", ("f.txt", b"form body"))]
+        body, ct = urllib3.encode_multipart_formdata(fields)
+        return raw(srv, "POST", "/" + b, headers={"Content-Type": ct}, body=body, sign=False)
+
+    r = form_post("with-tags", tagging_xml([("origin", "form"), ("ünï", "")]).decode())
+    assert r.status == 204, r
+    assert get_tags(c, b, "with-tags") == [("origin", "form"), ("ünï", "")]
+    assert c.get_object(Bucket=b, Key="with-tags")["Body"].read() == b"form body"
+    check_error(form_post("bad", tagging_xml([("k%d" % i, "") for i in range(11)]).decode()), 400,
+                "BadRequest", "Object tags cannot be greater than 10")
+    check_error(form_post("bad", "<Tagging><TagSet>"), 400, "MalformedXML")
+    check_error(form_post("bad", tagging_xml([("aws:x", "1")]).decode()), 400, "InvalidTag")
+    expect_error("404", c.head_object, Bucket=b, Key="bad")
 
 
 def test_tags_survive_restart(srv):
