@@ -110,6 +110,41 @@ def test_object_tagging_round_trip(srv):
     assert h["ContentType"] == "text/x-tagged" and h["Metadata"] == {"color": "blue"}, h
 
 
+def test_versions(srv):
+    """?versionId on a versioned bucket (one made with object lock, which
+    turns versioning on): each version has its own tags."""
+    c = srv.client()
+    _seq[0] += 1
+    b = "tag-ver-%d" % _seq[0]
+    c.create_bucket(Bucket=b, ObjectLockEnabledForBucket=True)
+    # (the version ids from HEAD: PutObject answers them once versioning is in)
+    c.put_object(Bucket=b, Key="k", Body=b"one", Tagging="gen=1")
+    v1 = c.head_object(Bucket=b, Key="k")["VersionId"]
+    c.put_object(Bucket=b, Key="k", Body=b"two", Tagging="gen=2&extra=x")
+    v2 = c.head_object(Bucket=b, Key="k")["VersionId"]
+    assert v1 != v2 and "null" not in (v1, v2)
+    r = c.get_object_tagging(Bucket=b, Key="k")
+    assert pairs_of(r) == [("gen", "2"), ("extra", "x")] and r["VersionId"] == v2, r
+    r = c.get_object_tagging(Bucket=b, Key="k", VersionId=v1)
+    assert pairs_of(r) == [("gen", "1")] and r["VersionId"] == v1, r
+    # tagging an older version leaves the latest alone
+    r = c.put_object_tagging(Bucket=b, Key="k", VersionId=v1, Tagging=tagset([("old", "yes")]))
+    assert r["VersionId"] == v1, r
+    assert get_tags(c, b, "k", VersionId=v1) == [("old", "yes")]
+    assert get_tags(c, b, "k") == [("gen", "2"), ("extra", "x")]
+    h = c.head_object(Bucket=b, Key="k", VersionId=v1)
+    assert headers_of(h).get("x-amz-tagging-count") == "1"
+    assert c.get_object(Bucket=b, Key="k", VersionId=v1)["Body"].read() == b"one"
+    r = c.delete_object_tagging(Bucket=b, Key="k", VersionId=v2)
+    assert r["VersionId"] == v2, r
+    assert get_tags(c, b, "k") == [] and get_tags(c, b, "k", VersionId=v1) == [("old", "yes")]
+    # the latest version is a delete marker: no current object to tag
+    c.delete_object(Bucket=b, Key="k")
+    expect_error("NoSuchKey", c.get_object_tagging, Bucket=b, Key="k")
+    expect_error("NoSuchKey", c.put_object_tagging, Bucket=b, Key="k", Tagging=tagset([("a", "1")]))
+    assert get_tags(c, b, "k", VersionId=v1) == [("old", "yes")]
+
+
 def test_limits_that_pass(srv):
     c = srv.client()
     b = new_bucket(c, "ok")
