@@ -10,6 +10,7 @@ keys, bad XML, bad x-amz-tagging, Content-MD5).
 """
 import base64
 import hashlib
+import json
 import os
 import threading
 import time
@@ -437,6 +438,35 @@ def test_post_object_tagging_field(srv):
     check_error(form_post("bad", "<Tagging><TagSet>"), 400, "MalformedXML")
     check_error(form_post("bad", tagging_xml([("aws:x", "1")]).decode()), 400, "InvalidTag")
     expect_error("404", c.head_object, Bucket=b, Key="bad")
+
+
+def test_bucket_policy_tagging_actions(srv):
+    """Another user gets exactly the tagging actions a bucket policy grants
+    (s3:GetObjectTagging, s3:PutObjectTagging, s3:GetBucketTagging...)."""
+    if srv.external:
+        return
+    owner = srv.client()
+    b = new_bucket(owner, "pol")
+    owner.put_object(Bucket=b, Key="k", Body=b"x", Tagging="a=1")
+    owner.put_bucket_tagging(Bucket=b, Tagging=tagset([("team", "t")]))
+    ak, sk = srv.add_user("tag-reader")
+    other = srv.client(key=ak, secret=sk)
+    expect_error("AccessDenied", other.get_object_tagging, Bucket=b, Key="k")
+    owner.put_bucket_policy(Bucket=b, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": [ak]},
+         "Action": ["s3:GetObjectTagging", "s3:PutObjectTagging", "s3:GetBucketTagging"],
+         "Resource": ["arn:aws:s3:::%s" % b, "arn:aws:s3:::%s/*" % b]}]}))
+    assert get_tags(other, b, "k") == [("a", "1")]
+    other.put_object_tagging(Bucket=b, Key="k", Tagging=tagset([("by", "other")]))
+    assert get_tags(owner, b, "k") == [("by", "other")]
+    assert pairs_of(other.get_bucket_tagging(Bucket=b)) == [("team", "t")]
+    expect_error("AccessDenied", other.delete_object_tagging, Bucket=b, Key="k")
+    expect_error("AccessDenied", other.put_bucket_tagging, Bucket=b, Tagging=tagset([("x", "y")]))
+    expect_error("AccessDenied", other.delete_bucket_tagging, Bucket=b)
+    # a version names the Version action, which the policy does not grant
+    expect_error("AccessDenied", other.put_object_tagging, Bucket=b, Key="k", VersionId="null",
+                 Tagging=tagset([("v", "1")]))
+    assert get_tags(owner, b, "k") == [("by", "other")]
 
 
 def test_tags_survive_restart(srv):
