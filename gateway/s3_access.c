@@ -45,6 +45,8 @@ static const struct {
     {"ListMultipartUploads", "s3:ListBucketMultipartUploads", NULL},
     {"ListParts", "s3:ListMultipartUploadParts", NULL},
     {"GetObjectTagging", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"},
+    {"PutObjectTagging", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"},
+    {"DeleteObjectTagging", "s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"},
     {"PostObject", "s3:PutObject", NULL}, /* the key is the form's: s3_post.c */
     {"PutObjectLockConfiguration", "s3:PutBucketObjectLockConfiguration", NULL},
     {"GetObjectLockConfiguration", "s3:GetBucketObjectLockConfiguration", NULL},

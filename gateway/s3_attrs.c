@@ -7,7 +7,8 @@
  * Content-Encoding, Content-Language, Expires), every x-amz-meta-* header,
  * x-amz-checksum-<alg> values (base64) with x-amz-checksum-type, and
  * cairn's own "x-cairn-*" entries, which are never sent as headers (the
- * part sizes of a multipart object, S3_ATTR_PART_SIZES).
+ * part sizes of a multipart object, S3_ATTR_PART_SIZES; the tags,
+ * S3_ATTR_TAGS, sent as their count x-amz-tagging-count).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -279,6 +280,11 @@ void s3_attrs_to_headers(struct s3_req *r, const uint8_t *attrs, uint32_t len, i
             s3_add_header(r, canonical_name(n, tmp, sizeof tmp), v);
     }
     s3_lock_headers(r, attrs, len);
+    size_t ntags = s3_object_tags_count(attrs, len);
+    if (ntags) {
+        snprintf(tmp, sizeof tmp, "%zu", ntags);
+        s3_add_header(r, "x-amz-tagging-count", tmp);
+    }
 }
 
 void s3_quote_etag(const char *etag, char out[META_ETAG_MAX + 3])

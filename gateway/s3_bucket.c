@@ -271,7 +271,6 @@ static const struct {
     {"policyStatus", NULL, S3E_NO_SUCH_BUCKET_POLICY},
     {"publicAccessBlock", NULL, S3E_NO_SUCH_PUBLIC_ACCESS_BLOCK},
     {"replication", NULL, S3E_NO_SUCH_REPLICATION},
-    {"tagging", NULL, S3E_NO_SUCH_TAG_SET},
     {"website", NULL, S3E_NO_SUCH_WEBSITE},
 };
 
@@ -298,27 +297,3 @@ static void bucket_config_end(struct s3_req *r)
 }
 
 const struct s3_handler h_bucket_config = {"GetBucketConfig", NULL, NULL, bucket_config_end, NULL};
-
-/* ---- GetObjectTagging -------------------------------------------------- */
-
-/* Objects carry no tags yet: an existing object has an empty tag set. */
-static void get_object_tagging_end(struct s3_req *r)
-{
-    if (s3_bucket_access_or_reply(r, NULL) != 0)
-        return;
-    struct meta_object o;
-    if (s3_object_or_reply(r, &o) != 0)
-        return;
-    if (strcmp(o.version_id, "null") != 0)
-        s3_add_header(r, "x-amz-version-id", o.version_id);
-    meta_object_release(&o);
-    struct s3_doc d;
-    s3_doc_begin(&d, "Tagging", 4096);
-    xmlw_open(&d.w, "TagSet");
-    xmlw_close(&d.w);
-    xmlw_close(&d.w);
-    s3_doc_reply(r, &d);
-}
-
-const struct s3_handler h_get_object_tagging = {"GetObjectTagging", NULL, NULL,
-                                                get_object_tagging_end, NULL};

@@ -140,6 +140,7 @@ static const struct s3_err_info table[S3E_COUNT] = {
                             "because the evalution of Origin, request method / "
                             "Access-Control-Request-Method or Access-Control-Request-Headers are "
                             "not whitelisted by the resource's CORS spec."},
+    [S3E_INVALID_TAG] = {"InvalidTag", 400, "The tag provided was not a valid tag."},
     [S3E_MISSING_REQUEST_BODY] = {"MissingRequestBodyError", 400, "Request Body is empty"},
     [S3E_INVALID_ENCRYPTION_ALGORITHM] = {"InvalidEncryptionAlgorithmError", 400,
                                           "The Encryption request you specified is not valid. "

@@ -284,9 +284,11 @@ int s3_acl_apply_or_reply(struct s3_req *r, struct buf *attrs);
 
 extern const struct s3_handler h_list_buckets, h_create_bucket, h_delete_bucket, h_head_bucket,
     h_get_bucket_location, h_get_bucket_versioning, h_put_bucket_versioning, h_list_objects,
-    h_list_versions, h_delete_objects, h_get_acl, h_put_acl, h_bucket_config, h_get_object_tagging;
+    h_list_versions, h_delete_objects, h_get_acl, h_put_acl, h_bucket_config;
 extern const struct s3_handler h_put_bucket_policy, h_get_bucket_policy, h_delete_bucket_policy,
     h_get_bucket_policy_status, h_get_ownership_controls;
+extern const struct s3_handler h_get_object_tagging, h_put_object_tagging, h_delete_object_tagging,
+    h_get_bucket_tagging, h_put_bucket_tagging, h_delete_bucket_tagging;
 extern const struct s3_handler h_put_object, h_get_object, h_head_object, h_delete_object,
     h_copy_object;
 extern const struct s3_handler h_create_mpu, h_upload_part, h_upload_part_copy, h_complete_mpu,
@@ -480,7 +482,8 @@ int s3_delete_one(struct s3_req *r, const char *key, const char *version_id,
  * "SIZE*COUNT" ("8388608*12,1048576").  Absent for other objects. */
 #define S3_ATTR_PART_SIZES "x-cairn-part-sizes"
 /* Longest part size list kept (the value).  With the at most 8 KiB of
- * headers an object keeps (the cap of attrs built from a request) it stays
+ * headers and 16 KiB of tags an object keeps (the cap of attrs built from
+ * a request, 8192 + S3_TAGS_ATTR_MAX) it stays
  * well inside META_ATTRS_MAX; attrs buffers that may hold it are made with
  * that cap.  Holds any number of parts when sizes repeat (as clients
  * upload them), and about 4,000 parts of all-different sizes; an upload
@@ -524,6 +527,114 @@ int s3_attrs_add_part_sizes(struct buf *attrs, const uint64_t *sizes, size_t n);
  * Returns 0 when there is no such list (*count etc. untouched). */
 int s3_attrs_part_range(const uint8_t *attrs, uint32_t len, uint64_t object_size, uint32_t part,
                         uint32_t *count, uint64_t *offset, uint64_t *size);
+
+/* ---- tags (s3_tagging.c) ---------------------------------------------
+ *
+ * Object tags live in the version's attrs blob as one internal entry,
+ * S3_ATTR_TAGS, whose value is the tag set in cairn's compact form: for
+ * each tag in order, "<key bytes>:<key><value bytes>:<value>" with the
+ * byte counts in decimal ("3:env4:prod0:4:note").  It keeps the order the
+ * client gave and any UTF-8 (no byte is escaped); S3 tags never hold NUL.
+ * An object without tags has no entry.  Bucket tags are the same form,
+ * stored as the bucket configuration "tagging" (meta_bucket_config_set).
+ *
+ * Limits (S3's): at most S3_TAGS_MAX_OBJECT tags on an object,
+ * S3_TAGS_MAX_BUCKET on a bucket; a key is 1..128 characters and a value
+ * 0..256 (Unicode characters, not bytes) of letters, numbers and
+ * separators in any script plus "+-=._:/@"; keys are unique and do not
+ * start with "aws:" (any case). */
+#define S3_ATTR_TAGS "x-cairn-tags"
+#define S3_TAGS_MAX_OBJECT 10
+#define S3_TAGS_MAX_BUCKET 50
+#define S3_TAG_KEY_MAX 128     /* characters */
+#define S3_TAG_VALUE_MAX 256   /* characters */
+/* Longest compact form of an object's tags (10 tags of 4-byte characters:
+ * 10 * (512 + 1024 + 9) bytes); attrs buffers built from a request leave
+ * this much room beside the 8 KiB of headers. */
+#define S3_TAGS_ATTR_MAX 16384u
+
+/* One tag, pointing into whatever holds it (not NUL-terminated when it
+ * points into a compact form: use the lengths). */
+struct s3_tag {
+    const char *key, *value;
+    size_t key_len, value_len;
+};
+
+/* A parsed tag set.  Owns its strings: release with s3_tagset_release. */
+struct s3_tagset {
+    struct s3_tag tags[S3_TAGS_MAX_BUCKET];
+    size_t n;
+    struct buf store;              /* the compact form the tags point into */
+};
+
+/* Why a tag set was refused: the S3 error, its message (static) and the
+ * TagKey / TagValue S3 adds to the error body ("" for none; copies, cut at
+ * the buffer's size). */
+struct s3_tag_error {
+    enum s3_err err;
+    const char *msg;
+    char tag_key[520], tag_value[1030];
+};
+
+enum s3_tag_kind { S3_TAGS_OBJECT, S3_TAGS_BUCKET };
+
+/* Parse a PutObjectTagging / PutBucketTagging body (a <Tagging> document)
+ * into t (set up by the call; release it after a 0 return) and validate it
+ * for kind.  Returns 0, or -1 with e filled: MalformedXML (not XML, another
+ * root, no TagSet, a Tag without Key or Value), BadRequest (too many tags),
+ * InvalidTag (a duplicate key, an "aws:" key, a key or value of bad length
+ * or characters). */
+int s3_tagset_parse_xml(const char *body, size_t len, enum s3_tag_kind kind, struct s3_tagset *t,
+                        struct s3_tag_error *e);
+/* The same for a document already parsed (borrowed; t does not point into
+ * it): MalformedXML for another root or a missing TagSet, Key or Value. */
+int s3_tagset_from_doc(const struct xml_doc *doc, enum s3_tag_kind kind, struct s3_tagset *t,
+                       struct s3_tag_error *e);
+/* Parse an x-amz-tagging header ("k1=v1&k2=v2", URL-query encoded, '+' a
+ * space, a tag without '=' has an empty value) into t and validate it as
+ * object tags.  Returns 0, or -1 with e filled: InvalidArgument (a bad
+ * %-escape, a key that is empty, not UTF-8 or given twice), BadRequest or
+ * InvalidTag as s3_tagset_parse_xml. */
+int s3_tagset_parse_header(const char *header, struct s3_tagset *t, struct s3_tag_error *e);
+/* Read a compact form (s, len bytes, borrowed) into t.  0, or -EINVAL if
+ * it is malformed or holds more than S3_TAGS_MAX_BUCKET tags (t then owns
+ * nothing), -ENOMEM. */
+int s3_tagset_decode(const char *s, size_t len, struct s3_tagset *t);
+void s3_tagset_release(struct s3_tagset *t);
+
+/* For the lifecycle worker and other readers of stored objects: walk the
+ * tags of an object's attrs blob (borrowed).  *pos starts at 0; each call
+ * that returns 1 fills *tag (pointing into attrs, valid as long as attrs)
+ * and advances *pos; 0 at the end, for an object without tags, and where
+ * the stored form is malformed.  Tags come in the order they were set.
+ *     struct s3_tag t;
+ *     for (size_t pos = 0; s3_object_tags_next(attrs, len, &pos, &t);)
+ *         if (t.key_len == 3 && memcmp(t.key, "env", 3) == 0) ...  */
+int s3_object_tags_next(const uint8_t *attrs, uint32_t len, size_t *pos, struct s3_tag *tag);
+/* Number of tags of an object's attrs blob (0 if none or malformed). */
+size_t s3_object_tags_count(const uint8_t *attrs, uint32_t len);
+
+/* x-amz-tagging of a PutObject / CreateMultipartUpload: its tags, if any,
+ * are added to attrs.  Replies with the S3 error and returns -1 when the
+ * header is refused. */
+int s3_tagging_header_or_reply(struct s3_req *r, struct buf *attrs);
+/* The tagging field of a PostObject form (xml: a <Tagging> document, NULL
+ * when the form has none): its tags are added to attrs.  Replies with the
+ * S3 error and returns -1 when the document is refused. */
+int s3_tagging_form_or_reply(struct s3_req *r, const char *xml, struct buf *attrs);
+/* The tags of a CopyObject's new object, after attrs was built from the
+ * source or the request: x-amz-tagging-directive COPY (default) keeps the
+ * source's tags (from src_attrs), REPLACE takes x-amz-tagging instead.
+ * Replies and returns -1 on a bad directive or header. */
+int s3_copy_tags_or_reply(struct s3_req *r, const uint8_t *src_attrs, uint32_t src_len,
+                          struct buf *attrs);
+/* Whether cp is a letter, number or separator (Unicode L, N, Z), the
+ * characters S3 allows in tags besides "+-=._:/@". */
+int s3_tag_char_is_letter_number_space(uint32_t cp);
+/* Those code points as sorted, disjoint, inclusive ranges (s3_tag_chars.c,
+ * generated by scripts/gen-tag-chars.py). */
+extern const uint32_t s3_tag_char_ranges[][2];
+extern const size_t s3_tag_char_nranges;
 
 /* ?partNumber as S3 takes it: an integer 1..10000, else InvalidArgument.
  * Replies and returns -1 when absent or bad. */

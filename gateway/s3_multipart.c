@@ -145,8 +145,9 @@ static void create_mpu_end(struct s3_req *r)
     struct s3_sse sse;
     if (s3_bucket_access_or_reply(r, NULL) != 0 || s3_sse_request_or_reply(r, &sse) != 0)
         return;
-    buf_init(&attrs, 8192);
+    buf_init(&attrs, 8192 + S3_TAGS_ATTR_MAX);
     if (s3_attrs_from_request_or_reply(r, &attrs) != 0 ||
+        s3_tagging_header_or_reply(r, &attrs) != 0 ||
         create_checksum_or_reply(r, &attrs, &alg, &type) != 0 ||
         s3_lock_attrs_or_reply(r, &attrs) != 0) {
         buf_release(&attrs);

@@ -176,7 +176,7 @@ static int part_checksum_alg_or_reply(struct s3_req *r, struct s3_put *p)
 
 int s3_put_begin_or_reply(struct s3_req *r, struct s3_put *p, int allow_inline, uint64_t max_size)
 {
-    buf_init(&p->attrs, 8192);
+    buf_init(&p->attrs, 8192 + S3_TAGS_ATTR_MAX);
     if (r->content_length < 0 && !r->chunked) {
         s3_reply_error(r, S3E_MISSING_CONTENT_LENGTH, NULL);
         return -1;
@@ -381,7 +381,8 @@ static int put_object_begin(struct s3_req *r)
     if (s3_write_precond_or_reply(r, &p->pc, p->if_match) != 0 ||
         s3_sse_request_or_reply(r, &p->sse) != 0)
         return 0;
-    if (s3_put_begin_or_reply(r, p, 1, OL_MAX_PUT_SIZE) == 0)
+    if (s3_put_begin_or_reply(r, p, 1, OL_MAX_PUT_SIZE) == 0 &&
+        s3_tagging_header_or_reply(r, &p->attrs) == 0)
         s3_lock_attrs_or_reply(r, &p->attrs);
     return 0;
 }
@@ -1051,7 +1052,8 @@ static void copy_object_end(struct s3_req *r)
         s3_reply_error(r, S3E_INTERNAL, NULL);
         goto out;
     }
-    if (s3_lock_attrs_or_reply(r, &attrs) != 0 ||
+    if (s3_copy_tags_or_reply(r, so->attrs, so->attrs_len, &attrs) != 0 ||
+        s3_lock_attrs_or_reply(r, &attrs) != 0 ||
         s3_acl_apply_or_reply(r, &attrs) != 0) /* not the source's ACL */
         goto out;
     struct meta_precond pc;

@@ -391,6 +391,7 @@ static int file_begin(struct post_state *st, const struct form_part *part)
     st->versioning = b.versioning;
     if (s3_attrs_from_fields_or_reply(r, (const uint8_t *)st->fields.data,
                                       (uint32_t)st->fields.len, &st->attrs) != 0 ||
+        s3_tagging_form_or_reply(r, field(st, "tagging"), &st->attrs) != 0 ||
         s3_lock_attrs_or_reply(r, &st->attrs) != 0 || /* the bucket's default retention */
         s3_sse_form_or_reply(r, field(st, "x-amz-server-side-encryption"),
                              field(st, "x-amz-server-side-encryption-customer-algorithm") ||
@@ -534,7 +535,7 @@ static int post_begin(struct s3_req *r)
     st->range_min = st->range_max = -1;
     buf_init(&st->fields, 2 * POST_FIELDS_MAX + 1024);
     buf_init(&st->value, POST_FIELDS_MAX);
-    buf_init(&st->attrs, 8192);
+    buf_init(&st->attrs, 8192 + S3_TAGS_ATTR_MAX);
     if (form_data_init(&st->fd, boundary, &post_callbacks, st) != 0) {
         s3_reply_error(r, S3E_MALFORMED_POST, NULL);
         return 0;

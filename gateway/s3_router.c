@@ -28,7 +28,7 @@ static const char *const unsupported[] = {
 static const char *const bucket_configs[] = {
     "accelerate", "encryption", "lifecycle", "logging", "notification",
     "ownershipControls", "policy", "policyStatus", "publicAccessBlock", "replication",
-    "requestPayment", "tagging", "website", NULL,
+    "requestPayment", "website", NULL,
 };
 
 static const char *find_param(struct s3_req *r, const char *const *names)
@@ -44,9 +44,6 @@ static const char *unsupported_subresource(struct s3_req *r)
     const char *name = find_param(r, unsupported);
     if (name)
         return name;
-    /* object tagging: GET answers an empty set, writes are not there yet */
-    if (r->key && s3_has_param(r, "tagging"))
-        return strcmp(r->method, "GET") == 0 ? NULL : "tagging";
     if (r->key)
         return NULL;
     if (s3_has_param(r, "encryption"))
@@ -172,6 +169,23 @@ static const struct s3_handler *route_service(struct s3_req *r)
     return strcmp(r->method, "GET") == 0 ? &h_list_buckets : NULL;
 }
 
+/* ?tagging on a bucket or an object (s3_tagging.c). */
+static const struct s3_handler *route_tagging(struct s3_req *r)
+{
+    static const struct {
+        const char *method;
+        const struct s3_handler *bucket, *object;
+    } calls[] = {
+        {"GET", &h_get_bucket_tagging, &h_get_object_tagging},
+        {"PUT", &h_put_bucket_tagging, &h_put_object_tagging},
+        {"DELETE", &h_delete_bucket_tagging, &h_delete_object_tagging},
+    };
+    for (size_t i = 0; i < sizeof calls / sizeof *calls; i++)
+        if (strcmp(r->method, calls[i].method) == 0)
+            return r->key ? calls[i].object : calls[i].bucket;
+    return NULL;
+}
+
 static const struct s3_handler *route_bucket(struct s3_req *r)
 {
     const char *m = r->method;
@@ -179,6 +193,8 @@ static const struct s3_handler *route_bucket(struct s3_req *r)
         return s3_cors_route(r);
     if (s3_has_param(r, "encryption"))
         return &h_bucket_encryption;
+    if (s3_has_param(r, "tagging"))
+        return route_tagging(r);
     if (strcmp(m, "GET") == 0) {
         if (s3_has_param(r, "location"))
             return &h_get_bucket_location;
@@ -229,13 +245,13 @@ static const struct s3_handler *route_object(struct s3_req *r)
 {
     const char *m = r->method;
     int has_upload = s3_has_param(r, "uploadId");
+    if (s3_has_param(r, "tagging"))
+        return route_tagging(r);
     if (strcmp(m, "GET") == 0) {
         if (has_upload)
             return &h_list_parts;
         if (s3_has_param(r, "acl"))
             return &h_get_acl;
-        if (s3_has_param(r, "tagging"))
-            return &h_get_object_tagging;
         if (s3_has_param(r, "retention"))
             return &h_get_object_retention;
         if (s3_has_param(r, "legal-hold"))

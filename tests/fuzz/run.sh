@@ -7,7 +7,8 @@
 # target, its input is kept under the printed folder, and the script exits
 # 1 after running the other targets.  TARGETs default to all of them
 # (fuzz_sigv4_auth fuzz_uri fuzz_aws_chunked fuzz_xml fuzz_fastcdc
-# fuzz_meta_record fuzz_sync_proto fuzz_sync_ignore fuzz_form_data fuzz_s3_cors).
+# fuzz_meta_record fuzz_sync_proto fuzz_sync_ignore fuzz_form_data fuzz_s3_cors
+# fuzz_tagging).
 #
 # Environment: CAIRN_FUZZ_BUILD (build folder, default <repo>/build-fuzz),
 # CC (default clang), JOBS (build parallelism, default 2).
@@ -21,7 +22,8 @@ shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(fuzz_sigv4_auth fuzz_uri fuzz_aws_chunked fuzz_xml fuzz_fastcdc fuzz_meta_record
-           fuzz_sync_proto fuzz_sync_ignore fuzz_form_data fuzz_s3_cors)
+           fuzz_sync_proto fuzz_sync_ignore fuzz_form_data fuzz_s3_cors
+           fuzz_tagging)
 fi
 case $seconds in
   '' | *[!0-9]*) echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit 2 ;;

@@ -8,6 +8,7 @@
 # with the multipart ETag checked exactly), sync up (idempotent, one changed
 # file) and down, ls --recursive, rm and rm --recursive, presign (valid and
 # expired), s3api put-object/head-object metadata and content type,
+# put-object-tagging / get-object-tagging,
 # list-objects-v2 prefix/delimiter/paging, delete-objects, a hand-driven
 # multipart upload, rb --force, keys with spaces, unicode, '+', '%' and '&',
 # and the presigned URL each cli makes by default (SigV2 for aws-cli 1).
@@ -158,6 +159,12 @@ check '[ "$(js .Metadata.owner)" = test-user ]' "head-object Metadata.owner"
 check '[ "$(js ".Metadata | length")" = 2 ]' "head-object has exactly the two metadata keys"
 check '[ "$(js .ContentLength)" = 14 ]' "head-object ContentLength"
 check '[ "$(js .LastModified)" != null ]' "head-object LastModified"
+ok "put-object-tagging" AWS s3api put-object-tagging --bucket "$B" --key meta/obj.txt \
+    --tagging '{"TagSet": [{"Key": "project", "Value": "cairn"}, {"Key": "stage", "Value": ""}]}'
+ok "get-object-tagging" AWS s3api get-object-tagging --bucket "$B" --key meta/obj.txt
+check '[ "$(jq -c .TagSet <<<"$OUT")" = '"'"'[{"Key":"project","Value":"cairn"},{"Key":"stage","Value":""}]'"'"' ]' "get-object-tagging answers the two tags in order (got $OUT)"
+ok "head-object after tagging" AWS s3api head-object --bucket "$B" --key meta/obj.txt
+check '[ "$(js .ContentType)" = "text/x-cairn; charset=utf-8" ] && [ "$(js ".Metadata | length")" = 2 ]' "tagging keeps the object's headers"
 
 # ---- list-objects-v2 -----------------------------------------------------------
 mkdir -p "$T/lst/b" "$T/lst/c/x"
