@@ -43,6 +43,8 @@ struct server_opts {
     long long inline_max;
     long long gc_grace_s;
     long long gc_interval_s;
+    long long lifecycle_interval_ms;
+    long long lifecycle_day_s;
 };
 
 static void server_usage(FILE *f)
@@ -51,6 +53,7 @@ static void server_usage(FILE *f)
             "usage: cairn server [--data DIR] [--listen HOST:PORT] [--drives D1,D2,...] [--ec K+M]\n"
             "                    [--config FILE] [--domain DOMAIN] [--region REGION]\n"
             "                    [--inline-max BYTES] [--gc-grace SECONDS] [--gc-interval SECONDS]\n"
+            "                    [--lifecycle-interval-ms MS] [--lifecycle-day-seconds N]\n"
             "                    [--log-level debug|info|warn|error] [--sse-key-file PATH]\n"
             "\n"
             "Runs the all-in-one S3 server (gateway + metadata + chunkstore).\n"
@@ -70,6 +73,11 @@ static void server_usage(FILE *f)
             "                      outside DIR; made (mode 0600) on first use.  Without it SSE-S3\n"
             "                      requests are refused.  Losing it loses every SSE-S3 object:\n"
             "                      back it up.  See docs/encryption.md.\n"
+            "  --lifecycle-interval-ms MS  how often bucket lifecycle rules are applied\n"
+            "                      (3600000 = hourly; 0 = off)\n"
+            "  --lifecycle-day-seconds N  testing knob: one lifecycle \"day\" lasts N seconds\n"
+            "                      (86400); with 1, a rule of Days=1 expires objects 1-2 s\n"
+            "                      old.  Never change it on a store with real data.\n"
             "\n"
             "Root credentials come from CAIRN_ROOT_USER / CAIRN_ROOT_PASSWORD; if unset they\n"
             "are generated on first start, kept in DIR/root-credentials and printed once.\n");
@@ -92,6 +100,8 @@ static const struct {
     {"inline-max", offsetof(struct server_opts, inline_max), 0},
     {"gc-grace", offsetof(struct server_opts, gc_grace_s), 0},
     {"gc-interval", offsetof(struct server_opts, gc_interval_s), 0},
+    {"lifecycle-interval-ms", offsetof(struct server_opts, lifecycle_interval_ms), 0},
+    {"lifecycle-day-seconds", offsetof(struct server_opts, lifecycle_day_s), 0},
 };
 
 /* Apply one option (from the config file or a flag).  0, or -1 if the key
@@ -325,6 +335,8 @@ static int cmd_server(int argc, char **argv)
     o.inline_max = 128 * 1024;
     o.gc_grace_s = 3600;
     o.gc_interval_s = 600;
+    o.lifecycle_interval_ms = 3600 * 1000;
+    o.lifecycle_day_s = 86400;
 
     /* config file first (flags win): --config or $CAIRN_CONFIG */
     const char *config = getenv("CAIRN_CONFIG");
@@ -357,6 +369,10 @@ static int cmd_server(int argc, char **argv)
     log_set_level((enum log_level)level);
     if (sscanf(o.ec, "%d+%d", &k, &m) != 2 || k < 1 || m < 0 || k + m > CS_MAX_SHARDS) {
         fprintf(stderr, "cairn server: --ec must be K+M with K >= 1, M >= 0, K+M <= %d\n", CS_MAX_SHARDS);
+        return 2;
+    }
+    if (o.lifecycle_day_s < 1 || o.lifecycle_day_s > 86400) {
+        fprintf(stderr, "cairn server: --lifecycle-day-seconds must be 1..86400\n");
         return 2;
     }
     if (parse_listen(o.listen, host, sizeof host, &port) != 0) {
@@ -448,6 +464,8 @@ static int cmd_server(int argc, char **argv)
         .root_secret_key = pass,
         .gc_interval_ms = o.gc_interval_s * 1000,
         .sse_master_key = have_master ? master : NULL,
+        .lifecycle_interval_ms = o.lifecycle_interval_ms,
+        .lifecycle_day_ms = o.lifecycle_day_s * 1000,
     };
     int grc = gateway_start(&gc, ol, &gw);
     OPENSSL_cleanse(master, sizeof master);

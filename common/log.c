@@ -41,16 +41,12 @@ static size_t json_escape(char *out, size_t cap, size_t pos, const char *s)
     return pos;
 }
 
-void log_msg(enum log_level level, const char *request_id, const char *fmt, ...)
+/* Write one line: level, request id (may be NULL), msg, and the members
+ * of the JSON object fields (NULL: none). */
+static void log_line(enum log_level level, const char *request_id, const char *msg,
+                     const char *fields)
 {
-    if (level < min_level)
-        return;
-    char msg[2048], line[4608];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-
+    char line[4608];
     struct timeval tv;
     struct tm tm;
     gettimeofday(&tv, NULL);
@@ -66,9 +62,35 @@ void log_msg(enum log_level level, const char *request_id, const char *fmt, ...)
     }
     pos += (size_t)snprintf(line + pos, sizeof line - pos, ",\"msg\":\"");
     pos = json_escape(line, sizeof line, pos, msg);
-    pos += (size_t)snprintf(line + pos, sizeof line - pos, "\"}\n");
+    line[pos++] = '"';
+    /* the object's members, without its braces, if they fit whole */
+    size_t flen = fields ? strlen(fields) : 0;
+    if (flen > 2 && fields[0] == '{' && fields[flen - 1] == '}' && pos + flen + 3 < sizeof line) {
+        line[pos++] = ',';
+        memcpy(line + pos, fields + 1, flen - 2);
+        pos += flen - 2;
+    }
+    pos += (size_t)snprintf(line + pos, sizeof line - pos, "}\n");
     if (pos > sizeof line)
         pos = sizeof line;
     ssize_t w = write(STDERR_FILENO, line, pos);
     (void)w;
+}
+
+void log_msg(enum log_level level, const char *request_id, const char *fmt, ...)
+{
+    if (level < min_level)
+        return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_line(level, request_id, msg, NULL);
+}
+
+void log_fields(enum log_level level, const char *msg, const char *fields)
+{
+    if (level >= min_level)
+        log_line(level, NULL, msg, fields);
 }

@@ -19,6 +19,13 @@ int log_level_from_name(const char *name);
 void log_msg(enum log_level level, const char *request_id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* One line with fields of its own: fields is the text of a JSON object
+ * (borrowed; NULL for none) whose members follow "msg" in the line, so
+ * tools read them without parsing the message.  The caller makes it valid
+ * JSON (cJSON_PrintUnformatted); an object too long for the line (4 KiB)
+ * is left out. */
+void log_fields(enum log_level level, const char *msg, const char *fields);
+
 #define log_debug(...) log_msg(LOG_DEBUG, NULL, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, NULL, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, NULL, __VA_ARGS__)

@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/log.h"
+#include "gateway/lifecycle.h"
 #include "gateway/s3_internal.h"
 
 static void reply_json_error(struct s3_req *r, unsigned status, const char *msg)
@@ -321,6 +322,7 @@ static void metrics_end(struct s3_req *r)
         buf_printf(&b, "cairn_drive_free_bytes{drive=\"%d\"} %llu\ncairn_drive_shards{drive=\"%d\"} %llu\n",
                    i, (unsigned long long)ss.bytes_free, i, (unsigned long long)ss.shards);
     }
+    lifecycle_worker_metrics(gw->lifecycle, &b);
     char *text = buf_detach(&b, NULL);
     struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");

@@ -9,7 +9,8 @@
  *
  * Threads: libmicrohttpd runs one thread per connection, so a request that
  * waits on disk stalls only its own connection; shard I/O itself goes to the
- * chunkstore's per-drive workers.  A background thread collects garbage.
+ * chunkstore's per-drive workers.  A background thread collects garbage,
+ * another applies bucket lifecycle rules (gateway/lifecycle.h).
  */
 #ifndef CAIRN_GATEWAY_H
 #define CAIRN_GATEWAY_H
@@ -32,6 +33,8 @@ struct gateway_config {
      * caller may wipe it afterwards), or NULL: SSE-S3 requests are then
      * refused (docs/encryption.md).  SSE-C needs no server key. */
     const uint8_t *sse_master_key;
+    int64_t lifecycle_interval_ms; /* lifecycle rules applied this often (0: off) */
+    int64_t lifecycle_day_ms;     /* a lifecycle "day" (0: 86,400,000; shorter in tests) */
 };
 
 struct gateway;

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/xml.h"
 #include "gateway/s3_cors.h"
+#include "gateway/lifecycle.h"
 #include "gateway/s3_internal.h"
 
 /* ------------------------------------------------------------------ */
@@ -635,6 +636,10 @@ int gateway_start(const struct gateway_config *cfg, struct objlayer *ol, struct 
         if (pthread_create(&gw->gc_thread, NULL, gc_main, gw) == 0)
             gw->gc_running = 1;
     }
+    if (cfg->lifecycle_interval_ms > 0 &&
+        (rc = lifecycle_worker_start(gw->meta, cfg->lifecycle_interval_ms, cfg->lifecycle_day_ms,
+                                     &gw->lifecycle)) != 0)
+        goto fail;
     *out = gw;
     return 0;
 fail:
@@ -651,6 +656,8 @@ void gateway_stop(struct gateway *gw, int drain_seconds)
 {
     if (!gw)
         return;
+    /* the lifecycle worker leaves its pass at once, not after the drain */
+    lifecycle_worker_signal_stop(gw->lifecycle);
     if (gw->mhd) {
         atomic_store(&gw->draining, 1);
         MHD_quiesce_daemon(gw->mhd);
@@ -666,6 +673,7 @@ void gateway_stop(struct gateway *gw, int drain_seconds)
     pthread_mutex_unlock(&gw->gc_lock);
     if (gw->gc_running)
         pthread_join(gw->gc_thread, NULL);
+    lifecycle_worker_stop(gw->lifecycle);
     pthread_mutex_destroy(&gw->gc_lock);
     pthread_cond_destroy(&gw->gc_cond);
     pthread_mutex_destroy(&gw->maint_lock);

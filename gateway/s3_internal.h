@@ -62,6 +62,7 @@ struct gateway {
     int sse_s3_ready;                /* a master key was given (--sse-key-file) */
     struct sse_domain sse_s3;        /* the SSE-S3 key domain, derived from it */
     atomic_uint_fast64_t requests, errors, bytes_in, bytes_out, active;
+    struct lifecycle_worker *lifecycle; /* NULL when off */
 };
 
 enum payload_mode {
@@ -299,6 +300,7 @@ extern const struct s3_handler h_put_object_lock_config, h_get_object_lock_confi
     h_put_object_retention, h_get_object_retention, h_put_object_legal_hold, h_get_object_legal_hold;
 extern const struct s3_handler h_post_object;
 extern const struct s3_handler h_bucket_encryption;
+extern const struct s3_handler h_get_lifecycle, h_put_lifecycle, h_delete_lifecycle;
 extern const struct s3_handler h_admin;
 extern const struct s3_handler h_metrics;
 

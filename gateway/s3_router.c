@@ -22,13 +22,12 @@ static const char *const unsupported[] = {
     "select", "torrent", NULL,
 };
 
-/* Bucket configurations cairn does not store yet: reading one answers
- * what S3 answers for a bucket without it (s3_bucket.c); writing one is
- * NotImplemented. */
+/* Bucket configurations cairn does not store: reading one answers what
+ * S3 answers for a bucket without it (s3_bucket.c; ownershipControls and
+ * policyStatus have readers of their own); writing one is NotImplemented. */
 static const char *const bucket_configs[] = {
-    "accelerate", "encryption", "lifecycle", "logging", "notification",
-    "ownershipControls", "policy", "policyStatus", "publicAccessBlock", "replication",
-    "requestPayment", "website", NULL,
+    "accelerate", "logging", "notification", "ownershipControls", "policyStatus",
+    "publicAccessBlock", "replication", "requestPayment", "website", NULL,
 };
 
 static const char *find_param(struct s3_req *r, const char *const *names)
@@ -46,12 +45,7 @@ static const char *unsupported_subresource(struct s3_req *r)
         return name;
     if (r->key)
         return NULL;
-    if (s3_has_param(r, "encryption"))
-        return NULL; /* s3_sse.c */
     name = find_param(r, bucket_configs);
-    if (name && strcmp(name, "policy") == 0 &&
-        (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "DELETE") == 0))
-        return NULL; /* s3_bucket_policy.c */
     if (name && strcmp(r->method, "GET") != 0)
         return name;
     return NULL;
@@ -195,6 +189,11 @@ static const struct s3_handler *route_bucket(struct s3_req *r)
         return &h_bucket_encryption;
     if (s3_has_param(r, "tagging"))
         return route_tagging(r);
+    if (s3_has_param(r, "lifecycle"))
+        return strcmp(m, "GET") == 0      ? &h_get_lifecycle
+               : strcmp(m, "PUT") == 0    ? &h_put_lifecycle
+               : strcmp(m, "DELETE") == 0 ? &h_delete_lifecycle
+                                          : NULL;
     if (strcmp(m, "GET") == 0) {
         if (s3_has_param(r, "location"))
             return &h_get_bucket_location;

@@ -8,7 +8,7 @@
 # with the multipart ETag checked exactly), sync up (idempotent, one changed
 # file) and down, ls --recursive, rm and rm --recursive, presign (valid and
 # expired), s3api put-object/head-object metadata and content type,
-# put-object-tagging / get-object-tagging,
+# put-object-tagging / get-object-tagging, put/get/delete bucket lifecycle,
 # list-objects-v2 prefix/delimiter/paging, delete-objects, a hand-driven
 # multipart upload, rb --force, keys with spaces, unicode, '+', '%' and '&',
 # and the presigned URL each cli makes by default (SigV2 for aws-cli 1).
@@ -165,6 +165,18 @@ ok "get-object-tagging" AWS s3api get-object-tagging --bucket "$B" --key meta/ob
 check '[ "$(jq -c .TagSet <<<"$OUT")" = '"'"'[{"Key":"project","Value":"cairn"},{"Key":"stage","Value":""}]'"'"' ]' "get-object-tagging answers the two tags in order (got $OUT)"
 ok "head-object after tagging" AWS s3api head-object --bucket "$B" --key meta/obj.txt
 check '[ "$(js .ContentType)" = "text/x-cairn; charset=utf-8" ] && [ "$(js ".Metadata | length")" = 2 ]' "tagging keeps the object's headers"
+
+# ---- bucket lifecycle ----------------------------------------------------------
+ok "put-bucket-lifecycle-configuration" AWS s3api put-bucket-lifecycle-configuration --bucket "$B" \
+    --lifecycle-configuration '{"Rules": [{"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 7}}, {"ID": "mpu", "Status": "Enabled", "Filter": {}, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}}]}'
+ok "get-bucket-lifecycle-configuration" AWS s3api get-bucket-lifecycle-configuration --bucket "$B"
+check '[ "$(jq -c "[.Rules[] | [.ID, .Filter, .Expiration.Days, .AbortIncompleteMultipartUpload.DaysAfterInitiation]]" <<<"$OUT")" = '"'"'[["tmp",{"Prefix":"tmp/"},7,null],["mpu",{},null,2]]'"'"' ]' "lifecycle rules read back (got $OUT)"
+not_ok "lifecycle Days 0" AWS s3api put-bucket-lifecycle-configuration --bucket "$B" \
+    --lifecycle-configuration '{"Rules": [{"ID": "z", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 0}}]}'
+check 'grep -q "InvalidArgument.*'"'"'Days'"'"' for Expiration action must be a positive integer" <<<"$ERR"' "Days 0 refused as S3 does (got $ERR)"
+ok "delete-bucket-lifecycle" AWS s3api delete-bucket-lifecycle --bucket "$B"
+not_ok "get-bucket-lifecycle-configuration after delete" AWS s3api get-bucket-lifecycle-configuration --bucket "$B"
+check 'grep -q NoSuchLifecycleConfiguration <<<"$ERR"' "no lifecycle after delete (got $ERR)"
 
 # ---- list-objects-v2 -----------------------------------------------------------
 mkdir -p "$T/lst/b" "$T/lst/c/x"

@@ -211,7 +211,7 @@ def test_not_implemented_subresources(srv):
     for method, target, name in [("GET", "/%s?analytics" % b, "analytics"),
                                  ("GET", "/%s?inventory" % b, "inventory"),
                                  ("PUT", "/%s?website" % b, "website"),
-                                 ("DELETE", "/%s?lifecycle" % b, "lifecycle")]:
+                                 ("DELETE", "/%s?website" % b, "website")]:
         e = check_error(raw(srv, method, target), 501, "NotImplemented")
         assert name in e["Message"], (target, e["Message"])
     # configurations cairn does not store yet read as S3 reads them for a
