@@ -206,23 +206,10 @@ out:
     return acl;
 }
 
-static int set_object_acl(struct s3_req *r, const char *acl)
+/* A version's attrs with the canned ACL arg (a string) in place of its own. */
+static enum s3_err acl_edit(void *arg, const uint8_t *attrs, uint32_t len, struct buf *out)
 {
-    const char *vid = s3_param(r, "versionId");
-    int rc = META_EPRECOND;
-    for (int attempt = 0; attempt < 8 && rc == META_EPRECOND; attempt++) {
-        struct meta_object o;
-        struct buf attrs;
-        if ((rc = meta_object_get(r->gw->meta, r->bucket, r->key, vid, &o)) != 0)
-            break;
-        buf_init(&attrs, META_ATTRS_MAX);
-        rc = attrs_with_acl(o.attrs, o.attrs_len, acl, &attrs) ? META_EINVAL
-             : meta_object_set_attrs(r->gw->meta, r->bucket, r->key, o.version_id, o.attrs,
-                                     o.attrs_len, (const uint8_t *)attrs.data, (uint32_t)attrs.len);
-        buf_release(&attrs);
-        meta_object_release(&o);
-    }
-    return rc;
+    return attrs_with_acl(attrs, len, arg, out) ? S3E_METADATA_TOO_LARGE : S3E_NONE;
 }
 
 static void put_acl_end(struct s3_req *r)
@@ -233,7 +220,7 @@ static void put_acl_end(struct s3_req *r)
     if (s3_bucket_access_or_reply(r, &b) != 0)
         return;
     if (r->key && s3_object_or_reply(r, NULL) != 0)
-        return;
+        return; /* before the body is judged: NoSuchKey wins, as on S3 */
     if (s3_acl_canned_or_reply(r, &acl) != 0)
         return;
     if (r->body.len && !s3_header(r, "x-amz-acl")) {
@@ -244,11 +231,12 @@ static void put_acl_end(struct s3_req *r)
             return;
         }
     }
-    if (r->key)
-        rc = set_object_acl(r, acl);
-    else
-        rc = meta_bucket_config_set(r->gw->meta, r->bucket, S3_CONFIG_ACL, acl,
-                                    strcmp(acl, "private") == 0 ? 0 : strlen(acl));
+    if (r->key) {
+        s3_object_attrs_update_or_reply(r, acl_edit, (void *)acl, 200);
+        return;
+    }
+    rc = meta_bucket_config_set(r->gw->meta, r->bucket, S3_CONFIG_ACL, acl,
+                                strcmp(acl, "private") == 0 ? 0 : strlen(acl));
     if (rc) {
         s3_reply_rc(r, rc);
         return;

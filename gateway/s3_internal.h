@@ -445,6 +445,23 @@ int s3_version_or_reply(struct s3_req *r, const char *bucket, const char *key,
 /* s3_version_or_reply for r's key and ?versionId (as the read sub-resources
  * ?acl and ?tagging take it).  out may be NULL. */
 int s3_object_or_reply(struct s3_req *r, struct meta_object *out);
+/* x-amz-version-id: version_id, unless it is "null". */
+void s3_version_id_header(struct s3_req *r, const char *version_id);
+/* Edit of a version's attrs for s3_object_attrs_update_or_reply: fill out
+ * (empty, capped at META_ATTRS_MAX) with the new attrs made from the
+ * current ones (attrs, len: borrowed), or return the S3 error to answer
+ * (S3E_NONE to go on).  Called again after a lost race, on fresh attrs. */
+typedef enum s3_err s3_attrs_edit_fn(void *arg, const uint8_t *attrs, uint32_t len,
+                                     struct buf *out);
+#define S3_ATTRS_UPDATE_TRIES 8
+/* Change the attrs of r's object version (?versionId, else the latest;
+ * s3_object_or_reply's answers when there is none) with edit, a
+ * compare-and-swap retried while other writers get in between (tags,
+ * ACL, retention and legal hold of one version never overwrite each
+ * other), then answer status with x-amz-version-id.  After
+ * S3_ATTRS_UPDATE_TRIES lost races: 409 ConditionalRequestConflict. */
+void s3_object_attrs_update_or_reply(struct s3_req *r, s3_attrs_edit_fn *edit, void *arg,
+                                     unsigned status);
 /* The id a write stores for a new version whose caller chose version_id,
  * in a bucket in versioning state versioning (meta_object_put): the id
  * when versioning is enabled, "null" otherwise (static or version_id). */

@@ -44,7 +44,6 @@
 #define ATTR_HOLD S3_ATTR_INTERNAL_PREFIX "legal-hold"
 #define DAY_MS 86400000ll
 #define MAX_RETENTION_DAYS 36500 /* S3's limit: 100 years */
-#define SET_ATTRS_TRIES 8
 
 int s3_lock_config_get(struct gateway *gw, const char *bucket, struct s3_lock_config *out)
 {
@@ -339,8 +338,7 @@ static int lock_version_or_reply(struct s3_req *r, struct meta_object *o)
 {
     if (s3_object_or_reply(r, o) != 0)
         return -1;
-    if (strcmp(o->version_id, "null") != 0)
-        s3_set_header(r, "x-amz-version-id", o->version_id);
+    s3_version_id_header(r, o->version_id);
     return 0;
 }
 
@@ -374,51 +372,45 @@ static enum s3_err lock_change_allowed(const struct lock_change *ch, const uint8
     return bypass ? S3E_NONE : S3E_ACCESS_DENIED;
 }
 
+struct lock_edit {
+    const struct lock_change *ch;
+    int bypass;
+};
+
+/* A version's attrs with the change applied, if it is allowed on them. */
+static enum s3_err lock_edit(void *arg, const uint8_t *attrs, uint32_t len, struct buf *out)
+{
+    const struct lock_edit *le = arg;
+    const struct lock_change *ch = le->ch;
+    enum s3_err e = lock_change_allowed(ch, attrs, len, le->bypass);
+    if (e != S3E_NONE)
+        return e;
+    const char *mode = s3_attrs_get(attrs, len, ATTR_MODE);
+    const char *hold = s3_attrs_get(attrs, len, ATTR_HOLD);
+    int64_t until = attr_until(attrs, len);
+    int hold_on = hold ? strcmp(hold, "ON") == 0 : -1;
+    char mode_copy[16];
+    snprintf(mode_copy, sizeof mode_copy, "%s", mode ? mode : "");
+    if (ch->set_retention) {
+        snprintf(mode_copy, sizeof mode_copy, "%s", ch->mode ? ch->mode : "");
+        until = ch->until;
+    } else {
+        hold_on = ch->hold;
+    }
+    struct buf clean;
+    int rc = strip_lock_entries(attrs, len, &clean);
+    if (rc == 0)
+        rc = put_lock_entries(&clean, mode_copy[0] ? mode_copy : NULL, until, hold_on);
+    if (rc == 0)
+        rc = buf_append(out, clean.data, clean.len);
+    buf_release(&clean);
+    return rc ? S3E_METADATA_TOO_LARGE : S3E_NONE;
+}
+
 static void lock_change_apply_or_reply(struct s3_req *r, const struct lock_change *ch)
 {
-    int bypass = s3_lock_bypass_requested(r);
-    for (int tries = 0; tries < SET_ATTRS_TRIES; tries++) {
-        struct meta_object o;
-        struct buf nattrs;
-        if (lock_version_or_reply(r, &o) != 0)
-            return;
-        enum s3_err e = lock_change_allowed(ch, o.attrs, o.attrs_len, bypass);
-        if (e != S3E_NONE) {
-            meta_object_release(&o);
-            s3_reply_error(r, e, NULL);
-            return;
-        }
-        const char *mode = s3_attrs_get(o.attrs, o.attrs_len, ATTR_MODE);
-        int64_t until = attr_until(o.attrs, o.attrs_len);
-        const char *hold = s3_attrs_get(o.attrs, o.attrs_len, ATTR_HOLD);
-        int hold_on = hold ? strcmp(hold, "ON") == 0 : -1;
-        char mode_copy[16];
-        snprintf(mode_copy, sizeof mode_copy, "%s", mode ? mode : "");
-        if (ch->set_retention)
-            snprintf(mode_copy, sizeof mode_copy, "%s", ch->mode ? ch->mode : ""), until = ch->until;
-        else
-            hold_on = ch->hold;
-        int rc = strip_lock_entries(o.attrs, o.attrs_len, &nattrs);
-        if (rc == 0)
-            rc = put_lock_entries(&nattrs, mode_copy[0] ? mode_copy : NULL, until, hold_on);
-        if (rc == 0)
-            rc = nattrs.len > META_ATTRS_MAX ? -E2BIG : 0;
-        if (rc == 0)
-            rc = meta_object_set_attrs(r->gw->meta, r->bucket, r->key, o.version_id, o.attrs,
-                                       o.attrs_len, (const uint8_t *)nattrs.data,
-                                       (uint32_t)nattrs.len);
-        buf_release(&nattrs);
-        meta_object_release(&o);
-        if (rc == META_EPRECOND)
-            continue; /* changed under us: judge the new state */
-        if (rc) {
-            s3_reply_rc(r, rc);
-            return;
-        }
-        s3_reply_empty(r, 200);
-        return;
-    }
-    s3_reply_error(r, S3E_SLOW_DOWN, NULL);
+    struct lock_edit le = {ch, s3_lock_bypass_requested(r)};
+    s3_object_attrs_update_or_reply(r, lock_edit, &le, 200);
 }
 
 static void put_retention_end(struct s3_req *r)

@@ -348,6 +348,49 @@ int s3_object_or_reply(struct s3_req *r, struct meta_object *out)
     return 0;
 }
 
+void s3_version_id_header(struct s3_req *r, const char *version_id)
+{
+    if (strcmp(version_id, "null") != 0)
+        s3_set_header(r, "x-amz-version-id", version_id);
+}
+
+void s3_object_attrs_update_or_reply(struct s3_req *r, s3_attrs_edit_fn *edit, void *arg,
+                                     unsigned status)
+{
+    struct buf attrs;
+    int rc = META_EPRECOND;
+    buf_init(&attrs, META_ATTRS_MAX);
+    for (int i = 0; i < S3_ATTRS_UPDATE_TRIES && rc == META_EPRECOND; i++) {
+        struct meta_object o;
+        if (s3_object_or_reply(r, &o) != 0)
+            goto out;
+        buf_reset(&attrs);
+        enum s3_err e = edit(arg, o.attrs, o.attrs_len, &attrs);
+        if (e != S3E_NONE) {
+            meta_object_release(&o);
+            s3_reply_error(r, e, NULL);
+            goto out;
+        }
+        if (attrs.len == o.attrs_len && (!attrs.len || memcmp(attrs.data, o.attrs, attrs.len) == 0))
+            rc = 0; /* nothing changes */
+        else
+            rc = meta_object_set_attrs(r->gw->meta, r->bucket, r->key, o.version_id, o.attrs,
+                                       o.attrs_len, (const uint8_t *)attrs.data,
+                                       (uint32_t)attrs.len);
+        if (rc == 0)
+            s3_version_id_header(r, o.version_id);
+        meta_object_release(&o);
+    }
+    if (rc == META_EPRECOND)
+        s3_reply_error(r, S3E_CONDITIONAL_CONFLICT, NULL); /* lost every race */
+    else if (rc)
+        s3_reply_rc(r, rc);
+    else
+        s3_reply_empty(r, status);
+out:
+    buf_release(&attrs);
+}
+
 /* Whether r's key currently exists (latest version not a delete marker). */
 static int s3_key_exists(struct s3_req *r)
 {

@@ -24,7 +24,6 @@
 /* Tries of a read-modify-write of one version's attrs before giving up
  * with ConditionalRequestConflict: each lost race means another writer
  * changed the attrs in between, which a handful of retries outlasts. */
-#define TAG_UPDATE_TRIES 8
 
 static const char msg_header[] = "The header 'x-amz-tagging' shall be encoded as UTF-8 then "
                                  "URLEncoded URL query parameters without tag name duplicates.";
@@ -378,12 +377,6 @@ static int body_tagset_or_reply(struct s3_req *r, enum s3_tag_kind kind, struct 
     return rc;
 }
 
-static void add_version_header(struct s3_req *r, const char *version_id)
-{
-    if (strcmp(version_id, "null") != 0)
-        s3_add_header(r, "x-amz-version-id", version_id);
-}
-
 /* ---- headers of object writes ------------------------------------------ */
 
 /* Add the tags of t (taken: released) to attrs. */
@@ -460,46 +453,15 @@ int s3_copy_tags_or_reply(struct s3_req *r, const uint8_t *src_attrs, uint32_t s
 
 /* ---- PutObjectTagging / GetObjectTagging / DeleteObjectTagging --------- */
 
-/* Replace the tags of r's object (?versionId, or the latest version) with
- * t (NULL: none), as a compare-and-swap of the version's attrs retried
- * when another writer got in between, and reply status. */
-static void object_tags_set(struct s3_req *r, const struct s3_tagset *t, unsigned status)
+/* The tags of a version replaced by arg's (a struct s3_tagset; NULL or
+ * empty: none). */
+static enum s3_err tags_edit(void *arg, const uint8_t *attrs, uint32_t len, struct buf *out)
 {
-    struct meta_object o;
-    struct buf attrs;
-    int rc = META_EPRECOND;
-    memset(&o, 0, sizeof o);
-    buf_init(&attrs, META_ATTRS_MAX);
-    for (int i = 0; i < TAG_UPDATE_TRIES && rc == META_EPRECOND; i++) {
-        meta_object_release(&o);
-        if (s3_object_or_reply(r, &o) != 0)
-            goto out;
-        buf_reset(&attrs);
-        rc = s3_attrs_copy(o.attrs, o.attrs_len, S3_ATTR_TAGS, 0, &attrs);
-        if (rc == 0 && t && t->n)
-            rc = s3_attrs_add(&attrs, S3_ATTR_TAGS, t->store.data);
-        if (rc) {
-            s3_reply_error(r, S3E_METADATA_TOO_LARGE, NULL);
-            goto out;
-        }
-        if (attrs.len == o.attrs_len && (!attrs.len || memcmp(attrs.data, o.attrs, attrs.len) == 0))
-            rc = 0; /* nothing changes (no tags to delete, the same tags again) */
-        else
-            rc = meta_object_set_attrs(r->gw->meta, r->bucket, r->key, o.version_id, o.attrs,
-                                       o.attrs_len, (const uint8_t *)attrs.data,
-                                       (uint32_t)attrs.len);
-    }
-    if (rc == META_EPRECOND)
-        s3_reply_error(r, S3E_CONDITIONAL_CONFLICT, NULL);
-    else if (rc)
-        s3_reply_rc(r, rc);
-    else {
-        add_version_header(r, o.version_id);
-        s3_reply_empty(r, status);
-    }
-out:
-    meta_object_release(&o);
-    buf_release(&attrs);
+    const struct s3_tagset *t = arg;
+    int rc = s3_attrs_copy(attrs, len, S3_ATTR_TAGS, 0, out);
+    if (rc == 0 && t && t->n)
+        rc = s3_attrs_add(out, S3_ATTR_TAGS, t->store.data);
+    return rc ? S3E_METADATA_TOO_LARGE : S3E_NONE;
 }
 
 static void put_object_tagging_end(struct s3_req *r)
@@ -508,7 +470,7 @@ static void put_object_tagging_end(struct s3_req *r)
     if (s3_bucket_access_or_reply(r, NULL) != 0 ||
         body_tagset_or_reply(r, S3_TAGS_OBJECT, &t) != 0)
         return;
-    object_tags_set(r, &t, 200);
+    s3_object_attrs_update_or_reply(r, tags_edit, &t, 200);
     s3_tagset_release(&t);
 }
 
@@ -516,7 +478,7 @@ static void delete_object_tagging_end(struct s3_req *r)
 {
     if (s3_bucket_access_or_reply(r, NULL) != 0)
         return;
-    object_tags_set(r, NULL, 204);
+    s3_object_attrs_update_or_reply(r, tags_edit, NULL, 204);
 }
 
 static void get_object_tagging_end(struct s3_req *r)
@@ -529,7 +491,7 @@ static void get_object_tagging_end(struct s3_req *r)
     if (s3_tagset_decode(stored ? stored : "", stored ? strlen(stored) : 0, &t) != 0) {
         s3_reply_error(r, S3E_INTERNAL, NULL);
     } else {
-        add_version_header(r, o.version_id);
+        s3_version_id_header(r, o.version_id);
         reply_tagset(r, &t);
         s3_tagset_release(&t);
     }
