@@ -63,9 +63,10 @@ for v in $(seq "$versions"); do
     printf '\rversions written: %d/%d' "$v" "$versions" >&2
 done
 echo >&2
+last=key-$((keys - 1))
 n=$(aws --endpoint-url "$endpoint" s3api list-object-versions --bucket versioned \
-        --prefix key-1 --max-items 100000 --query 'length(Versions)' --output text)
-echo "versioned bucket: $keys keys; $n versions under the prefix key-1"
+        --prefix "$last" --query 'length(Versions)' --output text)
+echo "flat: $keys keys; versioned: $keys keys, $last has $n versions"
 
 # list/s of one run: the "list" row's ops/s column of cairn-bench's --json
 rate() {
