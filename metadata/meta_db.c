@@ -286,30 +286,28 @@ size_t meta_key_change(uint8_t *out, const char *bucket, uint64_t seq)
     return n + 8;
 }
 
-int meta_valid_bucket_name(const char *s)
+/* s is 1..cap-1 bytes of [a-z0-9-] and of the characters in extra. */
+static int valid_name(const char *s, size_t cap, const char *extra)
 {
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n >= META_NAME_MAX)
+    size_t n = s ? strnlen(s, cap) : 0;
+    if (n == 0 || n >= cap)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || strchr(extra, c)))
             return 0;
     }
     return 1;
 }
 
+int meta_valid_bucket_name(const char *s)
+{
+    return valid_name(s, META_NAME_MAX, ".");
+}
+
 int meta_valid_config_name(const char *s)
 {
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n >= META_CONFIG_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-            return 0;
-    }
-    return 1;
+    return valid_name(s, META_CONFIG_NAME_MAX, "");
 }
 
 int meta_valid_key(const char *s)
