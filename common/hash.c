@@ -5,12 +5,15 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <isa-l/crc.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+
+#include "common/md5.h"
 
 static const struct {
     const char *name;
@@ -84,7 +87,6 @@ static uint64_t crc64nvme_update(uint64_t crc, const uint8_t *p, size_t len)
 static const EVP_MD *digest_of(enum cksum_alg alg)
 {
     switch (alg) {
-    case CKSUM_MD5: return EVP_md5();
     case CKSUM_SHA1: return EVP_sha1();
     case CKSUM_SHA256: return EVP_sha256();
     default: return NULL;
@@ -97,7 +99,12 @@ int cksum_init(struct cksum *c, enum cksum_alg alg)
     c->alg = alg;
     c->md = NULL;
     c->crc = 0;
-    if (md) {
+    if (alg == CKSUM_MD5) {
+        /* our own MD5: large updates share SIMD lanes (common/md5.h) */
+        if (!(c->md = malloc(sizeof(struct md5_ctx))))
+            return -ENOMEM;
+        md5_init(c->md);
+    } else if (md) {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         if (!ctx || !EVP_DigestInit_ex(ctx, md, NULL)) {
             EVP_MD_CTX_free(ctx);
@@ -117,6 +124,8 @@ void cksum_update(struct cksum *c, const void *data, size_t len)
         return;
     switch (c->alg) {
     case CKSUM_MD5:
+        md5_update(c->md, data, len);
+        break;
     case CKSUM_SHA1:
     case CKSUM_SHA256:
         EVP_DigestUpdate(c->md, data, len);
@@ -144,7 +153,9 @@ static void put_be(uint8_t *out, uint64_t v, size_t n)
 size_t cksum_final(struct cksum *c, uint8_t out[CKSUM_MAX_LEN])
 {
     size_t n = cksum_len(c->alg);
-    if (c->md) {
+    if (c->alg == CKSUM_MD5 && c->md) {
+        md5_final(c->md, out);
+    } else if (c->md) {
         unsigned int l = 0;
         EVP_DigestFinal_ex(c->md, out, &l);
     } else if (c->alg == CKSUM_CRC64NVME) {
@@ -158,7 +169,10 @@ size_t cksum_final(struct cksum *c, uint8_t out[CKSUM_MAX_LEN])
 
 void cksum_release(struct cksum *c)
 {
-    EVP_MD_CTX_free(c->md);
+    if (c->alg == CKSUM_MD5)
+        free(c->md);
+    else
+        EVP_MD_CTX_free(c->md);
     c->md = NULL;
 }
 
@@ -248,8 +262,10 @@ void sha256(const void *data, size_t len, uint8_t out[32])
 
 void md5(const void *data, size_t len, uint8_t out[16])
 {
-    unsigned int l = 16;
-    EVP_Digest(data, len, out, &l, EVP_md5(), NULL);
+    struct md5_ctx c;
+    md5_init(&c);
+    md5_update(&c, data, len);
+    md5_final(&c, out);
 }
 
 void hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,

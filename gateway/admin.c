@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/log.h"
+#include "common/md5.h"
 #include "gateway/lifecycle.h"
 #include "gateway/s3_internal.h"
 
@@ -287,6 +288,24 @@ const struct s3_handler h_admin = {"Admin", admin_begin, NULL, admin_end, NULL};
 
 /* ---- metrics ---------------------------------------------------------- */
 
+/* How well PUT bodies share the MD5 lanes (common/md5.h). */
+static void md5_metrics(struct buf *b)
+{
+    struct md5_stats ms;
+    md5_stats_get(&ms);
+    buf_printf(b,
+               "# HELP cairn_md5_shared_updates_total Large MD5 updates hashed in the shared lanes.\n"
+               "# TYPE cairn_md5_shared_updates_total counter\ncairn_md5_shared_updates_total %llu\n"
+               "# HELP cairn_md5_solo_updates_total Large MD5 updates hashed on their own thread.\n"
+               "# TYPE cairn_md5_solo_updates_total counter\ncairn_md5_solo_updates_total %llu\n"
+               "# HELP cairn_md5_lane_slices_total Slices run by the sixteen-lane MD5 kernel.\n"
+               "# TYPE cairn_md5_lane_slices_total counter\ncairn_md5_lane_slices_total %llu\n"
+               "# HELP cairn_md5_lanes_total Busy lanes summed over those slices.\n"
+               "# TYPE cairn_md5_lanes_total counter\ncairn_md5_lanes_total %llu\n",
+               (unsigned long long)ms.shared_updates, (unsigned long long)ms.solo_updates,
+               (unsigned long long)ms.lane_slices, (unsigned long long)ms.lanes);
+}
+
 static void metrics_end(struct s3_req *r)
 {
     struct gateway *gw = r->gw;
@@ -323,6 +342,7 @@ static void metrics_end(struct s3_req *r)
                    i, (unsigned long long)ss.bytes_free, i, (unsigned long long)ss.shards);
     }
     lifecycle_worker_metrics(gw->lifecycle, &b);
+    md5_metrics(&b);
     char *text = buf_detach(&b, NULL);
     struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");

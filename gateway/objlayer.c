@@ -11,8 +11,8 @@
  * re-checks every referenced chunk still has a record: a chunk can never be
  * referenced and collected at once.
  *
- * The PUT pipeline.  The thread that receives a body hashes it (MD5, the
- * x-amz-checksum, SHA-256 per chunk) and cuts it; storing a new chunk
+ * The PUT pipeline.  The thread that receives a body cuts it and hashes it
+ * (the x-amz-checksum as it arrives, MD5 and SHA-256 a chunk at a time); storing a new chunk
  * (erasure coding, k+m shard writes and their fdatasync, the chunk record)
  * is a job for the store threads, so one upload receives and hashes its
  * next chunks while the previous ones become durable.  In flight: at most
@@ -456,6 +456,10 @@ static int store_chunk(void *arg, const uint8_t *data, size_t len)
     struct meta_chunk rec;
     uint8_t id[32];
 
+    /* Chunks come in order and cover the body: the ETag's MD5 is taken
+     * here, a whole chunk per update, which gives the shared MD5 lanes
+     * (common/md5.h) long jobs from many uploads at once. */
+    cksum_update(&w->md5, data, len);
     sha256(data, len, id);
     if (w->sealed) {
         uint8_t plain_id[32];
@@ -516,7 +520,6 @@ int ol_writer_write(struct ol_writer *w, const void *data, size_t len)
         return w->err;
     if (len > w->opts.max_size - w->size)
         return w->err = OL_ETOOLARGE;
-    cksum_update(&w->md5, data, len);
     if (w->opts.checksum != CKSUM_NONE)
         cksum_update(&w->checksum, data, len);
 
@@ -558,6 +561,8 @@ int ol_writer_finish(struct ol_writer *w)
         if (rc)
             return w->err = rc;
     }
+    if (!w->chunked)
+        cksum_update(&w->md5, w->inline_buf, (size_t)w->size);
     int rc = seal_inline(w);
     if (rc)
         return w->err = rc;
