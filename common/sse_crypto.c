@@ -1,7 +1,11 @@
 /*
  * common/sse_crypto.c - see sse_crypto.h (the contract) and
- * docs/encryption.md (the design).  OpenSSL EVP does the work: AES-256-GCM
- * (AES-NI and PCLMUL where the CPU has them), HKDF and HMAC-SHA256.
+ * docs/encryption.md (the design).  OpenSSL EVP does HKDF and HMAC-SHA256.
+ * AES-256-GCM is Intel's multi-buffer crypto library on x86-64: its VAES
+ * and VPCLMULQDQ code opens a chunk 3-4x faster than OpenSSL 3.0 (which
+ * has no such path) on CPUs that have them, which is what keeps an SSE-S3
+ * GET close to a plain one.  Elsewhere OpenSSL EVP does it.  Both are
+ * standard AES-GCM: test_common_sse pins the sealed bytes.
  */
 #include "common/sse_crypto.h"
 
@@ -17,6 +21,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
+#ifdef CAIRN_HAVE_IPSEC_MB
+#include <intel-ipsec-mb.h>
+#include <pthread.h>
+#endif
 
 #include "common/buf.h"
 #include "common/file.h"
@@ -94,17 +102,58 @@ static int chunk_key(const struct sse_domain *d, const uint8_t seed[SSE_SEED_LEN
     return hkdf(d->key, SSE_KEY_LEN, 1, info, sizeof info, kn, SSE_GCM_KEY + SSE_GCM_NONCE);
 }
 
-/* AES-256-GCM of plen bytes of in into out (may be in) under the key and
- * nonce of seed, with seed as additional data.  Encrypting writes the tag
- * to tag; decrypting checks it (SSE_EAUTH). */
-static int gcm_run(const struct sse_domain *d, const uint8_t seed[SSE_SEED_LEN], int encrypt,
-                   const void *in, size_t plen, uint8_t *out, uint8_t tag[SSE_TAG_LEN])
+#ifdef CAIRN_HAVE_IPSEC_MB
+/* One manager for the process: the direct GCM calls keep all their state
+ * in the key and context structs, the manager only picks the code for this
+ * CPU, so every thread can use it. */
+static IMB_MGR *gcm_mgr;
+static pthread_once_t gcm_mgr_once = PTHREAD_ONCE_INIT;
+
+static void gcm_mgr_init(void)
 {
-    uint8_t kn[SSE_GCM_KEY + SSE_GCM_NONCE];
-    EVP_CIPHER_CTX *ctx = NULL;
+    IMB_MGR *m = alloc_mb_mgr(0);
+    if (m)
+        init_mb_mgr_auto(m, NULL);
+    gcm_mgr = m;
+}
+
+static int gcm_with_key(const uint8_t kn[SSE_GCM_KEY + SSE_GCM_NONCE],
+                        const uint8_t seed[SSE_SEED_LEN], int encrypt, const void *in, size_t plen,
+                        uint8_t *out, uint8_t tag[SSE_TAG_LEN])
+{
+    /* The header gives gcm_key_data its 64-byte alignment only when LINUX
+     * is defined; the assembly relies on it, so ask for it here. */
+    _Alignas(64) struct gcm_key_data key;
+    struct gcm_context_data ctx;
+    uint8_t got[SSE_TAG_LEN];
+    int rc = 0;
+    pthread_once(&gcm_mgr_once, gcm_mgr_init);
+    if (!gcm_mgr)
+        return -ENOMEM;
+    IMB_AES256_GCM_PRE(gcm_mgr, kn, &key);
+    IMB_AES256_GCM_INIT(gcm_mgr, &key, &ctx, kn + SSE_GCM_KEY, seed, SSE_SEED_LEN);
+    if (encrypt) {
+        IMB_AES256_GCM_ENC_UPDATE(gcm_mgr, &key, &ctx, out, in, plen);
+        IMB_AES256_GCM_ENC_FINALIZE(gcm_mgr, &key, &ctx, tag, SSE_TAG_LEN);
+    } else {
+        IMB_AES256_GCM_DEC_UPDATE(gcm_mgr, &key, &ctx, out, in, plen);
+        IMB_AES256_GCM_DEC_FINALIZE(gcm_mgr, &key, &ctx, got, SSE_TAG_LEN);
+        if (CRYPTO_memcmp(got, tag, SSE_TAG_LEN) != 0)
+            rc = SSE_EAUTH;
+    }
+    OPENSSL_cleanse(&key, sizeof key);
+    OPENSSL_cleanse(&ctx, sizeof ctx);
+    return rc;
+}
+#else
+static int gcm_with_key(const uint8_t kn[SSE_GCM_KEY + SSE_GCM_NONCE],
+                        const uint8_t seed[SSE_SEED_LEN], int encrypt, const void *in, size_t plen,
+                        uint8_t *out, uint8_t tag[SSE_TAG_LEN])
+{
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int n = 0, rc = -EIO;
-    if (chunk_key(d, seed, kn) != 0 || !(ctx = EVP_CIPHER_CTX_new()))
-        goto out;
+    if (!ctx)
+        return -ENOMEM;
     if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, kn, kn + SSE_GCM_KEY, encrypt) != 1 ||
         EVP_CipherUpdate(ctx, NULL, &n, seed, SSE_SEED_LEN) != 1 ||
         EVP_CipherUpdate(ctx, out, &n, in, (int)plen) != 1 ||
@@ -119,6 +168,20 @@ static int gcm_run(const struct sse_domain *d, const uint8_t seed[SSE_SEED_LEN],
     rc = 0;
 out:
     EVP_CIPHER_CTX_free(ctx);
+    return rc;
+}
+#endif
+
+/* AES-256-GCM of plen bytes of in into out (may be in) under the key and
+ * nonce of seed, with seed as additional data.  Encrypting writes the tag
+ * to tag; decrypting checks it (SSE_EAUTH). */
+static int gcm_run(const struct sse_domain *d, const uint8_t seed[SSE_SEED_LEN], int encrypt,
+                   const void *in, size_t plen, uint8_t *out, uint8_t tag[SSE_TAG_LEN])
+{
+    uint8_t kn[SSE_GCM_KEY + SSE_GCM_NONCE];
+    int rc = chunk_key(d, seed, kn);
+    if (rc == 0)
+        rc = gcm_with_key(kn, seed, encrypt, in, plen, out, tag);
     OPENSSL_cleanse(kn, sizeof kn);
     return rc;
 }

@@ -6,6 +6,9 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config
     libmicrohttpd-dev libisal-dev liblmdb-dev libssl-dev libcurl4-openssl-dev
     libraft-dev libexpat1-dev libcjson-dev libinih-dev libcmocka-dev)
+# AES-GCM for server-side encryption: Intel's library on x86-64 (only
+# packaged there); elsewhere OpenSSL does it.
+if [ "$(dpkg --print-architecture)" = amd64 ]; then build_pkgs+=(libipsec-mb-dev); fi
 test_pkgs=(clang libclang-rt-14-dev curl jq python3 python3-boto3 awscli s3cmd rclone lmdb-utils nginx-light e2fsprogs util-linux
     chromium)
 

@@ -224,6 +224,52 @@ static void test_format_pinned(void **state)
                              "2554d");
 }
 
+/* Every length class the AES-GCM code has (partial blocks, whole blocks,
+ * long runs) seals to the bytes the original OpenSSL-based build wrote:
+ * SHA-256 of the sealed output, pinned. */
+static void test_lengths_pinned(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t len;
+        const char *sha256;
+    } cases[] = {
+        {1, "1792597c306437aaba9758c66e9c25b2ddc7a5a6502bcfb616b76cb8dcc98b33"},
+        {15, "8f0ed5049fda3efd86c3e4a221ccf4b4fd4b85f63dc0b960d647126fed6360c7"},
+        {16, "39836875ec4de2827a0b7dca7959ce8413bf0ecfea69695c8a3b1bfd2e2d5763"},
+        {17, "b9b789f2163d2df18da3857ddc40dee54ce61737d3c783aed8d4fbdb74dcd01e"},
+        {255, "fb08b35078bc0abb0466bb22cc150389e4aae105566b15b94c32599ef3d3699b"},
+        {256, "0464ceb3e5451e87b56b67528bea064f2a09f0c77d56bf217f57ead34280aa11"},
+        {4099, "cecebe23988ddddb02528bb3a19c7c9f1b167a125cc964604ee3e42475ca43d2"},
+        {65543, "0489d7cd0f1f86460e476cd344b36343f53367856b8885e3f387608b345cb45c"},
+        {1048581, "962e22fceb7b9c284313e4cff96ba98f9d19c7e6e6e1a5d8d9fad01976040a6f"},
+    };
+    uint8_t m[32], seed[32], h[32];
+    char hex[65];
+    struct sse_domain d;
+    fill(m, 32, 41);
+    fill(seed, 32, 42);
+    assert_int_equal(sse_domain_s3(m, &d), 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = cases[i].len;
+        uint8_t *buf = malloc(n + SSE_TAG_LEN), *back = malloc(n);
+        assert_non_null(buf);
+        assert_non_null(back);
+        fill(buf, n, (uint32_t)n);
+        assert_int_equal(sse_seal(&d, seed, buf, n, buf), 0);
+        sha256(buf, n + SSE_TAG_LEN, h);
+        hex_encode(h, 32, hex);
+        if (strcmp(hex, cases[i].sha256) != 0)
+            print_message("len %zu: %s\n", n, hex);
+        assert_string_equal(hex, cases[i].sha256);
+        assert_int_equal(sse_open(&d, seed, buf, n + SSE_TAG_LEN, back), 0);
+        fill(buf, n, (uint32_t)n);
+        assert_memory_equal(back, buf, n);
+        free(buf);
+        free(back);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_key_check),
         cmocka_unit_test(test_keyfile),
         cmocka_unit_test(test_format_pinned),
+        cmocka_unit_test(test_lengths_pinned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
