@@ -14,7 +14,9 @@
  * blocks are done (so no thread works for others past its own request).
  * With one stream alone the combiner uses the scalar code, which is faster
  * for one lane; without AVX-512 every update is scalar.  Results are
- * identical either way (tested against OpenSSL).
+ * identical either way (tested against OpenSSL).  No Debian library
+ * hashes many MD5 streams at once (OpenSSL does one; libipsec-mb's MD5 is
+ * HMAC over whole messages), hence this file.
  *
  * Calling sequence: md5_init(), md5_update() any number of times,
  * md5_final() once.  A struct md5_ctx holds no resources (no release).

@@ -871,15 +871,5 @@ def test_virtual_hosted_style(srv):
         vs.close()
 
 
-def test_zz_server_alive_and_stops_cleanly(srv):
-    """Runs last: the server lived through everything above and exits 0 on
-    SIGTERM (under ASan: without leaks or errors)."""
-    if srv.external:
-        return
-    assert srv.proc.poll() is None, "the server process exited"
-    srv.client().list_buckets()
-    srv.stop()
-
-
 if __name__ == "__main__":
     run_tests(globals(), setup=Server)

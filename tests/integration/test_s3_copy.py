@@ -15,18 +15,11 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from cairn_test import Server, chunk_stats, expect_error, gc_now, run_tests
+from cairn_test import Server, bucket_maker, chunk_stats, expect_error, gc_now, run_tests
 
 MiB = 1 << 20
 
-_seq = [0]
-
-
-def new_bucket(c, tag):
-    _seq[0] += 1
-    name = "cpy-%s-%d" % (tag, _seq[0])
-    c.create_bucket(Bucket=name)
-    return name
+new_bucket = bucket_maker("cpy")
 
 
 def md5q(b):

@@ -493,14 +493,5 @@ def test_concurrent_same_key(srv):
     alive(srv)
 
 
-def test_zz_server_survived_and_stops_cleanly(srv):
-    """Runs last (sorted by name): the server lived through all of the above."""
-    if srv.external:
-        return
-    alive(srv)
-    srv.stop()  # SIGTERM; asserts exit status 0 within 30 s
-    assert srv.proc is None
-
-
 if __name__ == "__main__":
     run_tests(globals(), setup=Server)

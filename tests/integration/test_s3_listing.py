@@ -27,7 +27,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from cairn_test import Server, expect_error, run_tests
+from cairn_test import Server, bucket_maker, expect_error, run_tests
 
 S3NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
@@ -50,19 +50,12 @@ KEYS = [
 ]
 assert len(("max/" + "m" * 1020).encode()) == 1024 and len(("max/" + "\u00e9" * 510).encode()) == 1024
 
-_seq = [0]
+new_bucket = bucket_maker("lst")
 
 
 def short(x):
     """repr with long runs of one character abbreviated, for messages."""
     return re.sub(r"(.)\1{15,}", lambda m: "%s{%d}" % (m.group(1), len(m.group(0))), repr(x))
-
-
-def new_bucket(c, tag):
-    _seq[0] += 1
-    name = "lst-%s-%d" % (tag, _seq[0])
-    c.create_bucket(Bucket=name)
-    return name
 
 
 def put_many(c, bucket, keys, workers=8, body=lambda k: b"x"):

@@ -864,15 +864,5 @@ def test_key_length_limit(srv):
     assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
-def test_zz_server_alive_and_stops_cleanly(srv):
-    """Runs last: the server lived through everything above and exits 0 on
-    SIGTERM (under ASan: without leaks or errors)."""
-    if srv.external:
-        return
-    assert srv.proc.poll() is None, "the server process exited"
-    srv.client().list_buckets()
-    srv.stop()
-
-
 if __name__ == "__main__":
     run_tests(globals(), setup=Server)

@@ -374,13 +374,5 @@ def test_other_users_bucket(srv):
     assert uc.get_object(Bucket="poster-bkt", Key="mine")["Body"].read() == b"mine"
 
 
-def test_zz_server_alive_and_stops_cleanly(srv):
-    if srv.external:
-        return
-    assert srv.proc.poll() is None, "the server process exited"
-    srv.client().list_buckets()
-    srv.stop()
-
-
 if __name__ == "__main__":
     run_tests(globals(), setup=setup)

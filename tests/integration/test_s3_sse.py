@@ -22,21 +22,14 @@ import stat
 import subprocess
 import tempfile
 
-from cairn_test import Server, expect_error, raw, run_tests
+from cairn_test import Server, bucket_maker, expect_error, raw, run_tests
 from test_s3_post import multipart, post
 
 MiB = 1 << 20
 KEY_DIR = tempfile.mkdtemp(prefix="cairn-sse-key.")
 KEY_FILE = os.path.join(KEY_DIR, "master.key")
 
-_seq = [0]
-
-
-def new_bucket(c, tag):
-    _seq[0] += 1
-    name = "sse-%s-%d" % (tag, _seq[0])
-    c.create_bucket(Bucket=name)
-    return name
+new_bucket = bucket_maker("sse")
 
 
 def data(n, seed):

@@ -17,16 +17,9 @@ import time
 
 import urllib3
 
-from cairn_test import Server, expect_error, raw, run_tests
+from cairn_test import Server, bucket_maker, expect_error, raw, run_tests
 
-_seq = [0]
-
-
-def new_bucket(c, tag):
-    _seq[0] += 1
-    name = "tag-%s-%d" % (tag, _seq[0])
-    c.create_bucket(Bucket=name)
-    return name
+new_bucket = bucket_maker("tag")
 
 
 def tagset(pairs):
@@ -115,9 +108,7 @@ def test_versions(srv):
     """?versionId on a versioned bucket (one made with object lock, which
     turns versioning on): each version has its own tags."""
     c = srv.client()
-    _seq[0] += 1
-    b = "tag-ver-%d" % _seq[0]
-    c.create_bucket(Bucket=b, ObjectLockEnabledForBucket=True)
+    b = new_bucket(c, "ver", ObjectLockEnabledForBucket=True)
     # (the version ids from HEAD: PutObject answers them once versioning is in)
     c.put_object(Bucket=b, Key="k", Body=b"one", Tagging="gen=1")
     v1 = c.head_object(Bucket=b, Key="k")["VersionId"]
@@ -518,15 +509,6 @@ def test_concurrent_tag_updates(srv):
     assert h["ContentType"] == "text/x-conc" and h["Metadata"] == {"m": "1"}, h
     assert headers_of(h).get("x-amz-tagging-count") == "2"
     assert c0.get_object(Bucket=b, Key="k")["Body"].read() == b"payload"
-
-
-def test_zz_server_stops_cleanly(srv):
-    """Last: a clean exit on SIGTERM (a sanitizer build exits non-zero on
-    a leak or memory error met by the tests above)."""
-    if srv.external:
-        return
-    srv.stop()
-    srv.start()
 
 
 if __name__ == "__main__":

@@ -16,22 +16,13 @@ import xml.etree.ElementTree as ET
 
 import botocore
 
-from cairn_test import (Server, chunk_stats, expect_error, extra_headers, gc_now, raw,
+from cairn_test import (Server, bucket_maker, chunk_stats, expect_error, extra_headers, gc_now, raw,
                         run_tests)
 
 MiB = 1 << 20
 VID = re.compile(r"^[0-9a-f]{32}$")
 
-_seq = [0]
-
-
-def new_bucket(c, tag, status="Enabled"):
-    _seq[0] += 1
-    name = "ver-%s-%d" % (tag, _seq[0])
-    c.create_bucket(Bucket=name)
-    if status:
-        c.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": status})
-    return name
+new_bucket = bucket_maker("ver", versioning="Enabled")
 
 
 def body(c, b, key, **kw):

@@ -4,8 +4,10 @@ Server() starts the real binary ($CAIRN_BIN) on a free loopback port with a
 fresh data folder, or uses $CAIRN_TEST_ENDPOINT (with AWS_ACCESS_KEY_ID /
 AWS_SECRET_ACCESS_KEY) when set, so the same tests can check any S3 server.
 client() returns a boto3 S3 client for it.  Tests use plain asserts and
-call run_tests(globals()) at the end, which runs every test_* function and
-prints "N passed, M failed".  Also here: raw signed requests (raw()),
+call run_tests(globals()) at the end, which runs every test_* function,
+then checks that the file's server lived through them and stops cleanly
+(server_alive_and_stops_cleanly), and prints "N passed, M failed".
+bucket_maker() gives a file its new_bucket() for fresh, numbered buckets.  Also here: raw signed requests (raw()),
 pure-Python CRC32C / CRC64NVME and S3's base64 checksums (checksum_b64()),
 boto3 hooks to add headers an old boto3 cannot send (extra_headers())
 or to see what it sends (captured_requests()), and the chunk counts of
@@ -336,14 +338,47 @@ def captured_requests(client, op):
         client.meta.events.unregister(event, grab)
 
 
+def bucket_maker(prefix, versioning=None):
+    """A test file's new_bucket(c, tag[, status], **create_bucket_args):
+    creates a fresh bucket named "PREFIX-TAG-N" and returns its name; with
+    a status ("Enabled", "Suspended"; default: versioning) its versioning
+    is set too."""
+    seq = [0]
+
+    def new_bucket(c, tag, status=versioning, **create):
+        seq[0] += 1
+        name = "%s-%s-%d" % (prefix, tag, seq[0])
+        c.create_bucket(Bucket=name, **create)
+        if status:
+            c.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": status})
+        return name
+    return new_bucket
+
+
+def server_alive_and_stops_cleanly(srv):
+    """After a file's tests: the server lived through all of them, answers,
+    and exits 0 on SIGTERM with no sanitizer report in its log (an ASan
+    build exits non-zero on a leak or memory error met by any test)."""
+    if srv.external or srv.proc is None:
+        return  # another server, or a test left it stopped on purpose
+    assert srv.proc.poll() is None, "the server process exited"
+    srv.client().list_buckets()
+    srv.stop()
+    log = open(srv.log_path, errors="replace").read()
+    assert "Sanitizer" not in log and "runtime error" not in log, log[-3000:]
+
+
 def run_tests(namespace, setup=None):
-    """Run every test_* function in namespace; print the summary line."""
+    """Run every test_* function in namespace, then (when setup made a
+    Server) server_alive_and_stops_cleanly; print the summary line."""
     tests = sorted((n, f) for n, f in namespace.items() if n.startswith("test_") and callable(f))
     only = os.environ.get("CAIRN_TEST_ONLY")
     passed = failed = 0
     ctx = setup() if setup else None
     print("boto3 %s, botocore %s, python %s" % (boto3.__version__, botocore.__version__,
                                                 sys.version.split()[0]))
+    if isinstance(ctx, Server):
+        tests.append(("zz_server_alive_and_stops_cleanly", server_alive_and_stops_cleanly))
     try:
         for name, fn in tests:
             if only and only not in name:
