@@ -675,10 +675,12 @@ int s3_sse_same_domain(const struct s3_sse *a, const struct s3_sse *b);
  * headers, else the bucket's default.  Replies and returns -1 on a bad or
  * unsupported request (aws:kms, SSE-S3 without a key file). */
 int s3_sse_request_or_reply(struct s3_req *r, struct s3_sse *out);
-/* The same for a browser POST upload: value is its
- * x-amz-server-side-encryption form field (NULL: the bucket default);
- * customer: it has SSE-C fields, which are refused (501). */
-int s3_sse_form_or_reply(struct s3_req *r, const char *value, int customer, struct s3_sse *out);
+/* The same from the values themselves (what a browser POST upload sends
+ * as form fields): sse is x-amz-server-side-encryption, c_alg, c_key and
+ * c_key_md5 the three SSE-C values; NULL where absent (nothing at all:
+ * the bucket's default). */
+int s3_sse_choose_or_reply(struct s3_req *r, const char *sse, const char *c_alg,
+                           const char *c_key, const char *c_key_md5, struct s3_sse *out);
 /* Add what an object (or upload) keeps about s to attrs: 0 or an error. */
 int s3_sse_attrs_add(const struct s3_sse *s, struct buf *attrs);
 /* How stored attrs say their object is encrypted (no key checked). */

@@ -29,6 +29,7 @@
 #include <strings.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/crypto.h>
 
 #include "common/form_data.h"
 #include "common/log.h"
@@ -393,10 +394,11 @@ static int file_begin(struct post_state *st, const struct form_part *part)
                                       (uint32_t)st->fields.len, &st->attrs) != 0 ||
         s3_tagging_form_or_reply(r, field(st, "tagging"), &st->attrs) != 0 ||
         s3_lock_attrs_or_reply(r, &st->attrs) != 0 || /* the bucket's default retention */
-        s3_sse_form_or_reply(r, field(st, "x-amz-server-side-encryption"),
-                             field(st, "x-amz-server-side-encryption-customer-algorithm") ||
-                                 field(st, "x-amz-server-side-encryption-customer-key"),
-                             &st->sse) != 0)
+        s3_sse_choose_or_reply(r, field(st, "x-amz-server-side-encryption"),
+                               field(st, "x-amz-server-side-encryption-customer-algorithm"),
+                               field(st, "x-amz-server-side-encryption-customer-key"),
+                               field(st, "x-amz-server-side-encryption-customer-key-MD5"),
+                               &st->sse) != 0)
         return POST_STOP;
     struct ol_writer_opts o = {1, CKSUM_NONE, OL_MAX_PUT_SIZE, s3_sse_domain(&st->sse)};
     rc = ol_writer_new(r->gw->ol, &o, &st->w);
@@ -677,6 +679,11 @@ static void post_cleanup(struct s3_req *r)
     if (st->fd_ready)
         form_data_release(&st->fd);
     ol_writer_free(st->w);
+    /* the fields (and a field being read) may hold an SSE-C key */
+    if (st->fields.data)
+        OPENSSL_cleanse(st->fields.data, st->fields.len);
+    if (st->value.data)
+        OPENSSL_cleanse(st->value.data, st->value.len);
     buf_release(&st->fields);
     buf_release(&st->value);
     buf_release(&st->attrs);

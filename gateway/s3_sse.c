@@ -71,18 +71,16 @@ static const char *prefixed_header(struct s3_req *r, const char *prefix, const c
 }
 
 /*
- * The three SSE-C headers under prefix ("x-amz-server-side-encryption-
- * customer-" or the x-amz-copy-source- form).  *present is 0 when none
- * was sent (s untouched).  Otherwise all three must be right, as S3
- * checks them: algorithm AES256, key base64 of 32 bytes, key-MD5 the
- * base64 MD5 of the key.  Replies and returns -1 on a bad set.
+ * An SSE-C key as sent: alg, key and md5h are the values of the three
+ * "...-customer-algorithm", "-key" and "-key-MD5" headers (or form
+ * fields), NULL where absent.  *present is 0 when none was sent (s
+ * untouched).  Otherwise all three must be right, as S3 checks them:
+ * algorithm AES256, key base64 of 32 bytes, key-MD5 the base64 MD5 of the
+ * key.  Replies and returns -1 on a bad set.
  */
-static int customer_key_or_reply(struct s3_req *r, const char *prefix, int *present,
-                                 struct s3_sse *s)
+static int customer_key_or_reply(struct s3_req *r, const char *alg, const char *key,
+                                 const char *md5h, int *present, struct s3_sse *s)
 {
-    const char *alg = prefixed_header(r, prefix, "algorithm");
-    const char *key = prefixed_header(r, prefix, "key");
-    const char *md5h = prefixed_header(r, prefix, "key-MD5");
     uint8_t raw[64], sum[16], given[64];
     *present = alg || key || md5h;
     if (!*present)
@@ -177,41 +175,33 @@ static int sse_s3_asked_or_reply(struct s3_req *r, const char *h, struct s3_sse 
     return def ? sse_s3_or_reply(r, s) : 0;
 }
 
-int s3_sse_request_or_reply(struct s3_req *r, struct s3_sse *out)
+int s3_sse_choose_or_reply(struct s3_req *r, const char *sse, const char *c_alg,
+                           const char *c_key, const char *c_key_md5, struct s3_sse *out)
 {
     struct s3_sse s;
     int has_c;
     memset(&s, 0, sizeof s);
-    const char *h = s3_header(r, "x-amz-server-side-encryption");
-    if (customer_key_or_reply(r, "x-amz-server-side-encryption-customer-", &has_c, &s) != 0)
+    if (customer_key_or_reply(r, c_alg, c_key, c_key_md5, &has_c, &s) != 0)
         return -1;
-    if (h && has_c) {
+    if (sse && has_c) {
         s3_sse_release(&s);
         s3_reply_error(r, S3E_INVALID_ARGUMENT,
                        "Server Side Encryption with Customer provided key is incompatible with "
                        "the encryption method specified");
         return -1;
     }
-    if (!has_c && sse_s3_asked_or_reply(r, h, &s) != 0)
+    if (!has_c && sse_s3_asked_or_reply(r, sse, &s) != 0)
         return -1;
     *out = s;
     return 0;
 }
 
-int s3_sse_form_or_reply(struct s3_req *r, const char *value, int customer, struct s3_sse *out)
+int s3_sse_request_or_reply(struct s3_req *r, struct s3_sse *out)
 {
-    struct s3_sse s;
-    memset(&s, 0, sizeof s);
-    if (customer) {
-        s3_reply_error(r, S3E_NOT_IMPLEMENTED,
-                       "Customer-provided keys (SSE-C) are not supported in browser POST "
-                       "uploads.");
-        return -1;
-    }
-    if (sse_s3_asked_or_reply(r, value, &s) != 0)
-        return -1;
-    *out = s;
-    return 0;
+    static const char c[] = "x-amz-server-side-encryption-customer-";
+    return s3_sse_choose_or_reply(r, s3_header(r, "x-amz-server-side-encryption"),
+                                  prefixed_header(r, c, "algorithm"), prefixed_header(r, c, "key"),
+                                  prefixed_header(r, c, "key-MD5"), out);
 }
 
 int s3_sse_attrs_add(const struct s3_sse *s, struct buf *attrs)
@@ -259,7 +249,9 @@ int s3_sse_stored_or_reply(struct s3_req *r, const uint8_t *attrs, uint32_t len,
     memset(&s, 0, sizeof s);
     const char *prefix = copy_source ? "x-amz-copy-source-server-side-encryption-customer-"
                                      : "x-amz-server-side-encryption-customer-";
-    if (customer_key_or_reply(r, prefix, &has_c, &s) != 0)
+    if (customer_key_or_reply(r, prefixed_header(r, prefix, "algorithm"),
+                              prefixed_header(r, prefix, "key"),
+                              prefixed_header(r, prefix, "key-MD5"), &has_c, &s) != 0)
         return -1;
     const char *kind = s3_attrs_get(attrs, len, SSE_ATTR);
     if (kind && strcmp(kind, SSE_C_VALUE) == 0) {

@@ -424,7 +424,8 @@ def test_sync_refused_on_encrypted_bucket(srv):
 
 
 def test_post_object_encrypted(srv):
-    """Browser form uploads: the bucket default and the form field apply."""
+    """Browser form uploads: the bucket default, the SSE-S3 form field and
+    SSE-C form fields apply."""
     c = srv.client()
     b = new_bucket(c, "form")
     body = data(200000, 300)
@@ -445,6 +446,30 @@ def test_post_object_encrypted(srv):
     assert r.status == 204, r
     assert c.head_object(Bucket=b, Key="g/b.bin").get("ServerSideEncryption") == "AES256"
     assert c.get_object(Bucket=b, Key="g/b.bin")["Body"].read() == body
+    # SSE-C form fields (signed by the policy like any field): the object
+    # opens only with that key, and the bucket default does not apply
+    fields = ckey_headers(7)
+    p = c.generate_presigned_post(b, "c/${filename}", ExpiresIn=300, Fields=fields,
+                                  Conditions=[{k: v} for k, v in fields.items()])
+    form, ct = multipart(sorted(p["fields"].items()), ("file", "c.bin", None, body))
+    r = post(srv, form, ct, path="/" + b)
+    assert r.status == 204, r
+    assert r.headers.get("x-amz-server-side-encryption-customer-algorithm") == "AES256", r
+    assert r.headers.get("x-amz-server-side-encryption-customer-key-md5") == \
+        fields["x-amz-server-side-encryption-customer-key-MD5"], r
+    assert "x-amz-server-side-encryption" not in r.headers, r
+    assert c.get_object(Bucket=b, Key="c/c.bin", **ckey(7))["Body"].read() == body
+    expect_error("InvalidRequest", c.get_object, Bucket=b, Key="c/c.bin")
+    expect_error("AccessDenied", c.get_object, Bucket=b, Key="c/c.bin", **ckey(8))
+    # a key MD5 that does not match the key: refused, nothing stored
+    fields = ckey_headers(7, md5=base64.b64encode(b"\0" * 16).decode())
+    p = c.generate_presigned_post(b, "d/${filename}", ExpiresIn=300, Fields=fields,
+                                  Conditions=[{k: v} for k, v in fields.items()])
+    form, ct = multipart(sorted(p["fields"].items()), ("file", "d.bin", None, body))
+    r = post(srv, form, ct, path="/" + b)
+    assert (r.status, r.error()["Code"]) == (400, "InvalidArgument"), r
+    assert "MD5" in r.error()["Message"], r.error()
+    assert c.list_objects_v2(Bucket=b, Prefix="d/").get("KeyCount") == 0
 
 
 def test_without_key_file(_srv):
