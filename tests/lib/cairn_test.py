@@ -383,10 +383,11 @@ def run_tests(namespace, setup=None):
         for name, fn in tests:
             if only and only not in name:
                 continue
+            t0 = time.time()
             try:
                 fn(ctx) if ctx is not None else fn()
                 passed += 1
-                print("ok   " + name)
+                print("ok   %s (%.1f s)" % (name, time.time() - t0))
             except Exception:
                 failed += 1
                 print("FAIL " + name)
