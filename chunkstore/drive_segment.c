@@ -2320,7 +2320,11 @@ static int drive_del(struct shard_store *s, const uint8_t id[CHUNK_ID_LEN], uint
  * old file is punched out (FALLOC_FL_PUNCH_HOLE), so compaction needs
  * free space for one slice's copies only, not for the whole segment: a
  * full drive can compact too.  Copies may use the drive's reserve
- * (drive_shard_room) but for COMPACT_MARGIN, kept for the index.
+ * (drive_shard_room) but for COMPACT_MARGIN, kept for the index.  A live
+ * record bigger than all the room there is, with nothing before it to
+ * copy or punch, stays where it is: compaction goes on past it (so the
+ * dead records behind it are punched all the same) and keeps the segment,
+ * which a later compaction, with the room this one made, empties.
  * Reads go on throughout: a reader that found the old position re-reads
  * the index when the file has gone (drive_get).
  *
@@ -2354,11 +2358,13 @@ static uint64_t compact_room(const struct drive *d)
 /* Leader: copy the live records of segment seg found in [*pos, size), at
  * most COMPACT_SLICE_BYTES of it and as many as there is room for, to the
  * active segment, and make the copies durable and visible.  Advances *pos
- * past what it looked at (nothing live is left before it); *moved +=
- * payload bytes copied.  -ENOSPC if not even one live record fits and no
- * dead record came before it (nothing to punch, nothing to copy). */
+ * past what it looked at (nothing live is left before it, so the caller
+ * may punch the range); *moved += payload bytes copied.  Except: when the
+ * first record looked at is live and bigger than all the room (nothing
+ * copied, nothing to punch before it), it is left in place, *pos moves
+ * past it and *kept is set: the range holds that live record. */
 static int compact_slice(struct drive *d, int fd, uint32_t seg, uint64_t size, uint64_t *pos,
-                         uint8_t **buf, size_t *cap, uint64_t *moved)
+                         uint8_t **buf, size_t *cap, uint64_t *moved, int *kept)
 {
     const uint64_t first = *pos, stop = *pos + COMPACT_SLICE_BYTES;
     const uint32_t start_seg = d->active_seg;
@@ -2402,12 +2408,13 @@ static int compact_slice(struct drive *d, int fd, uint32_t seg, uint64_t size, u
         if (!live || cur.seg != seg || cur.off != at)
             continue; /* dead here */
         if (REC_HDR_LEN + (uint64_t)h.len > room) {
-            /* the next slice has the room this one frees: the copies made,
-             * or else the dead records passed before this one (punched
-             * first, they make the room a drive with no free space needs
-             * for a large shard) */
-            *pos = at;
-            rc = wrote || at > first ? 0 : -ENOSPC;
+            if (wrote || at > first)
+                *pos = at; /* the next slice has the room this one frees
+                            * (the copies made, the dead records passed,
+                            * punched first) */
+            else
+                *kept = 1; /* no room to be made before it: leave it */
+            rc = 0;
             break;
         }
         uint32_t nseg;
@@ -2511,7 +2518,7 @@ static int compact_segment(struct drive *d, uint32_t seg, uint64_t *freed, uint6
     uint8_t *buf = NULL;
     size_t cap = 0;
     uint64_t pos = SEG_HDR_LEN;
-    int rc = 0, punch = 1;
+    int rc = 0, punch = 1, kept_any = 0;
 
     seg_path(d, seg, path, sizeof path);
     int fd = open(path, O_RDWR | O_CLOEXEC);
@@ -2524,25 +2531,30 @@ static int compact_segment(struct drive *d, uint32_t seg, uint64_t *freed, uint6
     const uint64_t size = (uint64_t)st.st_size, held = (uint64_t)st.st_blocks * 512;
     while (rc == 0 && pos < size) {
         uint64_t from = pos;
+        int kept = 0;
         drive_lead(d);
-        rc = compact_slice(d, fd, seg, size, &pos, &buf, &cap, moved);
+        rc = compact_slice(d, fd, seg, size, &pos, &buf, &cap, moved, &kept);
         /* the index must not point into a range before it is punched */
         if (rc == 0 && d->ov_count)
             rc = drive_checkpoint(d);
         drive_unlead(d);
-        if (rc == 0 && punch && pos > from &&
+        kept_any |= kept;
+        if (rc == 0 && punch && !kept && pos > from &&
             fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)from,
                       (off_t)(pos - from)) != 0)
             punch = 0; /* not supported here: the space comes back with the file */
     }
-    if (rc == 0) {
+    if (rc == 0 && kept_any)
+        log_info("drive %s: segment %u keeps live shards too big for the free space; "
+                 "compacted around them, a later compaction moves them", d->path, seg);
+    if (rc == 0 && !kept_any) {
         drive_lead(d);
         rc = d->ov_count ? drive_checkpoint(d) : 0;
         if (rc == 0)
             rc = compact_drop(d, seg);
         drive_unlead(d);
     }
-    if (rc == 0)
+    if (rc == 0 && !kept_any)
         *freed += held;
     else if (fstat(fd, &st) == 0 && held > (uint64_t)st.st_blocks * 512)
         *freed += held - (uint64_t)st.st_blocks * 512;

@@ -110,6 +110,15 @@ got=$(s3 PUT "/$B")
 check '[ "$got" = "200 0" ]' "create bucket: $got"
 
 # Fill the small drive: 2 MB objects, about 0.5 MB of shard each on it.
+# First a 4 MiB object of zeros: one chunk (FastCDC cuts zeros only at
+# its 4 MiB maximum), so the small drive's segment starts with a 1 MiB live
+# shard, more than the room a full drive has left.  Compaction must get
+# past it to give back the space of the deleted shards behind it.
+head -c 4194304 /dev/zero > "$FILES/zeros"
+got=$(s3 PUT "/$B/zeros" -T "$FILES/zeros")
+check '[ "$got" = "200 0" ]' "PUT of 4 MiB of zeros answered $got"
+ACKED+=("zeros")
+
 FAILED_KEY=""
 for i in $(seq 1 60); do
     k="obj$i"
