@@ -56,28 +56,62 @@ int s3_has_param(struct s3_req *r, const char *name)
     return s3_param(r, name) != NULL;
 }
 
-/* Content-MD5 of r's collected body, if one was sent. */
-static int body_md5_ok(struct s3_req *r)
+int s3_body_digest_or_reply(struct s3_req *r, int required)
 {
+    static const enum cksum_alg algs[] = {CKSUM_CRC32, CKSUM_CRC32C, CKSUM_CRC64NVME, CKSUM_SHA1,
+                                          CKSUM_SHA256};
+    const void *body = r->body.data ? r->body.data : "";
+    int checked = 0;
     const char *md5h = s3_header(r, "Content-MD5");
     if (md5h) {
         uint8_t want[64], got[16];
-        if (strlen(md5h) > 40 || base64_decode(md5h, strlen(md5h), want) != 16)
-            return 0;
-        md5(r->body.data ? r->body.data : "", r->body.len, got);
-        if (memcmp(want, got, 16) != 0)
-            return 0;
+        if (strlen(md5h) > 40 || base64_decode(md5h, strlen(md5h), want) != 16) {
+            s3_reply_error(r, S3E_INVALID_DIGEST, NULL);
+            return -1;
+        }
+        md5(body, r->body.len, got);
+        if (memcmp(want, got, 16) != 0) {
+            s3_reply_error(r, S3E_BAD_DIGEST, NULL);
+            return -1;
+        }
+        checked = 1;
     }
-    return 1;
+    for (size_t i = 0; i < sizeof algs / sizeof *algs; i++) {
+        char name[40];
+        snprintf(name, sizeof name, "x-amz-checksum-%s", cksum_name(algs[i]));
+        const char *want = s3_header(r, name);
+        if (!want)
+            want = s3_trailer(r, name);
+        if (!want)
+            continue;
+        struct cksum c;
+        uint8_t sum[CKSUM_MAX_LEN];
+        char b64[64];
+        if (cksum_init(&c, algs[i]) != 0) {
+            s3_reply_error(r, S3E_INTERNAL, NULL);
+            return -1;
+        }
+        cksum_update(&c, body, r->body.len);
+        base64_encode(sum, cksum_final(&c, sum), b64);
+        if (strcmp(want, b64) != 0) {
+            s3_reply_error(r, S3E_BAD_DIGEST, NULL);
+            return -1;
+        }
+        checked = 1;
+    }
+    if (required && !checked) {
+        s3_reply_error(r, S3E_INVALID_REQUEST,
+                       "Missing required header for this request: Content-MD5 OR x-amz-checksum-*");
+        return -1;
+    }
+    return 0;
 }
 
 struct xml_doc *s3_xml_body_or_reply(struct s3_req *r, const char *root)
 {
     struct xml_doc *doc = NULL;
-    if (!body_md5_ok(r)) {
-        s3_reply_error(r, S3E_BAD_DIGEST, NULL);
+    if (s3_body_digest_or_reply(r, 0) != 0)
         return NULL;
-    }
     if (xml_parse(r->body.data ? r->body.data : "", r->body.len, &doc) != 0 ||
         strcmp(xml_root(doc)->name, root) != 0) {
         xml_doc_free(doc);

@@ -31,7 +31,7 @@ static void put_policy_end(struct s3_req *r)
     struct s3_policy *p = NULL;
     size_t n = 0;
     char msg[256];
-    if (s3_bucket_access_or_reply(r, NULL) != 0)
+    if (s3_bucket_access_or_reply(r, NULL) != 0 || s3_body_digest_or_reply(r, 0) != 0)
         return;
     if (r->body.len > META_CONFIG_MAX) { /* white space past what can be stored */
         s3_reply_error(r, S3E_MALFORMED_POLICY, "Policy exceeds the maximum allowed document size.");

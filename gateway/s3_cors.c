@@ -22,59 +22,6 @@ static int cors_load(struct s3_req *r, char **blob, size_t *len)
     return rc;
 }
 
-/* PutBucketCors must carry Content-MD5 or an x-amz-checksum-* value (in
- * a header, or the trailer of an aws-chunked body), as S3 requires; any
- * sent must match the body. */
-static int body_integrity_or_reply(struct s3_req *r)
-{
-    static const enum cksum_alg algs[] = {CKSUM_CRC32, CKSUM_CRC32C, CKSUM_CRC64NVME, CKSUM_SHA1,
-                                          CKSUM_SHA256};
-    int checked = 0;
-    const char *md5h = s3_header(r, "Content-MD5");
-    if (md5h) {
-        uint8_t want[64], got[16];
-        if (strlen(md5h) > 40 || base64_decode(md5h, strlen(md5h), want) != 16) {
-            s3_reply_error(r, S3E_INVALID_DIGEST, NULL);
-            return -1;
-        }
-        md5(r->body.data, r->body.len, got);
-        if (memcmp(want, got, 16) != 0) {
-            s3_reply_error(r, S3E_BAD_DIGEST, NULL);
-            return -1;
-        }
-        checked = 1;
-    }
-    for (size_t i = 0; i < sizeof algs / sizeof *algs; i++) {
-        char name[40];
-        snprintf(name, sizeof name, "x-amz-checksum-%s", cksum_name(algs[i]));
-        const char *want = s3_header(r, name);
-        if (!want)
-            want = s3_trailer(r, name);
-        if (!want)
-            continue;
-        struct cksum c;
-        uint8_t sum[CKSUM_MAX_LEN];
-        char b64[64];
-        if (cksum_init(&c, algs[i]) != 0) {
-            s3_reply_error(r, S3E_INTERNAL, NULL);
-            return -1;
-        }
-        cksum_update(&c, r->body.data, r->body.len);
-        base64_encode(sum, cksum_final(&c, sum), b64);
-        if (strcmp(want, b64) != 0) {
-            s3_reply_error(r, S3E_BAD_DIGEST, NULL);
-            return -1;
-        }
-        checked = 1;
-    }
-    if (!checked) {
-        s3_reply_error(r, S3E_INVALID_REQUEST,
-                       "Missing required header for this request: Content-MD5 OR x-amz-checksum-*");
-        return -1;
-    }
-    return 0;
-}
-
 static int put_cors_begin(struct s3_req *r)
 {
     if (s3_bucket_access_or_reply(r, NULL) != 0)
@@ -93,7 +40,7 @@ static void put_cors_end(struct s3_req *r)
         s3_reply_error(r, S3E_MISSING_REQUEST_BODY, NULL);
         return;
     }
-    if (body_integrity_or_reply(r) != 0)
+    if (s3_body_digest_or_reply(r, 1) != 0) /* S3 requires one for PutBucketCors */
         return;
     buf_init(&blob, r->body.len + 16);
     enum s3_err e = s3_cors_parse(r->body.data, r->body.len, &blob, msg, sizeof msg);

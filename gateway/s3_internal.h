@@ -139,9 +139,16 @@ const char *s3_header(struct s3_req *r, const char *name);
 /* A query parameter's decoded value, NULL if absent ("" if no '='). */
 const char *s3_param(struct s3_req *r, const char *name);
 int s3_has_param(struct s3_req *r, const char *name);
+/* The integrity values sent with r's collected body: Content-MD5 and any
+ * x-amz-checksum-* (header, or trailer of an aws-chunked body) must match
+ * it (InvalidDigest: a malformed Content-MD5; BadDigest: a mismatch).
+ * required: at least one must be there (InvalidRequest), as S3 demands of
+ * some calls.  0, or replies and returns -1. */
+int s3_body_digest_or_reply(struct s3_req *r, int required);
 /* r's collected body as an XML document whose root element is root, its
- * Content-MD5 checked when one was sent.  Returns the document (owned:
- * xml_doc_free), or replies (BadDigest, MalformedXML) and returns NULL. */
+ * digests checked (s3_body_digest_or_reply, none required).  Returns the
+ * document (owned: xml_doc_free), or replies (InvalidDigest, BadDigest,
+ * MalformedXML) and returns NULL. */
 struct xml_doc *s3_xml_body_or_reply(struct s3_req *r, const char *root);
 
 /* Queue a header for the reply that will be sent (copied). */

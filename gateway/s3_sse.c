@@ -428,6 +428,8 @@ static void bucket_encryption_end(struct s3_req *r)
         s3_reply_error(r, S3E_METHOD_NOT_ALLOWED, NULL);
         return;
     }
+    if (s3_body_digest_or_reply(r, 0) != 0)
+        return;
     const char *msg;
     enum s3_err e = parse_config(r, &msg);
     if (e != S3E_NONE) {

@@ -20,8 +20,8 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 
 
-from cairn_test import (RawResponse, Server, expect_error, header_dict, host_port, raw, run_tests,
-                        sign_headers)
+from cairn_test import (RawResponse, Server, checksum_b64, expect_error, header_dict, host_port, raw,
+                        run_tests, sign_headers)
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -246,6 +246,23 @@ def test_malformed_xml(srv):
     r = raw(srv, "POST", "/%s?delete" % b, body=body, headers={"Content-MD5": md5_b64(body + b" ")})
     check_error(r, 400, "BadDigest")
     assert c.get_object(Bucket=b, Key="keep")["Body"].read() == b"keep"
+    # every configuration body checks what is sent with it: a Content-MD5
+    # that is not one is InvalidDigest, a wrong x-amz-checksum-* BadDigest
+    r = raw(srv, "POST", "/%s?delete" % b, body=body, headers={"Content-MD5": "not-base64-md5"})
+    check_error(r, 400, "InvalidDigest")
+    tags = b"<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>"
+    policy = (b'{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",'
+              b'"Action":"s3:GetObject","Resource":"arn:aws:s3:::%s/*"}]}' % b.encode())
+    for target, doc in [("/%s?tagging" % b, tags), ("/%s/keep?tagging" % b, tags),
+                        ("/%s?policy" % b, policy)]:
+        r = raw(srv, "PUT", target, body=doc,
+                headers={"x-amz-checksum-crc32": checksum_b64("crc32", doc + b" ")})
+        check_error(r, 400, "BadDigest")
+        r = raw(srv, "PUT", target, body=doc, headers={"Content-MD5": md5_b64(doc + b" ")})
+        check_error(r, 400, "BadDigest")
+    expect_error("NoSuchTagSet", c.get_bucket_tagging, Bucket=b)
+    assert c.get_object_tagging(Bucket=b, Key="keep")["TagSet"] == []
+    expect_error("NoSuchBucketPolicy", c.get_bucket_policy, Bucket=b)
     # CompleteMultipartUpload with garbage
     up = c.create_multipart_upload(Bucket=b, Key="mpu")["UploadId"]
     part = c.upload_part(Bucket=b, Key="mpu", UploadId=up, PartNumber=1, Body=b"p" * 100)
