@@ -12,10 +12,11 @@
  * referenced and collected at once.
  *
  * The PUT pipeline.  The thread that receives a body cuts it and hashes it
- * (the x-amz-checksum as it arrives, MD5 and SHA-256 a chunk at a time); storing a new chunk
- * (erasure coding, k+m shard writes and their fdatasync, the chunk record)
- * is a job for the store threads, so one upload receives and hashes its
- * next chunks while the previous ones become durable.  In flight: at most
+ * (the x-amz-checksum as it arrives, MD5 and SHA-256 a chunk at a time);
+ * storing a new chunk (erasure coding, k+m shard writes and their
+ * fdatasync, the chunk record) is a job for the store threads, so one
+ * upload receives and hashes its next chunks while the previous ones
+ * become durable.  In flight: at most
  * OL_WRITER_DEPTH jobs per writer and OL_STORE_SLOTS in all (each holds a
  * copy of its chunk), so memory stays bounded however many uploads run.
  * A writer waits for all its jobs before finish returns: the commit that
